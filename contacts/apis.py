@@ -1,0 +1,105 @@
+"""HTTP endpoints for /v1/contacts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from contacts.filters import ContactFilter
+from contacts.models import CONTACT_ID_PATTERN, Contact
+from contacts.services import contact_create, contact_delete, contact_update
+from portal.api import (
+    CachePolicyMixin,
+    InputSerializer,
+    ModelSerializer,
+    StrictOrderingFilter,
+)
+from portal.tenancy import TenantAPIView
+
+PHONE_PATTERN = r"^\+?[0-9 ().\-]{3,31}$"
+
+
+class ContactSerializer(ModelSerializer):
+    class Meta:
+        model = Contact
+        fields = ["id", "name", "email", "phone", "company", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class ContactInputSerializer(InputSerializer):
+    name = serializers.CharField(max_length=200)
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+    phone = serializers.RegexField(
+        PHONE_PATTERN,
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        error_messages={"invalid": "Enter a phone number: digits, spaces, + ( ) . -"},
+    )
+    company = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class ContactBase(CachePolicyMixin, TenantAPIView):
+    model = Contact
+    serializer_class = ContactSerializer
+    not_found_detail = "Contact not found"
+    lookup_pattern = CONTACT_ID_PATTERN
+
+
+class ContactListView(ContactBase):
+    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
+    filterset_class = ContactFilter
+    ordering_fields = ["name", "email", "company", "created_at", "updated_at"]
+    ordering = ["-created_at"]
+
+    @extend_schema(operation_id="contacts_list", tags=["contacts"])
+    def get(self, request: Request) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(ContactSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="contacts_create",
+        tags=["contacts"],
+        request=ContactInputSerializer,
+        responses={201: ContactSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = ContactInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        contact = contact_create(tenant=self.tenant, **serializer.validated_data)
+        return Response(
+            ContactSerializer(contact).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": f"{request.path}/{contact.pk}"},
+        )
+
+
+class ContactDetailView(ContactBase):
+    @extend_schema(operation_id="contacts_retrieve", tags=["contacts"])
+    def get(self, request: Request, contact_id: str) -> Response:
+        return Response(ContactSerializer(self.get_object_or_404(contact_id)).data)
+
+    @extend_schema(
+        operation_id="contacts_update",
+        tags=["contacts"],
+        request=ContactInputSerializer(partial=True),
+        responses={200: ContactSerializer},
+    )
+    def patch(self, request: Request, contact_id: str) -> Response:
+        contact = self.get_object_or_404(contact_id)
+        serializer = ContactInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data: dict[str, Any] = dict(serializer.validated_data)
+        contact = contact_update(contact=contact, data=data)
+        return Response(ContactSerializer(contact).data)
+
+    @extend_schema(operation_id="contacts_destroy", tags=["contacts"], responses={204: None})
+    def delete(self, request: Request, contact_id: str) -> Response:
+        contact_delete(contact=self.get_object_or_404(contact_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)

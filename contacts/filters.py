@@ -1,0 +1,24 @@
+"""Query filters of /v1/contacts."""
+
+from __future__ import annotations
+
+import django_filters
+
+from contacts.models import Contact
+from contacts.selectors import contact_search
+from portal.tenancy import TenantQuerySet
+
+
+class ContactFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        method="search", max_length=200, help_text="Search in name, email and company."
+    )
+
+    class Meta:
+        model = Contact
+        fields = ["q"]
+
+    def search(
+        self, queryset: TenantQuerySet[Contact], name: str, value: str
+    ) -> TenantQuerySet[Contact]:
+        return contact_search(queryset, value)

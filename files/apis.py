@@ -1,0 +1,227 @@
+"""HTTP endpoints for /v1/jobs/{jobId}/files and the signed download route."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.conf import settings
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import parsers, serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from files import signing
+from files.models import FILE_ID_PATTERN, JobFile
+from files.services import file_create, file_delete, file_signed_url, public_base_url
+from jobs.models import JOB_ID_PATTERN, Job
+from portal.api import (
+    CachePolicyMixin,
+    InputSerializer,
+    ModelSerializer,
+    check_content_length,
+    rfc3339,
+)
+from portal.auth import TenantPrincipal
+from portal.models import ApiToken
+from portal.problems import Problem
+from portal.tenancy import TenantAPIView
+
+# Multipart framing around the file itself.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+
+class JobFileSerializer(ModelSerializer):
+    signed_url = serializers.SerializerMethodField()
+    expires_at = serializers.SerializerMethodField()
+
+    class Meta:
+        model = JobFile
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "content_type",
+            "size",
+            "sha256",
+            "signed_url",
+            "expires_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def _signed(self, obj: JobFile) -> signing.SignedUrl:
+        # One issue time per response, so every item of a page expires together.
+        cache: dict[str, signing.SignedUrl] = self.context.setdefault("_signed", {})
+        if obj.id not in cache:
+            cache[obj.id] = file_signed_url(
+                job_file=obj,
+                client=self.context["client"],
+                base_url=self.context["base_url"],
+                now=self.context["issued_at"],
+            )
+        return cache[obj.id]
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_signed_url(self, obj: JobFile) -> str:
+        return self._signed(obj).url
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_expires_at(self, obj: JobFile) -> str:
+        return rfc3339(self._signed(obj).expires_at)
+
+
+class JobFileUploadSerializer(InputSerializer):
+    file = serializers.FileField(allow_empty_file=True, use_url=False)
+    name = serializers.CharField(max_length=255, required=False)
+
+
+class FileBase(CachePolicyMixin, TenantAPIView):
+    """Files routes: the seed's no-store policy on every response, errors included."""
+
+    model = JobFile
+    serializer_class = JobFileSerializer
+    not_found_detail = "File not found"
+    lookup_pattern = FILE_ID_PATTERN
+    cache_control = "private, max-age=0, no-store"
+    pragma_no_cache = True
+
+    def get_job(self, job_id: str) -> Job:
+        jobs: Any = Job.objects
+        if not _fullmatch(JOB_ID_PATTERN, job_id):
+            raise Problem("NOT_FOUND", "Job not found")
+        job = jobs.for_tenant(self.tenant).filter(pk=job_id).first()
+        if job is None:
+            raise Problem("NOT_FOUND", "Job not found")
+        return job  # type: ignore[no-any-return]
+
+    def serializer_context(self) -> dict[str, Any]:
+        principal: TenantPrincipal = self.request.user  # type: ignore[assignment]
+        return {
+            "client": principal.token.prefix,
+            "base_url": public_base_url(self.request),
+            "issued_at": time.time(),
+        }
+
+
+def _fullmatch(pattern: str, value: str) -> bool:
+    import re
+
+    return re.fullmatch(pattern, value) is not None
+
+
+class JobFileListView(FileBase):
+    parser_classes = [parsers.MultiPartParser]
+
+    @extend_schema(operation_id="job_files_list", tags=["files"])
+    def get(self, request: Request, job_id: str) -> Response:
+        job = self.get_job(job_id)
+        queryset = self.get_queryset().filter(job=job).order_by("-created_at", "-id")
+        page = self.paginate_queryset(queryset)
+        data = JobFileSerializer(page, many=True, context=self.serializer_context()).data
+        return self.get_paginated_response(data)
+
+    @extend_schema(
+        operation_id="job_files_create",
+        tags=["files"],
+        request={"multipart/form-data": JobFileUploadSerializer},
+        responses={201: JobFileSerializer},
+        description="Upload a file (multipart field `file`, optional `name`). Size is limited "
+        "(413 PAYLOAD_TOO_LARGE) and the content type must be one of the accepted types "
+        "(415 UNSUPPORTED_MEDIA_TYPE); the bytes must match the declared type.",
+    )
+    def post(self, request: Request, job_id: str) -> Response:
+        job = self.get_job(job_id)
+        check_content_length(request, settings.FILE_UPLOAD_MAX_BYTES + MULTIPART_OVERHEAD_BYTES)
+        serializer = JobFileUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        job_file = file_create(
+            job=job,
+            upload=serializer.validated_data["file"],
+            name=serializer.validated_data.get("name"),
+        )
+        return Response(
+            JobFileSerializer(job_file, context=self.serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": f"{request.path}/{job_file.pk}"},
+        )
+
+
+class JobFileDetailView(FileBase):
+    def get_file(self, job_id: str, file_id: str) -> JobFile:
+        job = self.get_job(job_id)
+        return self.get_object_or_404(file_id, self.get_queryset().filter(job=job))  # type: ignore[no-any-return]
+
+    @extend_schema(operation_id="job_files_retrieve", tags=["files"])
+    def get(self, request: Request, job_id: str, file_id: str) -> Response:
+        job_file = self.get_file(job_id, file_id)
+        return Response(JobFileSerializer(job_file, context=self.serializer_context()).data)
+
+    @extend_schema(operation_id="job_files_destroy", tags=["files"], responses={204: None})
+    def delete(self, request: Request, job_id: str, file_id: str) -> Response:
+        file_delete(job_file=self.get_file(job_id, file_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class JobFileDownloadView(CachePolicyMixin, APIView):
+    """Streams a file to whoever holds a valid signed link; no bearer token needed."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    cache_control = "private, max-age=0, no-store"
+    pragma_no_cache = True
+
+    @extend_schema(
+        operation_id="job_files_download",
+        tags=["files"],
+        auth=[],
+        parameters=[
+            OpenApiParameter("expires", int, required=True),
+            OpenApiParameter("client", str, required=True),
+            OpenApiParameter("signature", str, required=True),
+        ],
+        responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY)},
+    )
+    def get(self, request: Request, job_id: str, file_id: str) -> Any:
+        params = request.query_params
+        try:
+            _, client = signing.verify(
+                path=request.path_info,
+                expires=params.get("expires"),
+                client=params.get("client"),
+                signature=params.get("signature"),
+            )
+        except signing.SignatureError as exc:
+            code = "SIGNED_URL_EXPIRED" if exc.expired else "PERMISSION_DENIED"
+            raise Problem(code, str(exc)) from None
+        job_file = (
+            JobFile.objects.select_related("tenant").filter(pk=file_id, job_id=job_id).first()
+        )
+        token = ApiToken.objects.filter(prefix=client).first()
+        # A link dies with the token it was issued to, and only opens that tenant's files.
+        if token is None or not token.is_usable():
+            raise Problem(
+                "PERMISSION_DENIED",
+                "The token this link was issued to is no longer valid",
+            )
+        if job_file is None or job_file.tenant_id != token.tenant_id:
+            raise Problem("NOT_FOUND", "File not found")
+        response = FileResponse(
+            job_file.blob.open("rb"),
+            as_attachment=True,
+            filename=job_file.name,
+            content_type=job_file.content_type,
+        )
+        # Uploaded content is served from the API's origin: never let a browser run it.
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response

@@ -1,0 +1,115 @@
+"""Writes of job files, and their signed links."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import unicodedata
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+
+from files import signing
+from files.content_types import ACCEPTED, content_matches, effective_content_type
+from files.models import JobFile, new_file_id
+from jobs.models import Job
+from portal.problems import PayloadTooLarge, Problem
+
+logger = logging.getLogger("portal.files")
+
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+def file_clean_name(raw: str) -> str:
+    """A display and download name without paths, control characters or odd Unicode forms."""
+    name = unicodedata.normalize("NFC", os.path.basename(raw.replace("\\", "/")))
+    name = _UNSAFE.sub("", name).strip().strip(".")
+    if len(name) > 255:
+        stem, ext = os.path.splitext(name)
+        name = stem[: 255 - len(ext)] + ext
+    return name or "file"
+
+
+def _sha256(upload: UploadedFile) -> str:
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    return digest.hexdigest()
+
+
+def file_create(*, job: Job, upload: UploadedFile, name: str | None = None) -> JobFile:
+    """Validates and stores an upload. Bytes are written before the row, and removed again if
+    the row cannot be saved, so neither is ever left without the other."""
+    filename = file_clean_name(name or upload.name or "file")
+    size = upload.size or 0
+    limit = settings.FILE_UPLOAD_MAX_BYTES
+    if size > limit:
+        raise PayloadTooLarge(f"File exceeds the {limit} byte limit")
+    if size == 0:
+        raise ValidationError({"file": ["The file is empty."]})
+    content_type = effective_content_type(upload.content_type, filename)
+    accepted = ACCEPTED.get(content_type)
+    if accepted is None:
+        raise Problem(
+            "UNSUPPORTED_MEDIA_TYPE",
+            f"Files of type {content_type} are not accepted; see the API docs for the list",
+        )
+    head = upload.read(8192)
+    upload.seek(0)
+    if not content_matches(content_type, head):
+        raise ValidationError({"file": [f"The file's content is not valid {content_type}."]})
+
+    job_file = JobFile(
+        id=new_file_id(),
+        tenant_id=job.tenant_id,
+        job=job,
+        name=filename,
+        content_type=content_type,
+        kind=accepted.kind,
+        size=size,
+        sha256=_sha256(upload),
+    )
+    job_file.blob.save(filename, upload, save=False)
+    try:
+        with transaction.atomic():
+            job_file.full_clean()
+            job_file.save(force_insert=True)
+    except Exception:
+        job_file.blob.storage.delete(job_file.blob.name)
+        raise
+    return job_file
+
+
+@transaction.atomic
+def file_delete(*, job_file: JobFile) -> None:
+    # The post_delete receiver removes the bytes once the deletion has committed.
+    job_file.delete()
+
+
+def file_delete_bytes(name: str, storage: Any) -> None:
+    try:
+        storage.delete(name)
+    except OSError:
+        # The row is gone already; a leftover blob is logged for the operator, not fatal.
+        logger.exception("Could not delete stored file %s", name)
+
+
+def public_base_url(request: Request) -> str:
+    return settings.PUBLIC_BASE_URL or f"{request.scheme}://{request.get_host()}"
+
+
+def download_path(job_file: JobFile) -> str:
+    return f"/v1/jobs/{job_file.job_id}/files/{job_file.id}/download"
+
+
+def file_signed_url(
+    *, job_file: JobFile, client: str, base_url: str, now: float | None = None
+) -> signing.SignedUrl:
+    return signing.sign(base_url=base_url, path=download_path(job_file), client=client, now=now)

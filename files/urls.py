@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from files.apis import JobFileDetailView, JobFileDownloadView, JobFileListView
+
+urlpatterns = [
+    path("jobs/<str:job_id>/files", JobFileListView.as_view(), name="file-list"),
+    path(
+        "jobs/<str:job_id>/files/<str:file_id>",
+        JobFileDetailView.as_view(),
+        name="file-detail",
+    ),
+    path(
+        "jobs/<str:job_id>/files/<str:file_id>/download",
+        JobFileDownloadView.as_view(),
+        name="file-download",
+    ),
+]

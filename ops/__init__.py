@@ -1,0 +1,1 @@
+"""Ops: canary rollouts, SLO gates and dashboards (built in later issues)."""

@@ -1,0 +1,150 @@
+"""API plumbing shared by every endpoint: renderer, bounded parsers, cache policy, ordering."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.db.models import QuerySet
+from rest_framework import exceptions, filters, parsers, renderers, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from portal.problems import PayloadTooLarge
+
+if TYPE_CHECKING:
+    # Types only: rest_framework.views imports this module through api_settings.
+    from rest_framework.views import APIView
+
+
+class JSONRenderer(renderers.JSONRenderer):
+    charset = "utf-8"
+
+
+class JSONParser(parsers.JSONParser):
+    """Reads at most REQUEST_BODY_MAX_BYTES; a bigger body is a 413 problem."""
+
+    def parse(
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if stream is None:
+            raise exceptions.ParseError("Request body is empty")
+        body = stream.read(limit + 1)
+        if len(body) > limit:
+            raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
+        import io
+
+        return super().parse(io.BytesIO(body), media_type, parser_context)
+
+
+def check_content_length(request: Request, limit: int) -> None:
+    """Refuses a declared body bigger than `limit` before any of it is read."""
+    raw = request.META.get("CONTENT_LENGTH") or "0"
+    try:
+        length = int(raw)
+    except ValueError:
+        raise exceptions.ParseError("Invalid Content-Length header") from None
+    if length > limit:
+        raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
+
+
+class CachePolicyMixin:
+    """Tenant data must never be stored by shared caches (CONTRACT §7)."""
+
+    cache_control: ClassVar[str] = "private, no-store"
+    pragma_no_cache: ClassVar[bool] = False
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        response["Cache-Control"] = self.cache_control
+        if self.pragma_no_cache:
+            response["Pragma"] = "no-cache"
+        return response
+
+
+def rfc3339(value: datetime) -> str:
+    """RFC 3339 in UTC with milliseconds and `Z` (CONTRACT §2)."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class DateTimeField(serializers.DateTimeField):
+    def to_representation(self, value: Any) -> str | None:  # type: ignore[override]
+        if not value:
+            return None
+        if isinstance(value, str):
+            return value
+        return rfc3339(value)
+
+
+class ModelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    """Output serializers: every timestamp rendered the same way."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: DateTimeField,
+    }
+
+
+class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """Input that refuses fields it does not know, so a typo is an error, not a silent no-op."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        initial = getattr(self, "initial_data", None)
+        if isinstance(initial, Mapping):
+            writable = {name for name, f in self.fields.items() if not f.read_only}
+            unknown = sorted(set(initial) - writable)
+            if unknown:
+                raise exceptions.ValidationError(
+                    {name: ["Unknown or read-only field."] for name in unknown}
+                )
+        return attrs
+
+
+class StrictOrderingFilter(filters.OrderingFilter):
+    """`?ordering=` with unknown fields refused (400) and ties always broken by id."""
+
+    ordering_param = "ordering"
+
+    def get_ordering(self, request: Request, queryset: QuerySet[Any], view: APIView) -> list[str]:
+        allowed: list[str] = list(getattr(view, "ordering_fields", []))
+        raw = request.query_params.get(self.ordering_param)
+        if raw is None or raw.strip() == "":
+            ordering = list(getattr(view, "ordering", ["-created_at"]))
+        else:
+            ordering = [term.strip() for term in raw.split(",") if term.strip()]
+            unknown = [t for t in ordering if t.lstrip("-") not in allowed]
+            if unknown or len(ordering) > len(allowed):
+                raise exceptions.ValidationError(
+                    {
+                        "ordering": [
+                            f"Unknown ordering; allowed: {', '.join(allowed)} "
+                            "(prefix - for descending)."
+                        ]
+                    }
+                )
+        if not any(term.lstrip("-") in {"id", "pk"} for term in ordering):
+            descending = ordering[0].startswith("-") if ordering else False
+            ordering.append("-id" if descending else "id")
+        return ordering
+
+    def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
+        allowed: list[str] = list(getattr(view, "ordering_fields", []))
+        return [
+            {
+                "name": self.ordering_param,
+                "in": "query",
+                "required": False,
+                "description": "Comma-separated fields, `-` prefix for descending. "
+                f"Allowed: {', '.join(allowed)}. Ties are broken by id.",
+                "schema": {"type": "string"},
+            }
+        ]

@@ -1,0 +1,97 @@
+"""Bearer-token authentication: resolves the caller's token and tenant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions, permissions
+from rest_framework.request import Request
+
+from portal import request_context
+from portal.models import ApiToken, Tenant, hash_token
+
+if TYPE_CHECKING:
+    # Imported for types only: rest_framework.views imports this module through its settings.
+    from rest_framework.views import APIView
+
+
+@dataclass(frozen=True)
+class TenantPrincipal:
+    """What `request.user` is for API calls: the token and the tenant it belongs to."""
+
+    token: ApiToken
+
+    @property
+    def tenant(self) -> Tenant:
+        return self.token.tenant
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+
+def touch_last_used(token: ApiToken) -> None:
+    """Records use at most once a minute per token, whatever the request rate or worker count."""
+    now = timezone.now()
+    stale_before = now - timedelta(seconds=ApiToken.LAST_USED_RESOLUTION_SECONDS)
+    if token.last_used_at is not None and token.last_used_at > stale_before:
+        return
+    # The conditional update makes concurrent workers agree: only one of them writes.
+    ApiToken.objects.filter(pk=token.pk).exclude(last_used_at__gt=stale_before).update(
+        last_used_at=now
+    )
+    token.last_used_at = now
+
+
+def resolve_token(raw: str) -> ApiToken:
+    """Returns the usable token for a raw bearer value, or raises AuthenticationFailed."""
+    token = ApiToken.objects.select_related("tenant").filter(key_hash=hash_token(raw)).first()
+    if token is None or not token.is_usable():
+        raise exceptions.AuthenticationFailed("The bearer token is invalid, revoked or expired")
+    return token
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[TenantPrincipal, ApiToken] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != self.keyword.lower():
+            # No bearer credentials at all: the permission check answers UNAUTHENTICATED.
+            return None
+        value = value.strip()
+        if not value or " " in value or len(value) > 256:
+            raise exceptions.AuthenticationFailed("Malformed bearer token")
+        token = resolve_token(value)
+        touch_last_used(token)
+        request_context.set_principal(tenant=token.tenant.slug, token_prefix=token.prefix)
+        return TenantPrincipal(token), token
+
+    def authenticate_header(self, request: Request) -> str:
+        return f'{self.keyword} realm="api"'
+
+
+class OptionalBearerTokenAuthentication(BearerTokenAuthentication):
+    """For routes open to anonymous callers (health): a bad token is treated as none."""
+
+    def authenticate(self, request: Request) -> tuple[TenantPrincipal, ApiToken] | None:
+        try:
+            return super().authenticate(request)
+        except exceptions.AuthenticationFailed:
+            return None
+
+
+class IsTenantMember(permissions.BasePermission):
+    """Requires a token whose tenant is active."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        user: Any = request.user
+        if not isinstance(user, TenantPrincipal):
+            raise exceptions.NotAuthenticated()
+        if not user.tenant.is_active:
+            raise exceptions.PermissionDenied("This tenant is suspended")
+        return True

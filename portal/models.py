@@ -1,0 +1,85 @@
+"""Tenants (customer organisations) and their API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import string
+from datetime import datetime
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+TOKEN_SCHEME = "pt"  # noqa: S105 - the public prefix of every token, not a secret
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def random_id(length: int) -> str:
+    """URL-safe random characters (alphanumeric only, so ids never need escaping)."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def hash_token(raw: str) -> str:
+    # Tokens carry 256 bits of randomness, so a fast digest is enough; a slow KDF would only
+    # cost a hash per request.
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class Tenant(models.Model):
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=200)
+    is_active = models.BooleanField(
+        default=True, help_text="Suspended tenants' tokens are refused with 403."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def usable(self, now: datetime | None = None) -> ApiTokenQuerySet:
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True).exclude(expires_at__lte=now)
+
+
+class ApiToken(models.Model):
+    """A bearer token. Only its SHA-256 is stored; the prefix is public and identifies it."""
+
+    LAST_USED_RESOLUTION_SECONDS = 60
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="tokens")
+    name = models.CharField(
+        max_length=100,
+        validators=[RegexValidator(r"^[A-Za-z0-9._-]+$", "Letters, digits, . _ - only.")],
+    )
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def generate() -> tuple[str, str]:
+        """Returns (raw token, public prefix). The raw token is shown once and never stored."""
+        prefix = f"{TOKEN_SCHEME}_{random_id(8)}"
+        return f"{prefix}_{secrets.token_urlsafe(32)}", prefix
+
+    def is_usable(self, now: datetime | None = None) -> bool:
+        now = now or timezone.now()
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or self.expires_at > now

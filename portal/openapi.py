@@ -1,0 +1,61 @@
+"""OpenAPI generation: bearer auth and problem responses documented on every operation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from rest_framework import serializers
+
+
+class ProblemFieldErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    field = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ProblemSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """RFC 9457 problem details, as returned with `application/problem+json`."""
+
+    type = serializers.URLField()
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    traceId = serializers.CharField()  # noqa: N815 - the contract's field name
+    # Shadows Serializer.errors on purpose: this serializer only describes the schema.
+    errors = ProblemFieldErrorSerializer(many=True, required=False)  # type: ignore[assignment]
+
+
+PROBLEM_MEDIA = ["application/problem+json"]
+COMMON_ERRORS = ("400", "406", "413", "415", "429", "500", "503")
+AUTH_ERRORS = ("401", "403")
+
+
+class PortalAutoSchema(AutoSchema):
+    # Operations that take no id in the path cannot be 404 except for wrong routes.
+    def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
+        responses: dict[str, Any] = super()._get_response_bodies(direction)
+        codes = list(COMMON_ERRORS)
+        if self.get_auth():
+            codes += AUTH_ERRORS
+        codes += ["404", "405"]
+        for code in codes:
+            if code not in responses:
+                responses[code] = self._get_response_for_code(  # type: ignore[no-untyped-call]
+                    ProblemSerializer, code, PROBLEM_MEDIA, direction
+                )
+        return responses
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    target_class = "portal.auth.BearerTokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token (`pt_…`) created in the admin or with "
+            "`manage.py create_token`.",
+        }

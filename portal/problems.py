@@ -1,0 +1,218 @@
+"""RFC 9457 problem details: the one shape for every error the process produces."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+from portal.request_context import current_trace_id
+
+logger = logging.getLogger("portal.problems")
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+# code -> (HTTP status, title, type slug)
+PROBLEMS: dict[str, tuple[int, str, str]] = {
+    "VALIDATION_ERROR": (400, "Validation Failed", "validation"),
+    "MALFORMED_REQUEST": (400, "Malformed Request", "malformed-request"),
+    "UNAUTHENTICATED": (401, "Unauthorized", "unauthenticated"),
+    "INVALID_TOKEN": (401, "Unauthorized", "invalid-token"),
+    "PERMISSION_DENIED": (403, "Forbidden", "permission-denied"),
+    "SIGNED_URL_EXPIRED": (403, "Forbidden", "signed-url-expired"),
+    "NOT_FOUND": (404, "Not Found", "not-found"),
+    "METHOD_NOT_ALLOWED": (405, "Method Not Allowed", "method-not-allowed"),
+    "NOT_ACCEPTABLE": (406, "Not Acceptable", "not-acceptable"),
+    "CONFLICT": (409, "Conflict", "conflict"),
+    "INVALID_STATUS_TRANSITION": (409, "Conflict", "invalid-status-transition"),
+    "PAYLOAD_TOO_LARGE": (413, "Payload Too Large", "payload-too-large"),
+    "UNSUPPORTED_MEDIA_TYPE": (415, "Unsupported Media Type", "unsupported-media-type"),
+    "RATE_LIMIT_EXCEEDED": (429, "Too Many Requests", "rate-limit"),
+    "INTERNAL_ERROR": (500, "Internal Server Error", "internal"),
+    "SERVICE_UNAVAILABLE": (503, "Service Unavailable", "service-unavailable"),
+}
+
+
+def problem_body(
+    code: str, detail: str, *, errors: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    status_code, title, slug = PROBLEMS[code]
+    body: dict[str, Any] = {
+        "type": f"{settings.PROBLEM_BASE_URL}/errors/{slug}",
+        "title": title,
+        "status": status_code,
+        "code": code,
+        "detail": detail,
+        "traceId": current_trace_id(),
+    }
+    if errors is not None:
+        body["errors"] = errors
+    return body
+
+
+def problem_response(
+    code: str,
+    detail: str,
+    *,
+    errors: list[dict[str, str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JsonResponse:
+    """A problem response for plain Django views and handlers (outside DRF)."""
+    body = problem_body(code, detail, errors=errors)
+    response = JsonResponse(
+        body,
+        status=body["status"],
+        content_type=PROBLEM_CONTENT_TYPE,
+        json_dumps_params={"separators": (",", ":")},
+    )
+    response["Cache-Control"] = "no-store"
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+class Problem(exceptions.APIException):
+    """An API error carrying its problem code; raise it from services and views."""
+
+    def __init__(self, code: str, detail: str, *, headers: Mapping[str, str] | None = None) -> None:
+        self.status_code = PROBLEMS[code][0]
+        self.problem_code = code
+        self.headers = dict(headers or {})
+        super().__init__(detail=detail, code=code)
+
+
+class PayloadTooLarge(Problem):
+    def __init__(self, detail: str) -> None:
+        super().__init__("PAYLOAD_TOO_LARGE", detail)
+
+
+def flatten_errors(data: Any, prefix: str = "") -> list[dict[str, str]]:
+    """Turns DRF's nested error structure into a flat list of {field, message}."""
+    out: list[dict[str, str]] = []
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            name = prefix if key == "non_field_errors" else f"{prefix}.{key}" if prefix else key
+            out.extend(flatten_errors(value, str(name)))
+    elif isinstance(data, list):
+        if all(not isinstance(item, (Mapping, list)) for item in data):
+            out.extend({"field": prefix or "non_field_errors", "message": str(m)} for m in data)
+        else:
+            for index, item in enumerate(data):
+                out.extend(flatten_errors(item, f"{prefix}[{index}]"))
+    else:
+        out.append({"field": prefix or "non_field_errors", "message": str(data)})
+    return out
+
+
+def _summary(errors: list[dict[str, str]]) -> str:
+    if len(errors) == 1:
+        error = errors[0]
+        if error["field"] == "non_field_errors":
+            return error["message"]
+        return f"{error['field']}: {error['message']}"
+    return f"{len(errors)} fields failed validation"
+
+
+def _translate(exc: Exception) -> tuple[str, str, list[dict[str, str]] | None]:
+    """Maps any exception DRF hands us to (code, detail, errors)."""
+    if isinstance(exc, Problem):
+        return exc.problem_code, str(exc.detail), None
+    if isinstance(exc, exceptions.ValidationError):
+        errors = flatten_errors(exc.detail)
+        return "VALIDATION_ERROR", _summary(errors), errors
+    if isinstance(exc, DjangoValidationError):
+        # A model's full_clean() in a service: same shape as serializer errors.
+        detail_data = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        errors = flatten_errors(detail_data)
+        return "VALIDATION_ERROR", _summary(errors), errors
+    if isinstance(exc, exceptions.NotAuthenticated):
+        return "UNAUTHENTICATED", "Authentication credentials were not provided", None
+    if isinstance(exc, exceptions.AuthenticationFailed):
+        return "INVALID_TOKEN", str(exc.detail), None
+    if isinstance(exc, exceptions.PermissionDenied):
+        return "PERMISSION_DENIED", str(exc.detail), None
+    if isinstance(exc, DjangoPermissionDenied):
+        return (
+            "PERMISSION_DENIED",
+            "You do not have permission to perform this action",
+            None,
+        )
+    if isinstance(exc, (exceptions.NotFound, Http404)):
+        detail = str(exc.detail) if isinstance(exc, exceptions.NotFound) else "Not found"
+        return "NOT_FOUND", detail, None
+    if isinstance(exc, exceptions.MethodNotAllowed):
+        return "METHOD_NOT_ALLOWED", str(exc.detail), None
+    if isinstance(exc, exceptions.NotAcceptable):
+        return "NOT_ACCEPTABLE", str(exc.detail), None
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        return "UNSUPPORTED_MEDIA_TYPE", str(exc.detail), None
+    if isinstance(exc, exceptions.ParseError):
+        return "MALFORMED_REQUEST", str(exc.detail), None
+    if isinstance(exc, RequestDataTooBig):
+        return "PAYLOAD_TOO_LARGE", "Request body exceeds the allowed size", None
+    if isinstance(exc, SuspiciousOperation):
+        return "MALFORMED_REQUEST", "The request could not be processed", None
+    if isinstance(exc, exceptions.Throttled):
+        return "RATE_LIMIT_EXCEEDED", str(exc.detail), None
+    if (
+        isinstance(exc, exceptions.APIException)
+        and exc.status_code == status.HTTP_503_SERVICE_UNAVAILABLE
+    ):
+        return "SERVICE_UNAVAILABLE", str(exc.detail), None
+    return "INTERNAL_ERROR", "An unexpected error occurred", None
+
+
+def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
+    """DRF's EXCEPTION_HANDLER: every exception becomes a problem document."""
+    code, detail, errors = _translate(exc)
+    if code == "INTERNAL_ERROR":
+        # Logged with the trace so the response can stay free of internals.
+        logger.error("Unhandled exception in API view", exc_info=exc)
+    body = problem_body(code, detail, errors=errors)
+    response = Response(body, status=body["status"], content_type=PROBLEM_CONTENT_TYPE)
+    auth_header = getattr(exc, "auth_header", None)
+    if auth_header:
+        if code == "INVALID_TOKEN":
+            auth_header = f'{auth_header}, error="invalid_token"'
+        response["WWW-Authenticate"] = auth_header
+    wait = getattr(exc, "wait", None)
+    if isinstance(exc, exceptions.Throttled) and wait is not None:
+        response["Retry-After"] = str(max(1, int(wait)))
+    for name, value in getattr(exc, "headers", {}).items():
+        response[name] = value
+    return response
+
+
+# Django's own error handlers (wired in portal.urls), used outside DRF views.
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    if isinstance(exception, RequestDataTooBig):
+        return problem_response("PAYLOAD_TOO_LARGE", "Request body exceeds the allowed size")
+    return problem_response("MALFORMED_REQUEST", "The request could not be processed")
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return problem_response(
+        "PERMISSION_DENIED", "You do not have permission to perform this action"
+    )
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return problem_response("NOT_FOUND", "The requested resource was not found")
+
+
+def handler500(request: HttpRequest) -> JsonResponse:
+    return problem_response("INTERNAL_ERROR", "An unexpected error occurred")
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
+    return problem_response("PERMISSION_DENIED", "CSRF verification failed")

@@ -1,0 +1,122 @@
+"""Request and trace ids for every request, the per-request log line, and log context."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from django.http import HttpRequest, HttpResponseBase
+
+logger = logging.getLogger("portal.request")
+
+_SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+# W3C traceparent: version-traceid-parentid-flags; an all-zero trace id is invalid.
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-(?P<trace>[0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
+
+
+@dataclass
+class RequestContext:
+    request_id: str
+    trace_id: str
+    started: float = field(default_factory=time.perf_counter)
+    tenant: str = "-"
+    token_prefix: str = "-"  # noqa: S105 - a public prefix, not a secret
+
+
+_current: ContextVar[RequestContext | None] = ContextVar("portal_request", default=None)
+
+
+def current() -> RequestContext | None:
+    return _current.get()
+
+
+def current_trace_id() -> str:
+    ctx = _current.get()
+    return ctx.trace_id if ctx else uuid.uuid4().hex
+
+
+def _sane(value: str | None) -> str | None:
+    if value and _SANE_ID.match(value):
+        return value
+    return None
+
+
+def request_id_from(request: HttpRequest) -> str:
+    return _sane(request.headers.get("X-Request-Id")) or str(uuid.uuid4())
+
+
+def trace_id_from(request: HttpRequest) -> str:
+    explicit = _sane(request.headers.get("X-Trace-Id"))
+    if explicit:
+        return explicit
+    match = _TRACEPARENT.match((request.headers.get("traceparent") or "").strip().lower())
+    if match and match["trace"] != "0" * 32:
+        return match["trace"]
+    return uuid.uuid4().hex
+
+
+def set_principal(*, tenant: str, token_prefix: str) -> None:
+    """Called by authentication so the request's log line names who made it."""
+    ctx = _current.get()
+    if ctx is not None:
+        ctx.tenant = tenant
+        ctx.token_prefix = token_prefix
+
+
+def route_template(request: HttpRequest) -> str:
+    match = getattr(request, "resolver_match", None)
+    if match is None or not match.route:
+        return "unmatched"
+    return "/" + str(match.route).lstrip("^").rstrip("$")
+
+
+class RequestContextMiddleware:
+    """Outermost middleware: assigns ids, echoes them on the response, logs one line."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        ctx = RequestContext(request_id=request_id_from(request), trace_id=trace_id_from(request))
+        token = _current.set(ctx)
+        try:
+            response = self.get_response(request)
+            response["X-Request-Id"] = ctx.request_id
+            response["X-Trace-Id"] = ctx.trace_id
+            duration_ms = (time.perf_counter() - ctx.started) * 1000
+            level = logging.ERROR if response.status_code >= 500 else logging.INFO
+            logger.log(
+                level,
+                "%s %s %s %.1fms",
+                request.method,
+                request.path,
+                response.status_code,
+                duration_ms,
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "endpoint": route_template(request),
+                    "status": response.status_code,
+                    "duration_ms": round(duration_ms, 2),
+                },
+            )
+            return response
+        finally:
+            _current.reset(token)
+
+
+class RequestContextLogFilter(logging.Filter):
+    """Adds request id, trace id, tenant and token prefix to every log record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ctx = _current.get()
+        record.request_id = ctx.request_id if ctx else "-"
+        record.trace_id = ctx.trace_id if ctx else "-"
+        record.tenant = ctx.tenant if ctx else "-"
+        record.token_prefix = ctx.token_prefix if ctx else "-"
+        return True

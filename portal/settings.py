@@ -1,0 +1,275 @@
+"""Django settings for Portal API, read from the environment (see README, "Configuration")."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from portal import __version__
+from portal.env import Env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = Env()
+
+# "production" refuses unsafe configuration; "development" (the default) fills in safe local
+# defaults so `make run` works with nothing set.
+PORTAL_ENV = env.get_choice("PORTAL_ENV", "development", ("development", "production", "test"))
+PRODUCTION = PORTAL_ENV == "production"
+
+DEBUG = env.get_bool("DEBUG", False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DEBUG must be false when PORTAL_ENV=production")
+
+
+def _dev_secret_key() -> str:
+    # Every gunicorn worker must sign with the same key, so the generated key is kept in a
+    # git-ignored file rather than regenerated per process.
+    path = BASE_DIR / "var" / "dev-secret-key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+_secret = env.get_str("SECRET_KEY")
+if _secret is None:
+    if PRODUCTION:
+        raise ImproperlyConfigured("SECRET_KEY is required when PORTAL_ENV=production")
+    _secret = _dev_secret_key()
+elif PRODUCTION and len(_secret) < 50:
+    raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters in production")
+SECRET_KEY: str = _secret
+
+ALLOWED_HOSTS = env.get_list("ALLOWED_HOSTS", "localhost,127.0.0.1")
+APP_VERSION = env.get_str("APP_VERSION", __version__) or __version__
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "portal",
+    "contacts",
+    "jobs",
+    "files",
+    "ops",
+]
+
+# Order matters; the README's "How a request flows" walks through it.
+MIDDLEWARE = [
+    "portal.request_context.RequestContextMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+DATABASE_URL = env.get_url("DATABASE_URL", ("sqlite", "postgres", "postgresql")) or (
+    f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+)
+_db: dict[str, Any] = dict(dj_database_url.parse(DATABASE_URL))
+if _db["ENGINE"] == "django.db.backends.postgresql":
+    # Persistent connections, checked before reuse, with short connect and statement limits so
+    # a sick database turns into a fast error instead of a hung worker.
+    _db["CONN_MAX_AGE"] = env.get_int("DB_CONN_MAX_AGE", 300, minimum=0)
+    _db["CONN_HEALTH_CHECKS"] = True
+    statement_timeout_ms = env.get_int("DB_STATEMENT_TIMEOUT_MS", 5000, minimum=100)
+    _db["OPTIONS"] = {
+        "connect_timeout": env.get_int("DB_CONNECT_TIMEOUT", 3, minimum=1),
+        "options": f"-c statement_timeout={statement_timeout_ms}",
+    }
+else:
+    # WAL lets several gunicorn workers read while one writes; IMMEDIATE transactions take the
+    # write lock up front so concurrent writers queue instead of failing with "database locked".
+    _db["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache ----------------------------------------------------------------------------------
+REDIS_URL = env.get_url("REDIS_URL", ("redis", "rediss", "unix"))
+if REDIS_URL:
+    CACHES: dict[str, Any] = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "portal",
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "SOCKET_CONNECT_TIMEOUT": 0.5,
+                "SOCKET_TIMEOUT": 0.5,
+            },
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "portal",
+        }
+    }
+
+# --- Internationalisation and time ----------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static and media files -----------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+MEDIA_ROOT = Path(env.get_str("MEDIA_ROOT") or BASE_DIR / "media")
+FILE_STORAGE = env.get_choice("FILE_STORAGE", "local", ("local",))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+# Whitenoise serves the admin's and the docs page's assets from the app directories in
+# development, so `make run` needs no collectstatic.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+
+# --- API behaviour --------------------------------------------------------------------------
+PROBLEM_BASE_URL = (env.get_str("PROBLEM_BASE_URL") or "https://portal.example.com").rstrip("/")
+PUBLIC_BASE_URL = (env.get_str("PUBLIC_BASE_URL") or "").rstrip("/")
+RATE_LIMIT_DEFAULT = env.get_rate("RATE_LIMIT_DEFAULT", "60/m")
+RATE_LIMIT_FILES = env.get_rate("RATE_LIMIT_FILES", "120/m")
+# Signed download links live at most 15 minutes, whatever is configured.
+SIGNED_URL_TTL_SECONDS = env.get_int("SIGNED_URL_TTL_SECONDS", 900, minimum=1, maximum=900)
+FILE_UPLOAD_MAX_BYTES = env.get_int("FILE_UPLOAD_MAX_BYTES", 25 * 1024 * 1024, minimum=1)
+# JSON bodies and non-file form fields.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.get_int("REQUEST_BODY_MAX_BYTES", 1024 * 1024, minimum=1024)
+METRICS_TOKEN = env.get_str("METRICS_TOKEN")
+PROMETHEUS_URL = env.get_url("PROMETHEUS_URL", ("http", "https"))
+CORS_ALLOWED_ORIGINS = env.get_list("CORS_ALLOWED_ORIGINS")
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["portal.auth.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["portal.auth.IsTenantMember"],
+    "DEFAULT_RENDERER_CLASSES": ["portal.api.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["portal.api.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "portal.pagination.EnvelopePagination",
+    "DEFAULT_SCHEMA_CLASS": "portal.openapi.PortalAutoSchema",
+    "EXCEPTION_HANDLER": "portal.problems.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "UNAUTHENTICATED_TOKEN": None,
+    "PAGE_SIZE": 20,
+    "URL_FORMAT_OVERRIDE": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Portal API",
+    "DESCRIPTION": (
+        "Tenants' contacts, jobs and job files. Every error is an RFC 9457 problem document "
+        "(`application/problem+json`)."
+    ),
+    "VERSION": APP_VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "jobs.models.JobStatus"},
+    "SCHEMA_PATH_PREFIX": r"/v[0-9]+",
+}
+
+# --- Security -------------------------------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.get_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_SSL_REDIRECT = env.get_bool("SECURE_SSL_REDIRECT", False)
+CSRF_TRUSTED_ORIGINS = env.get_list("CSRF_TRUSTED_ORIGINS")
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Logging --------------------------------------------------------------------------------
+LOG_FORMAT = env.get_choice("LOG_FORMAT", "text" if not PRODUCTION else "json", ("text", "json"))
+LOG_LEVEL = env.get_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
+LOGGING: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_context": {"()": "portal.request_context.RequestContextLogFilter"}},
+    "formatters": {
+        "text": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(trace_id)s] %(message)s"
+        },
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {
+                "asctime": "timestamp",
+                "levelname": "level",
+                "name": "logger",
+            },
+            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_context"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # The request log line of portal.request replaces Django's own 4xx/5xx warnings.
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "WARNING"},
+    },
+}
+CSRF_FAILURE_VIEW = "portal.problems.csrf_failure"

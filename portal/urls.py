@@ -1,0 +1,28 @@
+"""Root URLs. API routes live under /v1/ and are written so a /v2/ can sit beside them."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from portal.health import HealthView
+
+v1: list[URLPattern | URLResolver] = [
+    path("health", HealthView.as_view(), name="health"),
+    path("", include("contacts.urls")),
+    path("", include("jobs.urls")),
+    path("", include("files.urls")),
+    path("schema", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="v1:schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("v1/", include((v1, "v1"), namespace="v1")),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "portal.problems.handler400"
+handler403 = "portal.problems.handler403"
+handler404 = "portal.problems.handler404"
+handler500 = "portal.problems.handler500"
