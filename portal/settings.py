@@ -155,7 +155,10 @@ USE_TZ = True
 
 # --- Static and media files -----------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.get_str("STATIC_ROOT") or BASE_DIR / "staticfiles")
+if not PRODUCTION:
+    # Whitenoise warns on every start when the collectstatic target is missing.
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_ROOT = Path(env.get_str("MEDIA_ROOT") or BASE_DIR / "media")
 FILE_STORAGE = env.get_choice("FILE_STORAGE", "local", ("local",))
 STORAGES = {

@@ -1,0 +1,58 @@
+# The project's vocabulary. `make run` and `make test` work on a fresh clone with only Python.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+HOST ?= 127.0.0.1
+
+.PHONY: run test lint fmt check pytest fuzz migrate seed clean
+
+$(VENV)/.runtime: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+## run: install, migrate, load demo data, print a demo token, serve on the embedded defaults.
+run: $(VENV)/.runtime
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@echo "Demo token (acme): $$($(PY) manage.py create_token --tenant acme --name demo_token --rotate | tail -n 1)"
+	$(VENV)/bin/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) portal.wsgi
+
+## test: lint, types, Django checks, migrations check, then the whole pytest suite.
+test: lint check pytest
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+check: $(VENV)/.dev
+	$(PY) manage.py check --fail-level WARNING
+	$(PY) manage.py makemigrations --check --dry-run
+
+pytest: $(VENV)/.dev
+	$(VENV)/bin/pytest
+
+## fmt: apply the formatter and the linter's safe fixes.
+fmt: $(VENV)/.dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+## fuzz: schemathesis against a live gunicorn, every operation, with a real token.
+fuzz: $(VENV)/.dev
+	$(VENV)/bin/python scripts/fuzz.py
+
+migrate: $(VENV)/.runtime
+	$(PY) manage.py migrate --noinput
+
+seed: migrate
+	$(PY) manage.py seed_demo
+
+clean:
+	rm -rf $(VENV) db.sqlite3* media var staticfiles .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,20 @@
+"""gunicorn settings, from the environment (see README, "Configuration")."""
+
+from __future__ import annotations
+
+import os
+
+# On the embedded defaults (no REDIS_URL) state such as rate-limit counters lives in each
+# process's memory, so one process with threads serves; with a shared cache, several workers.
+_shared_cache = bool(os.environ.get("REDIS_URL"))
+workers = int(os.environ.get("WEB_CONCURRENCY", "4" if _shared_cache else "1"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 20
+keepalive = 5
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
+max_requests_jitter = 200
+# The app writes its own per-request log line (with request and trace ids).
+accesslog = None
+errorlog = "-"

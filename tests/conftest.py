@@ -1,0 +1,67 @@
+"""Fixtures: two tenants, a token for each, and API clients that use them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from portal.models import Tenant
+from portal.services import token_create
+from tests.factories import TenantFactory
+
+
+@pytest.fixture(autouse=True)
+def _isolated_media(settings: Any, tmp_path: Path) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> None:
+    cache.clear()
+
+
+@pytest.fixture
+def tenant(db: None) -> Tenant:
+    return TenantFactory(slug="acme", name="Acme")
+
+
+@pytest.fixture
+def other_tenant(db: None) -> Tenant:
+    """A tenant that must never see the first one's data."""
+    return TenantFactory(slug="globex", name="Globex")
+
+
+@pytest.fixture
+def token(tenant: Tenant) -> str:
+    return token_create(tenant=tenant, name="prod_token")[1]
+
+
+@pytest.fixture
+def other_token(other_tenant: Tenant) -> str:
+    return token_create(tenant=other_tenant, name="different_tenant_token")[1]
+
+
+def _client(raw: str | None) -> APIClient:
+    client = APIClient()
+    if raw:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+@pytest.fixture
+def api(token: str) -> APIClient:
+    return _client(token)
+
+
+@pytest.fixture
+def other_api(other_token: str) -> APIClient:
+    return _client(other_token)
+
+
+@pytest.fixture
+def anon(db: None) -> APIClient:
+    return _client(None)

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from contacts.models import Contact
+from portal.models import Tenant
+from tests.helpers import assert_problem, error_fields
+
+URL = "/v1/contacts"
+pytestmark = pytest.mark.django_db
+
+
+def test_it_creates_a_contact_for_the_callers_tenant(api: APIClient, tenant: Tenant) -> None:
+    payload = {"name": "Ada", "email": "ada@example.com", "phone": "+44 20 7946 0000"}
+    response = api.post(URL, payload, format="json")
+    assert response.status_code == 201
+    body = response.json()
+    contact = Contact.objects.get(pk=body["id"])
+    assert contact.tenant == tenant
+    assert (contact.name, contact.email, contact.company) == ("Ada", "ada@example.com", "")
+    assert response["Location"] == f"{URL}/{contact.id}"
+
+
+@pytest.mark.parametrize(
+    ("payload", "fields"),
+    [
+        ({}, {"name"}),
+        ({"name": ""}, {"name"}),
+        ({"name": "x" * 201}, {"name"}),
+        ({"name": "Ada", "email": "not-an-email"}, {"email"}),
+        ({"name": "Ada", "phone": "call me"}, {"phone"}),
+        ({"name": "Ada", "id": "550e8400-e29b-41d4-a716-446655440000"}, {"id"}),
+        ({"name": "Ada", "nickname": "A"}, {"nickname"}),
+        ({"name": "Ada\x00"}, {"name"}),
+        ({"name": 12}, set()),
+    ],
+)
+def test_it_refuses_invalid_contacts_and_saves_nothing(
+    api: APIClient, payload: dict[str, object], fields: set[str]
+) -> None:
+    response = api.post(URL, payload, format="json")
+    if fields:
+        body = assert_problem(response, 400, "VALIDATION_ERROR")
+        assert error_fields(body) == fields
+    else:
+        # DRF coerces a number to a string name; either way nothing invalid is stored.
+        assert response.status_code in (201, 400)
+    if response.status_code == 400:
+        assert Contact.objects.count() == 0
+
+
+def test_it_refuses_a_json_array(api: APIClient) -> None:
+    assert_problem(api.post(URL, [{"name": "A"}], format="json"), 400, "VALIDATION_ERROR")
+
+
+def test_it_refuses_malformed_json(api: APIClient) -> None:
+    response = api.post(URL, "{bad", content_type="application/json")
+    assert_problem(response, 400, "MALFORMED_REQUEST")
+
+
+def test_it_refuses_unsupported_media_types(api: APIClient) -> None:
+    response = api.post(URL, "name=Ada", content_type="application/x-www-form-urlencoded")
+    assert_problem(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+
+
+def test_it_refuses_oversized_bodies(api: APIClient, settings: object) -> None:
+    huge = '{"name": "' + "a" * (1024 * 1024 + 10) + '"}'
+    response = api.post(URL, huge, content_type="application/json")
+    assert_problem(response, 413, "PAYLOAD_TOO_LARGE")
+    assert Contact.objects.count() == 0
+
+
+def test_it_requires_a_token(anon: APIClient) -> None:
+    assert_problem(anon.post(URL, {"name": "A"}, format="json"), 401, "UNAUTHENTICATED")
+    assert Contact.objects.count() == 0

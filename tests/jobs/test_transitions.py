@@ -1,0 +1,40 @@
+"""The job status table, checked exhaustively against the service."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from jobs.models import INITIAL_STATUSES, TRANSITIONS, JobStatus
+from jobs.services import job_check_transition
+from portal.problems import Problem
+
+ALL = list(JobStatus)
+
+
+@pytest.mark.parametrize(("current", "target"), list(itertools.product(ALL, ALL)))
+def test_every_pair_follows_the_table(current: str, target: str) -> None:
+    legal = target == current or target in TRANSITIONS[current]
+    if legal:
+        job_check_transition(current=current, target=target)
+    else:
+        with pytest.raises(Problem) as caught:
+            job_check_transition(current=current, target=target)
+        assert caught.value.problem_code == "INVALID_STATUS_TRANSITION"
+
+
+def test_final_statuses_have_no_way_out() -> None:
+    assert TRANSITIONS[JobStatus.COMPLETED] == frozenset()
+    assert TRANSITIONS[JobStatus.CANCELLED] == frozenset()
+
+
+def test_every_status_is_reachable_from_an_initial_one() -> None:
+    reachable = set(INITIAL_STATUSES)
+    frontier = list(reachable)
+    while frontier:
+        for nxt in TRANSITIONS[frontier.pop()]:
+            if nxt not in reachable:
+                reachable.add(nxt)
+                frontier.append(nxt)
+    assert reachable == set(ALL)
