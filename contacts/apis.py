@@ -57,7 +57,9 @@ class ContactListView(ContactBase):
     ordering_fields = ["name", "email", "company", "created_at", "updated_at"]
     ordering = ["-created_at"]
 
-    @extend_schema(operation_id="contacts_list", tags=["contacts"])
+    @extend_schema(
+        operation_id="contacts_list", tags=["contacts"], responses=ContactSerializer(many=True)
+    )
     def get(self, request: Request) -> Response:
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)

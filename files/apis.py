@@ -122,7 +122,9 @@ def _fullmatch(pattern: str, value: str) -> bool:
 class JobFileListView(FileBase):
     parser_classes = [parsers.MultiPartParser]
 
-    @extend_schema(operation_id="job_files_list", tags=["files"])
+    @extend_schema(
+        operation_id="job_files_list", tags=["files"], responses=JobFileSerializer(many=True)
+    )
     def get(self, request: Request, job_id: str) -> Response:
         job = self.get_job(job_id)
         queryset = self.get_queryset().filter(job=job).order_by("-created_at", "-id")

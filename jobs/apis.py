@@ -63,7 +63,7 @@ class JobListView(JobBase):
     ordering_fields = ["created_at", "updated_at", "scheduled_for", "title", "status"]
     ordering = ["-created_at"]
 
-    @extend_schema(operation_id="jobs_list", tags=["jobs"])
+    @extend_schema(operation_id="jobs_list", tags=["jobs"], responses=JobSerializer(many=True))
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(JobSerializer(page, many=True).data)

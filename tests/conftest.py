@@ -26,13 +26,13 @@ def _clear_cache() -> None:
 
 @pytest.fixture
 def tenant(db: None) -> Tenant:
-    return TenantFactory(slug="acme", name="Acme")
+    return TenantFactory.create(slug="acme", name="Acme")
 
 
 @pytest.fixture
 def other_tenant(db: None) -> Tenant:
     """A tenant that must never see the first one's data."""
-    return TenantFactory(slug="globex", name="Globex")
+    return TenantFactory.create(slug="globex", name="Globex")
 
 
 @pytest.fixture

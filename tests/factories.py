@@ -15,7 +15,7 @@ from portal.models import Tenant
 PDF_BYTES = b"%PDF-1.4\n% test document\n" + b"0" * 200 + b"\n%%EOF\n"
 
 
-class TenantFactory(factory.django.DjangoModelFactory):
+class TenantFactory(factory.django.DjangoModelFactory[Tenant]):
     class Meta:
         model = Tenant
         django_get_or_create = ("slug",)
@@ -24,7 +24,7 @@ class TenantFactory(factory.django.DjangoModelFactory):
     name = factory.LazyAttribute(lambda o: o.slug.title())
 
 
-class ContactFactory(factory.django.DjangoModelFactory):
+class ContactFactory(factory.django.DjangoModelFactory[Contact]):
     class Meta:
         model = Contact
 
@@ -35,7 +35,7 @@ class ContactFactory(factory.django.DjangoModelFactory):
     company = factory.Faker("company")
 
 
-class JobFactory(factory.django.DjangoModelFactory):
+class JobFactory(factory.django.DjangoModelFactory[Job]):
     class Meta:
         model = Job
 
@@ -46,7 +46,7 @@ class JobFactory(factory.django.DjangoModelFactory):
     status = JobStatus.PENDING
 
 
-class JobFileFactory(factory.django.DjangoModelFactory):
+class JobFileFactory(factory.django.DjangoModelFactory[JobFile]):
     class Meta:
         model = JobFile
         skip_postgeneration_save = True
@@ -59,7 +59,7 @@ class JobFileFactory(factory.django.DjangoModelFactory):
     size = len(PDF_BYTES)
     sha256 = "0" * 64
 
-    @factory.post_generation
+    @factory.post_generation  # type: ignore[untyped-decorator]
     def blob_content(obj: JobFile, create: bool, extracted: Any, **kwargs: Any) -> None:  # noqa: N805
         data = extracted or PDF_BYTES
         obj.size = len(data)

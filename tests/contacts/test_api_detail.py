@@ -17,14 +17,14 @@ def url(contact: Contact | str) -> str:
 
 
 def test_it_shows_a_contact(api: APIClient, tenant: Tenant) -> None:
-    contact = ContactFactory(tenant=tenant)
+    contact = ContactFactory.create(tenant=tenant)
     response = api.get(url(contact))
     assert response.status_code == 200
     assert response.json()["id"] == str(contact.pk)
 
 
 def test_it_updates_only_the_given_fields(api: APIClient, tenant: Tenant) -> None:
-    contact = ContactFactory(tenant=tenant, name="Old", company="Keep")
+    contact = ContactFactory.create(tenant=tenant, name="Old", company="Keep")
     response = api.patch(url(contact), {"name": "New"}, format="json")
     assert response.status_code == 200
     contact.refresh_from_db()
@@ -33,7 +33,7 @@ def test_it_updates_only_the_given_fields(api: APIClient, tenant: Tenant) -> Non
 
 
 def test_it_refuses_an_invalid_update_and_changes_nothing(api: APIClient, tenant: Tenant) -> None:
-    contact = ContactFactory(tenant=tenant, name="Old", email="a@b.co")
+    contact = ContactFactory.create(tenant=tenant, name="Old", email="a@b.co")
     body = assert_problem(
         api.patch(url(contact), {"name": "", "email": "x"}, format="json"), 400, "VALIDATION_ERROR"
     )
@@ -43,13 +43,13 @@ def test_it_refuses_an_invalid_update_and_changes_nothing(api: APIClient, tenant
 
 
 def test_it_deletes_a_contact(api: APIClient, tenant: Tenant) -> None:
-    contact = ContactFactory(tenant=tenant)
+    contact = ContactFactory.create(tenant=tenant)
     assert api.delete(url(contact)).status_code == 204
     assert not Contact.objects.filter(pk=contact.pk).exists()
 
 
 def test_it_refuses_to_delete_a_contact_with_jobs(api: APIClient, tenant: Tenant) -> None:
-    job = JobFactory(tenant=tenant)
+    job = JobFactory.create(tenant=tenant)
     assert_problem(api.delete(url(job.contact)), 409, "CONFLICT")
     assert Job.objects.filter(pk=job.pk).exists()
     assert Contact.objects.filter(pk=job.contact_id).exists()
@@ -59,7 +59,7 @@ def test_it_refuses_to_delete_a_contact_with_jobs(api: APIClient, tenant: Tenant
 def test_other_tenants_contact_is_not_found(
     other_api: APIClient, tenant: Tenant, method: str
 ) -> None:
-    contact = ContactFactory(tenant=tenant, name="Secret")
+    contact = ContactFactory.create(tenant=tenant, name="Secret")
     response = getattr(other_api, method)(url(contact), {"name": "Hacked"}, format="json")
     body = assert_problem(response, 404, "NOT_FOUND")
     assert body["detail"] == "Contact not found"
@@ -74,12 +74,12 @@ def test_malformed_ids_are_not_found(api: APIClient, bad_id: str) -> None:
 
 
 def test_it_requires_a_token(anon: APIClient, tenant: Tenant) -> None:
-    contact = ContactFactory(tenant=tenant)
+    contact = ContactFactory.create(tenant=tenant)
     for method in ("get", "patch", "delete"):
         assert_problem(getattr(anon, method)(url(contact)), 401, "UNAUTHENTICATED")
     assert Contact.objects.filter(pk=contact.pk).exists()
 
 
 def test_unsupported_methods_are_problems(api: APIClient, tenant: Tenant) -> None:
-    contact = ContactFactory(tenant=tenant)
+    contact = ContactFactory.create(tenant=tenant)
     assert_problem(api.put(url(contact), {}, format="json"), 405, "METHOD_NOT_ALLOWED")

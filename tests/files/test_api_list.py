@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_it_lists_a_jobs_files_with_signed_urls(api: APIClient, tenant: Tenant) -> None:
-    job_file = JobFileFactory(job__tenant=tenant, name="production_document.pdf")
+    job_file = JobFileFactory.create(job__tenant=tenant, name="production_document.pdf")
     before = time.time()
     response = api.get(f"/v1/jobs/{job_file.job_id}/files", {"limit": 1})
     assert response.status_code == 200
@@ -48,7 +48,7 @@ def test_it_lists_a_jobs_files_with_signed_urls(api: APIClient, tenant: Tenant) 
 
 def test_the_ttl_is_configurable(api: APIClient, tenant: Tenant, settings: Any) -> None:
     settings.SIGNED_URL_TTL_SECONDS = 60
-    job_file = JobFileFactory(job__tenant=tenant)
+    job_file = JobFileFactory.create(job__tenant=tenant)
     item = api.get(f"/v1/jobs/{job_file.job_id}/files").json()["data"][0]
     expires = int(parse_qs(urlsplit(item["signed_url"]).query)["expires"][0])
     assert expires <= time.time() + 60
@@ -57,21 +57,21 @@ def test_the_ttl_is_configurable(api: APIClient, tenant: Tenant, settings: Any) 
 def test_the_signed_url_never_carries_the_secret(
     api: APIClient, token: str, tenant: Tenant
 ) -> None:
-    job_file = JobFileFactory(job__tenant=tenant)
+    job_file = JobFileFactory.create(job__tenant=tenant)
     response = api.get(f"/v1/jobs/{job_file.job_id}/files")
     assert token not in response.content.decode()
     assert token.rsplit("_", 1)[1] not in response.content.decode()
 
 
 def test_it_only_lists_that_jobs_files(api: APIClient, tenant: Tenant) -> None:
-    job = JobFactory(tenant=tenant)
+    job = JobFactory.create(tenant=tenant)
     JobFileFactory.create_batch(2, job=job)
-    JobFileFactory(job__tenant=tenant)
+    JobFileFactory.create(job__tenant=tenant)
     assert api.get(f"/v1/jobs/{job.id}/files").json()["total"] == 2
 
 
 def test_another_tenants_job_files_are_not_found(other_api: APIClient, tenant: Tenant) -> None:
-    job_file = JobFileFactory(job__tenant=tenant)
+    job_file = JobFileFactory.create(job__tenant=tenant)
     response = other_api.get(f"/v1/jobs/{job_file.job_id}/files")
     assert assert_problem(response, 404, "NOT_FOUND")["detail"] == "Job not found"
     assert response["Cache-Control"] == "private, max-age=0, no-store"
@@ -81,7 +81,7 @@ def test_another_tenants_job_files_are_not_found(other_api: APIClient, tenant: T
 def test_list_query_count_does_not_grow_with_page_size(
     api: APIClient, tenant: Tenant, django_assert_num_queries: Any
 ) -> None:
-    job = JobFactory(tenant=tenant)
+    job = JobFactory.create(tenant=tenant)
     JobFileFactory.create_batch(12, job=job)
     api.get(f"/v1/jobs/{job.id}/files")
     # token, job, count, page
@@ -92,12 +92,12 @@ def test_list_query_count_does_not_grow_with_page_size(
 
 
 def test_it_requires_a_token(anon: APIClient, tenant: Tenant) -> None:
-    job = JobFactory(tenant=tenant)
+    job = JobFactory.create(tenant=tenant)
     response = anon.get(f"/v1/jobs/{job.id}/files")
     assert_problem(response, 401, "UNAUTHENTICATED")
     assert response["Pragma"] == "no-cache"
 
 
 def test_it_refuses_bad_pagination(api: APIClient, tenant: Tenant) -> None:
-    job = JobFactory(tenant=tenant)
+    job = JobFactory.create(tenant=tenant)
     assert_problem(api.get(f"/v1/jobs/{job.id}/files", {"limit": "x"}), 400, "VALIDATION_ERROR")

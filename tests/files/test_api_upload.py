@@ -26,7 +26,7 @@ def upload(
 
 
 def test_it_stores_an_upload(api: APIClient, tenant: Tenant, settings: Any) -> None:
-    job = JobFactory(tenant=tenant)
+    job = JobFactory.create(tenant=tenant)
     response = upload(api, job, PDF_BYTES, "quote.pdf", "application/pdf")
     assert response.status_code == 201
     assert response["Cache-Control"] == "private, max-age=0, no-store"
@@ -53,20 +53,20 @@ def test_it_stores_an_upload(api: APIClient, tenant: Tenant, settings: Any) -> N
 def test_kind_follows_the_content_type(
     api: APIClient, tenant: Tenant, name: str, content_type: str, data: bytes, kind: str
 ) -> None:
-    job = JobFactory(tenant=tenant)
+    job = JobFactory.create(tenant=tenant)
     response = upload(api, job, data, name, content_type)
     assert response.status_code == 201, response.content
     assert response.json()["kind"] == kind
 
 
 def test_it_takes_the_name_field_and_cleans_it(api: APIClient, tenant: Tenant) -> None:
-    job = JobFactory(tenant=tenant)
+    job = JobFactory.create(tenant=tenant)
     response = upload(api, job, PDF_BYTES, "x.pdf", "application/pdf", name="..\\../etc/\x07pw.pdf")
     assert response.json()["name"] == "pw.pdf"
 
 
 def test_it_refuses_unsupported_types(api: APIClient, tenant: Tenant) -> None:
-    job = JobFactory(tenant=tenant)
+    job = JobFactory.create(tenant=tenant)
     response = upload(api, job, b"MZ\x90\x00", "tool.exe", "application/x-msdownload")
     assert_problem(response, 415, "UNSUPPORTED_MEDIA_TYPE")
     assert JobFile.objects.count() == 0
@@ -75,7 +75,7 @@ def test_it_refuses_unsupported_types(api: APIClient, tenant: Tenant) -> None:
 def test_it_refuses_content_that_does_not_match_its_type(
     api: APIClient, tenant: Tenant, settings: Any
 ) -> None:
-    job = JobFactory(tenant=tenant)
+    job = JobFactory.create(tenant=tenant)
     body = assert_problem(
         upload(api, job, b"<html>", "fake.pdf", "application/pdf"), 400, "VALIDATION_ERROR"
     )
@@ -85,13 +85,13 @@ def test_it_refuses_content_that_does_not_match_its_type(
 
 
 def test_it_refuses_empty_files(api: APIClient, tenant: Tenant) -> None:
-    job = JobFactory(tenant=tenant)
+    job = JobFactory.create(tenant=tenant)
     assert_problem(upload(api, job, b"", "e.txt", "text/plain"), 400, "VALIDATION_ERROR")
 
 
 def test_it_refuses_files_over_the_limit(api: APIClient, tenant: Tenant, settings: Any) -> None:
     settings.FILE_UPLOAD_MAX_BYTES = 100
-    job = JobFactory(tenant=tenant)
+    job = JobFactory.create(tenant=tenant)
     assert_problem(
         upload(api, job, PDF_BYTES, "big.pdf", "application/pdf"), 413, "PAYLOAD_TOO_LARGE"
     )
@@ -102,34 +102,34 @@ def test_it_refuses_a_declared_body_over_the_limit_before_reading_it(
     api: APIClient, tenant: Tenant, settings: Any
 ) -> None:
     settings.FILE_UPLOAD_MAX_BYTES = 10
-    job = JobFactory(tenant=tenant)
+    job = JobFactory.create(tenant=tenant)
     response = api.generic(
         "POST",
         f"/v1/jobs/{job.id}/files",
-        b"x" * 200_000,
+        "x" * 200_000,
         content_type="multipart/form-data; boundary=xyz",
     )
     assert_problem(response, 413, "PAYLOAD_TOO_LARGE")
 
 
 def test_it_requires_the_file_field(api: APIClient, tenant: Tenant) -> None:
-    job = JobFactory(tenant=tenant)
+    job = JobFactory.create(tenant=tenant)
     response = api.post(f"/v1/jobs/{job.id}/files", {"name": "x"}, format="multipart")
     assert error_fields(assert_problem(response, 400, "VALIDATION_ERROR")) == {"file"}
 
 
 def test_it_refuses_json_bodies(api: APIClient, tenant: Tenant) -> None:
-    job = JobFactory(tenant=tenant)
+    job = JobFactory.create(tenant=tenant)
     response = api.post(f"/v1/jobs/{job.id}/files", {"file": "x"}, format="json")
     assert_problem(response, 415, "UNSUPPORTED_MEDIA_TYPE")
 
 
 def test_it_cannot_upload_to_another_tenants_job(other_api: APIClient, tenant: Tenant) -> None:
-    job = JobFactory(tenant=tenant)
+    job = JobFactory.create(tenant=tenant)
     assert_problem(upload(other_api, job, PDF_BYTES, "a.pdf", "application/pdf"), 404, "NOT_FOUND")
     assert JobFile.objects.count() == 0
 
 
 def test_it_requires_a_token(anon: APIClient, tenant: Tenant) -> None:
-    job = JobFactory(tenant=tenant)
+    job = JobFactory.create(tenant=tenant)
     assert_problem(upload(anon, job, PDF_BYTES, "a.pdf", "application/pdf"), 401, "UNAUTHENTICATED")

@@ -30,7 +30,7 @@ def content(response: Any) -> bytes:
 def test_a_signed_url_streams_the_file_without_a_token(
     api: APIClient, anon: APIClient, tenant: Tenant
 ) -> None:
-    job_file = JobFileFactory(job__tenant=tenant, name="production_document.pdf")
+    job_file = JobFileFactory.create(job__tenant=tenant, name="production_document.pdf")
     response = anon.get(signed_path(api, job_file))
     assert response.status_code == 200
     assert content(response) == PDF_BYTES
@@ -58,7 +58,7 @@ def tamper(path: str, **changes: str) -> str:
 def test_a_tampered_link_is_refused(
     api: APIClient, anon: APIClient, tenant: Tenant, change: dict[str, str]
 ) -> None:
-    job_file = JobFileFactory(job__tenant=tenant)
+    job_file = JobFileFactory.create(job__tenant=tenant)
     response = anon.get(tamper(signed_path(api, job_file), **change))
     assert_problem(response, 403, "PERMISSION_DENIED")
 
@@ -66,21 +66,21 @@ def test_a_tampered_link_is_refused(
 def test_a_link_for_another_path_is_refused(
     api: APIClient, anon: APIClient, tenant: Tenant
 ) -> None:
-    mine = JobFileFactory(job__tenant=tenant)
-    other = JobFileFactory(job__tenant=tenant)
+    mine = JobFileFactory.create(job__tenant=tenant)
+    other = JobFileFactory.create(job__tenant=tenant)
     query = urlsplit(signed_path(api, mine)).query
     response = anon.get(f"/v1/jobs/{other.job_id}/files/{other.id}/download?{query}")
     assert_problem(response, 403, "PERMISSION_DENIED")
 
 
 def test_a_link_without_parameters_is_refused(anon: APIClient, tenant: Tenant) -> None:
-    job_file = JobFileFactory(job__tenant=tenant)
+    job_file = JobFileFactory.create(job__tenant=tenant)
     response = anon.get(f"/v1/jobs/{job_file.job_id}/files/{job_file.id}/download")
     assert_problem(response, 403, "PERMISSION_DENIED")
 
 
 def test_an_expired_link_is_refused(anon: APIClient, tenant: Tenant, token: str) -> None:
-    job_file = JobFileFactory(job__tenant=tenant)
+    job_file = JobFileFactory.create(job__tenant=tenant)
     prefix = ApiToken.objects.get(tenant=tenant).prefix
     path = f"/v1/jobs/{job_file.job_id}/files/{job_file.id}/download"
     signed = signing.sign(base_url="", path=path, client=prefix, now=time.time() - 901)
@@ -88,7 +88,7 @@ def test_an_expired_link_is_refused(anon: APIClient, tenant: Tenant, token: str)
 
 
 def test_a_link_dies_with_its_token(api: APIClient, anon: APIClient, tenant: Tenant) -> None:
-    job_file = JobFileFactory(job__tenant=tenant)
+    job_file = JobFileFactory.create(job__tenant=tenant)
     path = signed_path(api, job_file)
     token_revoke(token=ApiToken.objects.get(tenant=tenant))
     assert_problem(anon.get(path), 403, "PERMISSION_DENIED")
@@ -97,7 +97,7 @@ def test_a_link_dies_with_its_token(api: APIClient, anon: APIClient, tenant: Ten
 def test_a_link_signed_for_another_tenants_client_opens_nothing(
     anon: APIClient, tenant: Tenant, other_tenant: Tenant, other_token: str
 ) -> None:
-    job_file = JobFileFactory(job__tenant=tenant)
+    job_file = JobFileFactory.create(job__tenant=tenant)
     foreign_prefix = ApiToken.objects.get(tenant=other_tenant).prefix
     path = f"/v1/jobs/{job_file.job_id}/files/{job_file.id}/download"
     signed = signing.sign(base_url="", path=path, client=foreign_prefix)

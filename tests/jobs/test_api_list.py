@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_it_lists_jobs_with_their_fields(api: APIClient, tenant: Tenant) -> None:
-    job = JobFactory(tenant=tenant, title="Fix roof")
+    job = JobFactory.create(tenant=tenant, title="Fix roof")
     body = api.get(URL).json()
     assert body["total"] == 1
     item = body["data"][0]
@@ -37,7 +37,7 @@ def test_it_lists_jobs_with_their_fields(api: APIClient, tenant: Tenant) -> None
 
 def test_it_hides_other_tenants_jobs(api: APIClient, tenant: Tenant, other_tenant: Tenant) -> None:
     JobFactory.create_batch(2, tenant=tenant)
-    other = JobFactory(tenant=other_tenant)
+    other = JobFactory.create(tenant=other_tenant)
     body = api.get(URL).json()
     assert body["total"] == 2
     assert other.id not in {item["id"] for item in body["data"]}
@@ -45,10 +45,10 @@ def test_it_hides_other_tenants_jobs(api: APIClient, tenant: Tenant, other_tenan
 
 
 def test_it_filters_by_status_and_contact(api: APIClient, tenant: Tenant) -> None:
-    contact = ContactFactory(tenant=tenant)
-    JobFactory(tenant=tenant, contact=contact, status=JobStatus.COMPLETED)
-    JobFactory(tenant=tenant, status=JobStatus.COMPLETED)
-    JobFactory(tenant=tenant, contact=contact, status=JobStatus.PENDING)
+    contact = ContactFactory.create(tenant=tenant)
+    JobFactory.create(tenant=tenant, contact=contact, status=JobStatus.COMPLETED)
+    JobFactory.create(tenant=tenant, status=JobStatus.COMPLETED)
+    JobFactory.create(tenant=tenant, contact=contact, status=JobStatus.PENDING)
     assert api.get(URL, {"status": "completed"}).json()["total"] == 2
     assert api.get(URL, {"contact_id": str(contact.id)}).json()["total"] == 2
     both = api.get(URL, {"contact_id": str(contact.id), "status": "completed"}).json()
@@ -71,7 +71,7 @@ def test_it_refuses_bad_filters(api: APIClient, params: dict[str, str], field: s
 
 def test_it_orders_by_title(api: APIClient, tenant: Tenant) -> None:
     for title in ["b", "c", "a"]:
-        JobFactory(tenant=tenant, title=title)
+        JobFactory.create(tenant=tenant, title=title)
     assert [j["title"] for j in api.get(URL, {"ordering": "title"}).json()["data"]] == [
         "a",
         "b",

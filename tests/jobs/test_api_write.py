@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_it_creates_a_job(api: APIClient, tenant: Tenant) -> None:
-    contact = ContactFactory(tenant=tenant)
+    contact = ContactFactory.create(tenant=tenant)
     response = api.post(URL, {"title": "Survey", "contact_id": str(contact.id)}, format="json")
     assert response.status_code == 201
     body = response.json()
@@ -24,7 +24,7 @@ def test_it_creates_a_job(api: APIClient, tenant: Tenant) -> None:
 
 
 def test_it_creates_a_scheduled_job(api: APIClient, tenant: Tenant) -> None:
-    contact = ContactFactory(tenant=tenant)
+    contact = ContactFactory.create(tenant=tenant)
     response = api.post(
         URL,
         {
@@ -42,7 +42,7 @@ def test_it_creates_a_scheduled_job(api: APIClient, tenant: Tenant) -> None:
 def test_it_refuses_another_tenants_contact(
     api: APIClient, tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    foreign = ContactFactory(tenant=other_tenant)
+    foreign = ContactFactory.create(tenant=other_tenant)
     response = api.post(URL, {"title": "Steal", "contact_id": str(foreign.id)}, format="json")
     body = assert_problem(response, 400, "VALIDATION_ERROR")
     assert body["errors"] == [{"field": "contact_id", "message": "Contact not found."}]
@@ -63,7 +63,7 @@ def test_it_refuses_another_tenants_contact(
 def test_it_refuses_invalid_jobs(
     api: APIClient, tenant: Tenant, payload: dict[str, str], fields: set[str]
 ) -> None:
-    contact = ContactFactory(tenant=tenant)
+    contact = ContactFactory.create(tenant=tenant)
     payload = {k: v.replace("{contact}", str(contact.id)) for k, v in payload.items()}
     body = assert_problem(api.post(URL, payload, format="json"), 400, "VALIDATION_ERROR")
     assert error_fields(body) == fields
@@ -71,7 +71,7 @@ def test_it_refuses_invalid_jobs(
 
 
 def test_a_new_job_cannot_start_completed(api: APIClient, tenant: Tenant) -> None:
-    contact = ContactFactory(tenant=tenant)
+    contact = ContactFactory.create(tenant=tenant)
     response = api.post(
         URL, {"title": "x", "contact_id": str(contact.id), "status": "completed"}, format="json"
     )
@@ -80,12 +80,12 @@ def test_a_new_job_cannot_start_completed(api: APIClient, tenant: Tenant) -> Non
 
 
 def test_it_shows_a_job(api: APIClient, tenant: Tenant) -> None:
-    job = JobFactory(tenant=tenant)
+    job = JobFactory.create(tenant=tenant)
     assert api.get(f"{URL}/{job.id}").json()["id"] == job.id
 
 
 def test_it_moves_a_job_along_a_legal_transition(api: APIClient, tenant: Tenant) -> None:
-    job = JobFactory(tenant=tenant, status=JobStatus.PENDING)
+    job = JobFactory.create(tenant=tenant, status=JobStatus.PENDING)
     response = api.patch(f"{URL}/{job.id}", {"status": "in_progress"}, format="json")
     assert response.status_code == 200
     job.refresh_from_db()
@@ -95,7 +95,7 @@ def test_it_moves_a_job_along_a_legal_transition(api: APIClient, tenant: Tenant)
 def test_it_refuses_an_illegal_transition_and_changes_nothing(
     api: APIClient, tenant: Tenant
 ) -> None:
-    job = JobFactory(tenant=tenant, status=JobStatus.COMPLETED, title="Done")
+    job = JobFactory.create(tenant=tenant, status=JobStatus.COMPLETED, title="Done")
     response = api.patch(f"{URL}/{job.id}", {"status": "pending", "title": "X"}, format="json")
     body = assert_problem(response, 409, "INVALID_STATUS_TRANSITION")
     assert "completed" in body["detail"]
@@ -104,22 +104,22 @@ def test_it_refuses_an_illegal_transition_and_changes_nothing(
 
 
 def test_it_moves_a_job_to_another_contact_of_the_tenant(api: APIClient, tenant: Tenant) -> None:
-    job = JobFactory(tenant=tenant)
-    contact = ContactFactory(tenant=tenant)
+    job = JobFactory.create(tenant=tenant)
+    contact = ContactFactory.create(tenant=tenant)
     api.patch(f"{URL}/{job.id}", {"contact_id": str(contact.id)}, format="json")
     job.refresh_from_db()
     assert job.contact == contact
 
 
 def test_it_deletes_a_job(api: APIClient, tenant: Tenant) -> None:
-    job = JobFactory(tenant=tenant)
+    job = JobFactory.create(tenant=tenant)
     assert api.delete(f"{URL}/{job.id}").status_code == 204
     assert not Job.objects.filter(pk=job.pk).exists()
 
 
 @pytest.mark.parametrize("method", ["get", "patch", "delete"])
 def test_other_tenants_job_is_not_found(other_api: APIClient, tenant: Tenant, method: str) -> None:
-    job = JobFactory(tenant=tenant, title="Secret")
+    job = JobFactory.create(tenant=tenant, title="Secret")
     response = getattr(other_api, method)(f"{URL}/{job.id}", {"title": "x"}, format="json")
     assert assert_problem(response, 404, "NOT_FOUND")["detail"] == "Job not found"
     job.refresh_from_db()
@@ -132,7 +132,7 @@ def test_malformed_job_ids_are_not_found(api: APIClient, bad_id: str) -> None:
 
 
 def test_writes_require_a_token(anon: APIClient, tenant: Tenant) -> None:
-    job = JobFactory(tenant=tenant)
+    job = JobFactory.create(tenant=tenant)
     assert_problem(anon.post(URL, {}, format="json"), 401, "UNAUTHENTICATED")
     assert_problem(anon.patch(f"{URL}/{job.id}", {}, format="json"), 401, "UNAUTHENTICATED")
     assert_problem(anon.delete(f"{URL}/{job.id}"), 401, "UNAUTHENTICATED")

@@ -30,8 +30,8 @@ def test_final_statuses_have_no_way_out() -> None:
 
 
 def test_every_status_is_reachable_from_an_initial_one() -> None:
-    reachable = set(INITIAL_STATUSES)
-    frontier = list(reachable)
+    reachable: set[str] = set(INITIAL_STATUSES)
+    frontier: list[str] = list(reachable)
     while frontier:
         for nxt in TRANSITIONS[frontier.pop()]:
             if nxt not in reachable:
