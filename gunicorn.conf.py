@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import os
 
+from portal import server_errors
+
+# Errors gunicorn answers before Django (URI or headers too long) are problem documents too.
+server_errors.install()
+
 # On the embedded defaults (no REDIS_URL) state such as rate-limit counters lives in each
 # process's memory, so one process with threads serves; with a shared cache, several workers.
 _shared_cache = bool(os.environ.get("REDIS_URL"))

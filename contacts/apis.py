@@ -6,7 +6,7 @@ from typing import Any
 
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -15,8 +15,13 @@ from contacts.models import CONTACT_ID_PATTERN, Contact
 from contacts.services import contact_create, contact_delete, contact_update
 from portal.api import (
     CachePolicyMixin,
+    CharField,
+    EmailField,
     InputSerializer,
     ModelSerializer,
+    OptionalEmailOutput,
+    OptionalTextOutput,
+    RegexField,
     StrictOrderingFilter,
 )
 from portal.tenancy import TenantAPIView
@@ -25,6 +30,10 @@ PHONE_PATTERN = r"^\+?[0-9 ().\-]{3,31}$"
 
 
 class ContactSerializer(ModelSerializer):
+    email = OptionalEmailOutput()
+    phone = OptionalTextOutput()
+    company = OptionalTextOutput()
+
     class Meta:
         model = Contact
         fields = ["id", "name", "email", "phone", "company", "created_at", "updated_at"]
@@ -32,16 +41,19 @@ class ContactSerializer(ModelSerializer):
 
 
 class ContactInputSerializer(InputSerializer):
-    name = serializers.CharField(max_length=200)
-    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
-    phone = serializers.RegexField(
+    """Optional fields take null or "" to clear them."""
+
+    name = CharField(max_length=200)
+    email = EmailField(max_length=254, required=False, allow_blank=True, allow_null=True)
+    phone = RegexField(
         PHONE_PATTERN,
         max_length=32,
         required=False,
         allow_blank=True,
+        allow_null=True,
         error_messages={"invalid": "Enter a phone number: digits, spaces, + ( ) . -"},
     )
-    company = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    company = CharField(max_length=200, required=False, allow_blank=True, allow_null=True)
 
 
 class ContactBase(CachePolicyMixin, TenantAPIView):

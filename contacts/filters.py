@@ -6,10 +6,11 @@ import django_filters
 
 from contacts.models import Contact
 from contacts.selectors import contact_search
+from portal.api import StrictFilterSet
 from portal.tenancy import TenantQuerySet
 
 
-class ContactFilter(django_filters.FilterSet):
+class ContactFilter(StrictFilterSet):
     q = django_filters.CharFilter(
         method="search", max_length=200, help_text="Search in name, email and company."
     )

@@ -12,19 +12,26 @@ from portal.problems import Problem
 
 @transaction.atomic
 def contact_create(
-    *, tenant: Tenant, name: str, email: str = "", phone: str = "", company: str = ""
+    *,
+    tenant: Tenant,
+    name: str,
+    email: str | None = "",
+    phone: str | None = "",
+    company: str | None = "",
 ) -> Contact:
-    contact = Contact(tenant=tenant, name=name, email=email, phone=phone, company=company)
+    contact = Contact(
+        tenant=tenant, name=name, email=email or "", phone=phone or "", company=company or ""
+    )
     contact.full_clean()
     contact.save()
     return contact
 
 
 @transaction.atomic
-def contact_update(*, contact: Contact, data: dict[str, str]) -> Contact:
+def contact_update(*, contact: Contact, data: dict[str, str | None]) -> Contact:
     for field in ("name", "email", "phone", "company"):
         if field in data:
-            setattr(contact, field, data[field])
+            setattr(contact, field, data[field] or "")
     contact.full_clean()
     contact.save()
     return contact

@@ -26,6 +26,7 @@ from files.services import file_create, file_delete, file_signed_url, public_bas
 from jobs.models import JOB_ID_PATTERN, Job
 from portal.api import (
     CachePolicyMixin,
+    CharField,
     InputSerializer,
     ModelSerializer,
     check_content_length,
@@ -82,7 +83,12 @@ class JobFileSerializer(ModelSerializer):
 
 class JobFileUploadSerializer(InputSerializer):
     file = serializers.FileField(allow_empty_file=True, use_url=False)
-    name = serializers.CharField(max_length=255, required=False)
+    name = CharField(
+        max_length=255,
+        required=False,
+        allow_blank=True,
+        help_text="Display and download name; blank or absent means the uploaded file's name.",
+    )
 
 
 class FileBase(CachePolicyMixin, TenantAPIView):

@@ -16,6 +16,7 @@ from jobs.models import JOB_ID_PATTERN, Job, JobStatus
 from jobs.services import job_create, job_delete, job_update
 from portal.api import (
     CachePolicyMixin,
+    CharField,
     DateTimeField,
     InputSerializer,
     ModelSerializer,
@@ -42,7 +43,7 @@ class JobSerializer(ModelSerializer):
 
 
 class JobInputSerializer(InputSerializer):
-    title = serializers.CharField(max_length=200)
+    title = CharField(max_length=200)
     status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
     contact_id = TenantRelatedField(
         model=Contact, label="Contact", pattern=CONTACT_ID_PATTERN, source="contact"

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import django_filters
 from django.conf import settings
 from django.db import models
 from django.db.models import QuerySet
@@ -85,6 +86,46 @@ class DateTimeField(serializers.DateTimeField):
         return rfc3339(value)
 
 
+class StrictStringMixin:
+    """Refuses numbers and booleans instead of silently turning them into text."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            self.fail("invalid")  # type: ignore[attr-defined]
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class CharField(StrictStringMixin, serializers.CharField):
+    pass
+
+
+class EmailField(StrictStringMixin, serializers.EmailField):
+    pass
+
+
+class RegexField(StrictStringMixin, serializers.RegexField):
+    pass
+
+
+class BlankAsNullMixin:
+    """Optional text stored blank is shown as null, so `format` in the schema always holds."""
+
+    def to_representation(self, value: Any) -> Any:
+        if value in ("", None):
+            return None
+        return super().to_representation(value)  # type: ignore[misc]
+
+
+class OptionalEmailOutput(BlankAsNullMixin, serializers.EmailField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(read_only=True, allow_null=True, **kwargs)
+
+
+class OptionalTextOutput(BlankAsNullMixin, serializers.CharField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(read_only=True, allow_null=True, **kwargs)
+
+
 class ModelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     """Output serializers: every timestamp rendered the same way."""
 
@@ -107,6 +148,20 @@ class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
                     {name: ["Unknown or read-only field."] for name in unknown}
                 )
         return attrs
+
+
+class StrictFilterSet(django_filters.FilterSet):
+    """A filter given with an empty value (`?status=`) is refused rather than ignored;
+    free-text filters may be empty."""
+
+    def is_valid(self) -> bool:
+        valid: bool = super().is_valid()
+        for name, declared in self.filters.items():
+            empty = name in self.data and self.data.get(name) == ""
+            if empty and not isinstance(declared, django_filters.CharFilter):
+                self.form.add_error(name, "May not be empty.")
+                valid = False
+        return valid
 
 
 class StrictOrderingFilter(filters.OrderingFilter):

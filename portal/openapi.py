@@ -31,18 +31,33 @@ class ProblemSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 
 PROBLEM_MEDIA = ["application/problem+json"]
-COMMON_ERRORS = ("400", "406", "413", "415", "429", "500", "503")
-AUTH_ERRORS = ("401", "403")
+# 414 and 431 are answered by gunicorn itself (portal.server_errors), in the same shape.
+COMMON_ERRORS = (
+    "400",
+    "403",
+    "404",
+    "405",
+    "406",
+    "413",
+    "414",
+    "415",
+    "429",
+    "431",
+    "500",
+    "503",
+)
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 class PortalAutoSchema(AutoSchema):
-    # Operations that take no id in the path cannot be 404 except for wrong routes.
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)
         codes = list(COMMON_ERRORS)
         if self.get_auth():
-            codes += AUTH_ERRORS
-        codes += ["404", "405"]
+            codes.append("401")
+        if self.method in WRITE_METHODS:
+            # Conflicts: illegal job transitions, deleting a contact that still has jobs.
+            codes.append("409")
         for code in codes:
             if code not in responses:
                 responses[code] = self._get_response_for_code(  # type: ignore[no-untyped-call]

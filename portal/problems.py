@@ -34,6 +34,7 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
     "CONFLICT": (409, "Conflict", "conflict"),
     "INVALID_STATUS_TRANSITION": (409, "Conflict", "invalid-status-transition"),
     "PAYLOAD_TOO_LARGE": (413, "Payload Too Large", "payload-too-large"),
+    # 414 URI_TOO_LONG and 431 HEADERS_TOO_LARGE come from the HTTP server (server_errors).
     "UNSUPPORTED_MEDIA_TYPE": (415, "Unsupported Media Type", "unsupported-media-type"),
     "RATE_LIMIT_EXCEEDED": (429, "Too Many Requests", "rate-limit"),
     "INTERNAL_ERROR": (500, "Internal Server Error", "internal"),

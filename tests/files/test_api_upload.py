@@ -65,6 +65,12 @@ def test_it_takes_the_name_field_and_cleans_it(api: APIClient, tenant: Tenant) -
     assert response.json()["name"] == "pw.pdf"
 
 
+def test_a_blank_name_means_the_uploaded_files_name(api: APIClient, tenant: Tenant) -> None:
+    job = JobFactory.create(tenant=tenant)
+    response = upload(api, job, PDF_BYTES, "quote.pdf", "application/pdf", name="")
+    assert response.json()["name"] == "quote.pdf"
+
+
 def test_it_refuses_unsupported_types(api: APIClient, tenant: Tenant) -> None:
     job = JobFactory.create(tenant=tenant)
     response = upload(api, job, b"MZ\x90\x00", "tool.exe", "application/x-msdownload")

@@ -60,6 +60,9 @@ def test_it_filters_by_status_and_contact(api: APIClient, tenant: Tenant) -> Non
     [
         ({"status": "done"}, "status"),
         ({"contact_id": "nope"}, "contact_id"),
+        ({"contact_id": ""}, "contact_id"),
+        ({"status": ""}, "status"),
+        ({"contact_id": "550e8400e29b41d4a716446655440000"}, "contact_id"),
         ({"ordering": "tenant"}, "ordering"),
         ({"limit": "1000"}, "limit"),
     ],

@@ -1,0 +1,62 @@
+"""Problem documents for the errors gunicorn answers itself (request line or headers too
+long, unparseable requests), which never reach Django.
+
+gunicorn writes those as HTML through `gunicorn.util.write_error`; `install()` replaces that
+one function so API clients get the same problem shape as from the application.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import uuid
+
+_CODES = {
+    400: ("MALFORMED_REQUEST", "malformed-request"),
+    403: ("PERMISSION_DENIED", "permission-denied"),
+    414: ("URI_TOO_LONG", "uri-too-long"),
+    417: ("MALFORMED_REQUEST", "malformed-request"),
+    431: ("HEADERS_TOO_LARGE", "headers-too-large"),
+    501: ("NOT_IMPLEMENTED", "not-implemented"),
+}
+
+
+def problem_bytes(status: int, reason: str) -> bytes:
+    code, slug = _CODES.get(status, ("INTERNAL_ERROR", "internal"))
+    base = (os.environ.get("PROBLEM_BASE_URL") or "https://portal.example.com").rstrip("/")
+    trace = uuid.uuid4().hex
+    # The parser's own message can echo attacker-controlled bytes, so only the reason is sent.
+    body = json.dumps(
+        {
+            "type": f"{base}/errors/{slug}",
+            "title": reason,
+            "status": status,
+            "code": code,
+            "detail": f"The server could not accept this request: {reason.lower()}",
+            "traceId": trace,
+        },
+        separators=(",", ":"),
+    ).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\n"
+        "Connection: close\r\n"
+        "Content-Type: application/problem+json\r\n"
+        "Cache-Control: no-store\r\n"
+        f"X-Request-Id: {uuid.uuid4()}\r\n"
+        f"X-Trace-Id: {trace}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode("latin-1")
+    return head + body
+
+
+def write_problem(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
+    from gunicorn import util
+
+    util.write_nonblock(sock, problem_bytes(status_int, reason))
+
+
+def install() -> None:
+    from gunicorn import util
+
+    util.write_error = write_problem
