@@ -14,7 +14,7 @@ from contacts.filters import ContactFilter
 from contacts.models import CONTACT_ID_PATTERN, Contact
 from contacts.services import contact_create, contact_delete, contact_update
 from portal.api import (
-    CachePolicyMixin,
+    APIPolicyMixin,
     CharField,
     EmailField,
     InputSerializer,
@@ -56,7 +56,7 @@ class ContactInputSerializer(InputSerializer):
     company = CharField(max_length=200, required=False, allow_blank=True, allow_null=True)
 
 
-class ContactBase(CachePolicyMixin, TenantAPIView):
+class ContactBase(APIPolicyMixin, TenantAPIView):
     model = Contact
     serializer_class = ContactSerializer
     not_found_detail = "Contact not found"

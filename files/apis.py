@@ -22,10 +22,16 @@ from rest_framework.views import APIView
 
 from files import signing
 from files.models import FILE_ID_PATTERN, JobFile
-from files.services import file_create, file_delete, file_signed_url, public_base_url
+from files.services import (
+    LimitedUploadHandler,
+    file_create,
+    file_delete,
+    file_signed_url,
+    public_base_url,
+)
 from jobs.models import JOB_ID_PATTERN, Job
 from portal.api import (
-    CachePolicyMixin,
+    APIPolicyMixin,
     CharField,
     InputSerializer,
     ModelSerializer,
@@ -91,7 +97,7 @@ class JobFileUploadSerializer(InputSerializer):
     )
 
 
-class FileBase(CachePolicyMixin, TenantAPIView):
+class FileBase(APIPolicyMixin, TenantAPIView):
     """Files routes: the seed's no-store policy on every response, errors included."""
 
     model = JobFile
@@ -150,6 +156,11 @@ class JobFileListView(FileBase):
     def post(self, request: Request, job_id: str) -> Response:
         job = self.get_job(job_id)
         check_content_length(request, settings.FILE_UPLOAD_MAX_BYTES + MULTIPART_OVERHEAD_BYTES)
+        django_request = request._request
+        django_request.upload_handlers = [
+            LimitedUploadHandler(settings.FILE_UPLOAD_MAX_BYTES, django_request),
+            *django_request.upload_handlers,
+        ]
         serializer = JobFileUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         job_file = file_create(
@@ -180,7 +191,7 @@ class JobFileDetailView(FileBase):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class JobFileDownloadView(CachePolicyMixin, APIView):
+class JobFileDownloadView(APIPolicyMixin, APIView):
     """Streams a file to whoever holds a valid signed link; no bearer token needed."""
 
     authentication_classes: list[Any] = []

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadhandler import FileUploadHandler
 from django.db import transaction
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -42,6 +43,25 @@ def _sha256(upload: UploadedFile) -> str:
         digest.update(chunk)
     upload.seek(0)
     return digest.hexdigest()
+
+
+class LimitedUploadHandler(FileUploadHandler):
+    """Stops reading an upload as soon as it passes the limit, whether or not the client sent
+    a Content-Length, so an oversized body never fills the disk."""
+
+    def __init__(self, limit: int, request: Any = None) -> None:
+        super().__init__(request)
+        self.limit = limit
+        self.received = 0
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        self.received += len(raw_data)
+        if self.received > self.limit:
+            raise PayloadTooLarge(f"File exceeds the {self.limit} byte limit")
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None
 
 
 def file_create(*, job: Job, upload: UploadedFile, name: str | None = None) -> JobFile:

@@ -15,7 +15,7 @@ from jobs.filters import JobFilter
 from jobs.models import JOB_ID_PATTERN, Job, JobStatus
 from jobs.services import job_create, job_delete, job_update
 from portal.api import (
-    CachePolicyMixin,
+    APIPolicyMixin,
     CharField,
     DateTimeField,
     InputSerializer,
@@ -51,7 +51,7 @@ class JobInputSerializer(InputSerializer):
     scheduled_for = DateTimeField(required=False, allow_null=True)
 
 
-class JobBase(CachePolicyMixin, TenantAPIView):
+class JobBase(APIPolicyMixin, TenantAPIView):
     model = Job
     serializer_class = JobSerializer
     not_found_detail = "Job not found"

@@ -14,7 +14,7 @@ from rest_framework import exceptions, filters, parsers, renderers, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.problems import PayloadTooLarge
+from portal.problems import PayloadTooLarge, Problem
 
 if TYPE_CHECKING:
     # Types only: rest_framework.views imports this module through api_settings.
@@ -56,11 +56,20 @@ def check_content_length(request: Request, limit: int) -> None:
         raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
 
 
-class CachePolicyMixin:
-    """Tenant data must never be stored by shared caches (CONTRACT §7)."""
+class APIPolicyMixin:
+    """Policies every API view shares: bodies must declare their length, and responses are
+    never stored by shared caches (CONTRACT §7)."""
 
     cache_control: ClassVar[str] = "private, no-store"
     pragma_no_cache: ClassVar[bool] = False
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # Django reads a body without Content-Length as empty; say so instead of answering
+        # as if the client had sent nothing.
+        chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if chunked and not request.META.get("CONTENT_LENGTH"):
+            raise Problem("LENGTH_REQUIRED", "Send the request body with a Content-Length header")
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
 
     def finalize_response(
         self, request: Request, response: Response, *args: Any, **kwargs: Any

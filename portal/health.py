@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.api import CachePolicyMixin, rfc3339
+from portal.api import APIPolicyMixin, rfc3339
 from portal.auth import OptionalBearerTokenAuthentication
 from portal.request_context import current_trace_id
 
@@ -52,7 +52,7 @@ HealthSerializer = inline_serializer(
 )
 
 
-class HealthView(CachePolicyMixin, APIView):
+class HealthView(APIPolicyMixin, APIView):
     """Needs no token; a token that does not resolve is ignored rather than refused, so a
     monitor with a rotated token still sees the service's real health."""
 

@@ -57,7 +57,7 @@ class PortalAutoSchema(AutoSchema):
             codes.append("401")
         if self.method in WRITE_METHODS:
             # Conflicts: illegal job transitions, deleting a contact that still has jobs.
-            codes.append("409")
+            codes += ["409", "411"]
         for code in codes:
             if code not in responses:
                 responses[code] = self._get_response_for_code(  # type: ignore[no-untyped-call]

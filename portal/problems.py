@@ -33,6 +33,7 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
     "NOT_ACCEPTABLE": (406, "Not Acceptable", "not-acceptable"),
     "CONFLICT": (409, "Conflict", "conflict"),
     "INVALID_STATUS_TRANSITION": (409, "Conflict", "invalid-status-transition"),
+    "LENGTH_REQUIRED": (411, "Length Required", "length-required"),
     "PAYLOAD_TOO_LARGE": (413, "Payload Too Large", "payload-too-large"),
     # 414 URI_TOO_LONG and 431 HEADERS_TOO_LARGE come from the HTTP server (server_errors).
     "UNSUPPORTED_MEDIA_TYPE": (415, "Unsupported Media Type", "unsupported-media-type"),

@@ -139,3 +139,15 @@ def test_it_cannot_upload_to_another_tenants_job(other_api: APIClient, tenant: T
 def test_it_requires_a_token(anon: APIClient, tenant: Tenant) -> None:
     job = JobFactory.create(tenant=tenant)
     assert_problem(upload(anon, job, PDF_BYTES, "a.pdf", "application/pdf"), 401, "UNAUTHENTICATED")
+
+
+def test_a_body_without_content_length_is_refused_clearly(api: APIClient, tenant: Tenant) -> None:
+    job = JobFactory.create(tenant=tenant)
+    response = api.generic(
+        "POST",
+        f"/v1/jobs/{job.id}/files",
+        "",
+        content_type="multipart/form-data; boundary=xyz",
+        HTTP_TRANSFER_ENCODING="chunked",
+    )
+    assert_problem(response, 411, "LENGTH_REQUIRED")
