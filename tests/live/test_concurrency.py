@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.live.conftest import LiveServer
+from tests.live.server import LiveServer
 
 pytestmark = pytest.mark.live
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.live.conftest import LiveServer
+from tests.live.server import LiveServer
 
 pytestmark = pytest.mark.live
 

@@ -1,0 +1,99 @@
+"""Starts a real gunicorn on a throwaway database, for live tests and `make fuzz`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    token: str
+    env: dict[str, str]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_healthy(url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    health = f"{url}/v1/health"  # always a loopback http URL built by this module
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(health, timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"gunicorn at {url} never became healthy")
+
+
+@contextmanager
+def gunicorn(
+    *,
+    workers: int = 2,
+    env: Mapping[str, str] | None = None,
+    seed_demo: bool = False,
+    database_url: str | None = None,
+) -> Iterator[LiveServer]:
+    """Migrates a fresh database, creates an `acme` token, serves, and stops on exit."""
+    with tempfile.TemporaryDirectory(prefix="portal-live-") as tmp:
+        full_env = {
+            **os.environ,
+            "DATABASE_URL": database_url or f"sqlite:///{tmp}/live.sqlite3",
+            "MEDIA_ROOT": f"{tmp}/media",
+            "LOG_LEVEL": "WARNING",
+            **(env or {}),
+        }
+
+        def manage(*args: str) -> str:
+            return subprocess.run(
+                [sys.executable, "manage.py", *args],
+                cwd=ROOT,
+                env=full_env,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+
+        manage("migrate", "--noinput")
+        manage("seed_demo") if seed_demo else manage("create_tenant", "acme")
+        token = manage("create_token", "--tenant", "acme", "--name", "live").splitlines()[-1]
+        port = free_port()
+        server = subprocess.Popen(
+            [
+                str(BIN / "gunicorn"),
+                "-c",
+                "gunicorn.conf.py",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "portal.wsgi",
+            ],
+            cwd=ROOT,
+            env=full_env,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_healthy(url)
+            yield LiveServer(url=url, token=token, env=full_env)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
