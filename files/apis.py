@@ -26,6 +26,7 @@ from files.services import (
     LimitedUploadHandler,
     file_create,
     file_delete,
+    file_open,
     file_signed_url,
     public_base_url,
 )
@@ -106,6 +107,7 @@ class FileBase(APIPolicyMixin, TenantAPIView):
     lookup_pattern = FILE_ID_PATTERN
     cache_control = "private, max-age=0, no-store"
     pragma_no_cache = True
+    ratelimit_group = "files"
 
     def get_job(self, job_id: str) -> Job:
         jobs: Any = Job.objects
@@ -198,6 +200,7 @@ class JobFileDownloadView(APIPolicyMixin, APIView):
     permission_classes = [AllowAny]
     cache_control = "private, max-age=0, no-store"
     pragma_no_cache = True
+    ratelimit_group = "files"
 
     @extend_schema(
         operation_id="job_files_download",
@@ -235,7 +238,7 @@ class JobFileDownloadView(APIPolicyMixin, APIView):
         if job_file is None or job_file.tenant_id != token.tenant_id:
             raise Problem("NOT_FOUND", "File not found")
         response = FileResponse(
-            job_file.blob.open("rb"),
+            file_open(job_file),
             as_attachment=True,
             filename=job_file.name,
             content_type=job_file.content_type,

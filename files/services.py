@@ -9,6 +9,7 @@ import re
 import unicodedata
 from typing import Any
 
+import pybreaker
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
@@ -20,6 +21,7 @@ from files import signing
 from files.content_types import ACCEPTED, content_matches, effective_content_type
 from files.models import JobFile, new_file_id
 from jobs.models import Job
+from portal.breakers import STORAGE_ERRORS, breakers, guard
 from portal.problems import PayloadTooLarge, Problem
 
 logger = logging.getLogger("portal.files")
@@ -96,15 +98,22 @@ def file_create(*, job: Job, upload: UploadedFile, name: str | None = None) -> J
         size=size,
         sha256=_sha256(upload),
     )
-    job_file.blob.save(filename, upload, save=False)
+    guard(
+        breakers.storage, job_file.blob.save, filename, upload, save=False, failures=STORAGE_ERRORS
+    )
     try:
         with transaction.atomic():
             job_file.full_clean()
             job_file.save(force_insert=True)
     except Exception:
-        job_file.blob.storage.delete(job_file.blob.name)
+        file_delete_bytes(str(job_file.blob.name), job_file.blob.storage)
         raise
     return job_file
+
+
+def file_open(job_file: JobFile) -> Any:
+    """The stored bytes, opened for reading through the storage breaker."""
+    return guard(breakers.storage, job_file.blob.open, "rb", failures=STORAGE_ERRORS)
 
 
 @transaction.atomic
@@ -115,10 +124,10 @@ def file_delete(*, job_file: JobFile) -> None:
 
 def file_delete_bytes(name: str, storage: Any) -> None:
     try:
-        storage.delete(name)
-    except OSError:
+        breakers.storage.call(storage.delete, name)
+    except (pybreaker.CircuitBreakerError, *STORAGE_ERRORS):  # type: ignore[misc]
         # The row is gone already; a leftover blob is logged for the operator, not fatal.
-        logger.exception("Could not delete stored file %s", name)
+        logger.exception("Could not delete stored file %s; remove it by hand", name)
 
 
 def public_base_url(request: Request) -> str:

@@ -34,9 +34,20 @@ class ApiTokenInline(admin.TabularInline):  # type: ignore[type-arg]
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ["slug", "name", "is_active", "created_at"]
+    list_display = [
+        "slug",
+        "name",
+        "is_active",
+        "rate_limit_default",
+        "rate_limit_files",
+        "created_at",
+    ]
     list_filter = ["is_active"]
     search_fields = ["slug", "name"]
+    fieldsets = [
+        (None, {"fields": ["slug", "name", "is_active"]}),
+        ("Rate limits", {"fields": ["rate_limit_default", "rate_limit_files"]}),
+    ]
     prepopulated_fields = {"slug": ("name",)}
     inlines = [ApiTokenInline]
 

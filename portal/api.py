@@ -14,6 +14,7 @@ from rest_framework import exceptions, filters, parsers, renderers, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal import ratelimit
 from portal.problems import PayloadTooLarge, Problem
 
 if TYPE_CHECKING:
@@ -62,6 +63,18 @@ class APIPolicyMixin:
 
     cache_control: ClassVar[str] = "private, no-store"
     pragma_no_cache: ClassVar[bool] = False
+    # The rate-limit group this view counts against (None: not rate limited).
+    ratelimit_group: ClassVar[str | None] = "default"
+
+    def perform_authentication(self, request: Request) -> None:
+        # Counted whether or not authentication succeeds: a failed token is keyed by address.
+        try:
+            super().perform_authentication(request)  # type: ignore[misc]
+        finally:
+            if self.ratelimit_group:
+                django_request = request._request
+                django_request.portal_principal = getattr(request, "_user", None)  # type: ignore[attr-defined]
+                ratelimit.enforce(django_request, self.ratelimit_group)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # Django reads a body without Content-Length as empty; say so instead of answering
@@ -75,6 +88,7 @@ class APIPolicyMixin:
         self, request: Request, response: Response, *args: Any, **kwargs: Any
     ) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        ratelimit.add_headers(request._request, response)
         response["Cache-Control"] = self.cache_control
         if self.pragma_no_cache:
             response["Pragma"] = "no-cache"

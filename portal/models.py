@@ -11,6 +11,9 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
+RATE_VALIDATOR = RegexValidator(
+    r"^[1-9][0-9]*/[smhd]$", "A count and a period, like 60/m (s, m, h or d)."
+)
 TOKEN_SCHEME = "pt"  # noqa: S105 - the public prefix of every token, not a secret
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -31,6 +34,18 @@ class Tenant(models.Model):
     name = models.CharField(max_length=200)
     is_active = models.BooleanField(
         default=True, help_text="Suspended tenants' tokens are refused with 403."
+    )
+    rate_limit_default = models.CharField(
+        max_length=16,
+        blank=True,
+        validators=[RATE_VALIDATOR],
+        help_text="Per-token limit for /v1/ routes, e.g. 600/m. Blank: RATE_LIMIT_DEFAULT.",
+    )
+    rate_limit_files = models.CharField(
+        max_length=16,
+        blank=True,
+        validators=[RATE_VALIDATOR],
+        help_text="Per-token limit for /v1/jobs/{id}/files routes. Blank: RATE_LIMIT_FILES.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

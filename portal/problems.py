@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
+from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -89,6 +90,25 @@ class Problem(exceptions.APIException):
         self.problem_code = code
         self.headers = dict(headers or {})
         super().__init__(detail=detail, code=code)
+
+
+class ServiceUnavailable(Problem):
+    """A dependency is down or its breaker is open: fail fast and say when to retry."""
+
+    def __init__(self, dependency: str, retry_after: int) -> None:
+        super().__init__(
+            "SERVICE_UNAVAILABLE",
+            f"The {dependency} is temporarily unavailable; retry after {retry_after} seconds",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+def service_unavailable_response(dependency: str, retry_after: int) -> JsonResponse:
+    return problem_response(
+        "SERVICE_UNAVAILABLE",
+        f"The {dependency} is temporarily unavailable; retry after {retry_after} seconds",
+        headers={"Retry-After": str(retry_after)},
+    )
 
 
 class PayloadTooLarge(Problem):
@@ -174,6 +194,17 @@ def _translate(exc: Exception) -> tuple[str, str, list[dict[str, str]] | None]:
 
 def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
     """DRF's EXCEPTION_HANDLER: every exception becomes a problem document."""
+    from portal.breakers import DATABASE_ERRORS, breakers, retry_after
+
+    if isinstance(exc, DATABASE_ERRORS):
+        # Counted by DatabaseBreakerMiddleware; the client gets a fast, retryable 503.
+        request = context.get("request")
+        if request is not None:
+            request._request.database_failed = True
+        logger.warning("Database unavailable: %s", exc)
+        exc = ServiceUnavailable("database", retry_after(breakers.database))
+    elif isinstance(exc, Ratelimited):
+        exc = exceptions.Throttled(detail="Rate limit exceeded")
     code, detail, errors = _translate(exc)
     if code == "INTERNAL_ERROR":
         # Logged with the trace so the response can stay free of internals.
@@ -203,6 +234,9 @@ def handler400(request: HttpRequest, exception: Exception | None = None) -> Json
 
 
 def handler403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    if isinstance(exception, Ratelimited):
+        # django-ratelimit's decorator raises a PermissionDenied subclass: it is a 429.
+        return problem_response("RATE_LIMIT_EXCEEDED", "Rate limit exceeded")
     return problem_response(
         "PERMISSION_DENIED", "You do not have permission to perform this action"
     )

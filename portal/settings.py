@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "portal.breakers.DatabaseBreakerMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -146,6 +147,9 @@ else:
             "LOCATION": "portal",
         }
     }
+# Rate-limit counters and breaker state: the default cache behind the cache breaker, with a
+# process-local fallback (portal/cache.py).
+CACHES["shared"] = {"BACKEND": "portal.cache.FailoverCache", "OPTIONS": {"PRIMARY": "default"}}
 
 # --- Internationalisation and time ----------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -180,6 +184,14 @@ PROBLEM_BASE_URL = (env.get_str("PROBLEM_BASE_URL") or "https://portal.example.c
 PUBLIC_BASE_URL = (env.get_str("PUBLIC_BASE_URL") or "").rstrip("/")
 RATE_LIMIT_DEFAULT = env.get_rate("RATE_LIMIT_DEFAULT", "60/m")
 RATE_LIMIT_FILES = env.get_rate("RATE_LIMIT_FILES", "120/m")
+RATE_LIMITS = {"default": RATE_LIMIT_DEFAULT, "files": RATE_LIMIT_FILES}
+RATELIMIT_USE_CACHE = "shared"
+# Only reached if a counter vanishes between add and incr; the failover cache already keeps
+# counting locally when Redis is down.
+RATELIMIT_FAIL_OPEN = True
+TRUSTED_PROXY_COUNT = env.get_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
+BREAKER_FAIL_MAX = env.get_int("BREAKER_FAIL_MAX", 5, minimum=1)
+BREAKER_RESET_TIMEOUT = env.get_int("BREAKER_RESET_TIMEOUT", 30, minimum=1)
 # Signed download links live at most 15 minutes, whatever is configured.
 SIGNED_URL_TTL_SECONDS = env.get_int("SIGNED_URL_TTL_SECONDS", 900, minimum=1, maximum=900)
 FILE_UPLOAD_MAX_BYTES = env.get_int("FILE_UPLOAD_MAX_BYTES", 25 * 1024 * 1024, minimum=1)

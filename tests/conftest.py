@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from rest_framework.test import APIClient
 
+from portal.breakers import breakers
 from portal.models import Tenant
 from portal.services import token_create
 from tests.factories import TenantFactory
@@ -20,8 +21,11 @@ def _isolated_media(settings: Any, tmp_path: Path) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache() -> None:
+def _fresh_cache_and_breakers() -> None:
+    # Rate-limit windows and breaker state must not leak between tests.
+    caches["shared"].clear()
     cache.clear()
+    breakers.reset()
 
 
 @pytest.fixture

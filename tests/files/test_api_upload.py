@@ -151,3 +151,33 @@ def test_a_body_without_content_length_is_refused_clearly(api: APIClient, tenant
         HTTP_TRANSFER_ENCODING="chunked",
     )
     assert_problem(response, 411, "LENGTH_REQUIRED")
+
+
+def test_a_storage_failure_is_a_503_and_counts_on_the_breaker(
+    api: APIClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from portal.breakers import breakers
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("django.core.files.storage.FileSystemStorage._save", broken)
+    job = JobFactory.create(tenant=tenant)
+    response = upload(api, job, PDF_BYTES, "a.pdf", "application/pdf")
+    body = assert_problem(response, 503, "SERVICE_UNAVAILABLE")
+    assert "file storage" in body["detail"]
+    assert "disk full" not in body["detail"]
+    assert JobFile.objects.count() == 0
+    assert breakers.storage.fail_counter == 1
+
+
+def test_an_open_storage_breaker_refuses_uploads_at_once(api: APIClient, tenant: Tenant) -> None:
+    from portal.breakers import breakers
+
+    breakers.storage.open()
+    job = JobFactory.create(tenant=tenant)
+    response = upload(api, job, PDF_BYTES, "a.pdf", "application/pdf")
+    assert_problem(response, 503, "SERVICE_UNAVAILABLE")
+    assert int(response["Retry-After"]) >= 1
+    # Listing still works: signing links needs no storage call.
+    assert api.get(f"/v1/jobs/{job.id}/files").status_code == 200

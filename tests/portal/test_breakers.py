@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pybreaker
+import pytest
+from django.db import OperationalError
+from rest_framework.test import APIClient
+
+from portal.breakers import breakers, describe, not_closed
+from tests.helpers import assert_problem
+
+pytestmark = pytest.mark.django_db
+
+
+def fail_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    def down(*args: Any, **kwargs: Any) -> None:
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr("contacts.apis.ContactListView.filter_queryset", down)
+    monkeypatch.setattr("portal.health.connection.ensure_connection", down)
+
+
+def test_a_database_error_is_a_retryable_503_not_a_500(
+    api: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fail_database(monkeypatch)
+    response = api.get("/v1/contacts")
+    body = assert_problem(response, 503, "SERVICE_UNAVAILABLE")
+    assert int(response["Retry-After"]) >= 1
+    assert "connection refused" not in body["detail"]
+    assert breakers.database.fail_counter == 1
+
+
+def test_repeated_failures_open_the_breaker_and_then_it_fails_fast(
+    api: APIClient, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    fail_database(monkeypatch)
+    for _ in range(settings.BREAKER_FAIL_MAX):
+        assert api.get("/v1/contacts").status_code == 503
+    assert breakers.database.current_state == pybreaker.STATE_OPEN
+    monkeypatch.undo()
+    # Open: refused without reaching the view, even though the database is back.
+    response = api.get("/v1/contacts")
+    assert_problem(response, 503, "SERVICE_UNAVAILABLE")
+    assert 1 <= int(response["Retry-After"]) <= settings.BREAKER_RESET_TIMEOUT
+
+
+def test_health_lists_an_open_database_breaker_as_unhealthy(
+    anon: APIClient, api: APIClient, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    fail_database(monkeypatch)
+    for _ in range(settings.BREAKER_FAIL_MAX):
+        api.get("/v1/contacts")
+    response = anon.get("/v1/health")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unhealthy"
+    database = body["circuitBreakers"]["database"]
+    assert database["state"] == "open"
+    assert database["failures"] >= settings.BREAKER_FAIL_MAX
+    assert database["openedAt"].endswith("Z")
+    assert database["retryAt"] > database["openedAt"]
+
+
+def test_the_breaker_half_opens_and_closes_on_success(
+    api: APIClient, anon: APIClient, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    settings.BREAKER_RESET_TIMEOUT = 1
+    breakers.reset()
+    fail_database(monkeypatch)
+    for _ in range(settings.BREAKER_FAIL_MAX):
+        api.get("/v1/contacts")
+    monkeypatch.undo()
+    time.sleep(1.1)
+    # The health check is the half-open probe, so recovery needs no API traffic.
+    response = anon.get("/v1/health")
+    assert response.status_code == 200
+    assert response.json()["circuitBreakers"] == {}
+    assert breakers.database.current_state == pybreaker.STATE_CLOSED
+    assert api.get("/v1/contacts").status_code == 200
+
+
+def test_a_non_critical_open_breaker_makes_health_degraded(anon: APIClient) -> None:
+    breakers.storage.open()
+    response = anon.get("/v1/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert set(body["circuitBreakers"]) == {"storage"}
+
+
+def test_closed_breakers_are_not_listed() -> None:
+    assert not_closed() == {}
+    view = describe(breakers.database)
+    assert (view.state, view.opened_at, view.retry_at) == ("closed", None, None)
