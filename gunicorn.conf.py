@@ -23,3 +23,14 @@ max_requests_jitter = 200
 # The app writes its own per-request log line (with request and trace ids).
 accesslog = None
 errorlog = "-"
+
+
+def on_starting(server: object) -> None:
+    """Refuses several workers without a shared cache: each would count rate limits (and keep
+    breaker state) on its own, silently multiplying every limit by the worker count."""
+    count = getattr(getattr(server, "cfg", None), "workers", 1)
+    if count > 1 and not _shared_cache:
+        raise SystemExit(
+            f"gunicorn: {count} workers need REDIS_URL (a shared cache for rate limits and "
+            "breakers); run 1 worker with threads, or set REDIS_URL."
+        )

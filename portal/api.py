@@ -90,6 +90,10 @@ class APIPolicyMixin:
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
         ratelimit.add_headers(request._request, response)
         response["Cache-Control"] = self.cache_control
+        # JSON is never a document to render or frame.
+        response.headers.setdefault(
+            "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"
+        )
         if self.pragma_no_cache:
             response["Pragma"] = "no-cache"
         return response

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -70,6 +71,8 @@ INSTALLED_APPS = [
 # Order matters; the README's "How a request flows" walks through it.
 MIDDLEWARE = [
     "portal.request_context.RequestContextMiddleware",
+    # High up, so every answer below it (401, 429, a breaker's 503) carries CORS headers.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -200,6 +203,24 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.get_int("REQUEST_BODY_MAX_BYTES", 1024 * 1024,
 METRICS_TOKEN = env.get_str("METRICS_TOKEN")
 PROMETHEUS_URL = env.get_url("PROMETHEUS_URL", ("http", "https"))
 CORS_ALLOWED_ORIGINS = env.get_list("CORS_ALLOWED_ORIGINS")
+CORS_URLS_REGEX = r"^/v1/.*$"
+CORS_EXPOSE_HEADERS = [
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "Retry-After",
+    "X-Request-Id",
+    "X-Trace-Id",
+]
+CORS_ALLOW_HEADERS = [
+    "accept",
+    "authorization",
+    "content-type",
+    "x-request-id",
+    "x-trace-id",
+    "traceparent",
+]
+CORS_PREFLIGHT_MAX_AGE = 600
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["portal.auth.BearerTokenAuthentication"],
@@ -241,7 +262,10 @@ if PRODUCTION:
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.get_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_SSL_REDIRECT = env.get_bool("SECURE_SSL_REDIRECT", False)
+    SECURE_HSTS_PRELOAD = env.get_bool("SECURE_HSTS_PRELOAD", True)
+    SECURE_SSL_REDIRECT = env.get_bool("SECURE_SSL_REDIRECT", True)
+    # Load balancers and Prometheus talk plain HTTP to the pods.
+    SECURE_REDIRECT_EXEMPT = [r"^v1/health$", r"^metrics$"]
 CSRF_TRUSTED_ORIGINS = env.get_list("CSRF_TRUSTED_ORIGINS")
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -28,8 +28,10 @@ def main() -> int:
         "RATE_LIMIT_DEFAULT": os.environ.get("RATE_LIMIT_DEFAULT", "100000/m"),
         "RATE_LIMIT_FILES": os.environ.get("RATE_LIMIT_FILES", "100000/m"),
     }
+    # Several workers need the shared cache (gunicorn.conf.py refuses them without it).
+    workers = 2 if os.environ.get("REDIS_URL") else 1
     with gunicorn(
-        workers=2, env=env, seed_demo=True, database_url=os.environ.get("FUZZ_DATABASE_URL")
+        workers=workers, env=env, seed_demo=True, database_url=os.environ.get("FUZZ_DATABASE_URL")
     ) as server:
         command = [
             str(BIN / "schemathesis"), "run", f"{server.url}/v1/schema",

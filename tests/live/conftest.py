@@ -11,6 +11,7 @@ from tests.live.server import LiveServer, gunicorn
 
 @pytest.fixture(scope="session")
 def gunicorn_server() -> Iterator[LiveServer]:
-    # The embedded defaults: SQLite and a per-process cache, even when CI exports REDIS_URL.
-    with gunicorn(workers=2, env={"REDIS_URL": ""}) as server:
+    # The embedded defaults, as `make run` serves them: SQLite, one process with threads, an
+    # in-process cache, even when CI exports REDIS_URL.
+    with gunicorn(workers=1, env={"REDIS_URL": ""}) as server:
         yield server

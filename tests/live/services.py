@@ -1,0 +1,138 @@
+"""Throwaway PostgreSQL and Redis servers for fault tests: each on a free port and a temp
+directory, started and stopped by the test that owns it."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.live.server import free_port
+
+
+def _wait_port(port: int, up: bool, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                if up:
+                    return
+        except OSError:
+            if not up:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"port {port} did not go {'up' if up else 'down'}")
+
+
+@dataclass
+class RedisServer:
+    port: int
+    directory: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server") or "redis-server"
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        _wait_port(self.port, up=True)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+        _wait_port(self.port, up=False)
+
+
+@contextmanager
+def redis_server() -> Iterator[RedisServer]:
+    if shutil.which("redis-server") is None:
+        raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+    with tempfile.TemporaryDirectory(prefix="portal-redis-") as tmp:
+        server = RedisServer(port=free_port(), directory=Path(tmp))
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+def _pg_bin(name: str) -> str:
+    matches = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not matches:
+        raise RuntimeError(
+            "PostgreSQL server binaries are not installed (apt-get install postgresql)"
+        )
+    return matches[-1]
+
+
+def _as_postgres(args: list[str]) -> list[str]:
+    # initdb and postgres refuse to run as root.
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
+
+
+@dataclass
+class PostgresServer:
+    port: int
+    data: Path
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _ctl(self, *args: str) -> None:
+        subprocess.run(
+            _as_postgres([_pg_bin("pg_ctl"), "-D", str(self.data), *args]),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def start(self) -> None:
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data}"
+        self._ctl("-o", options, "-l", str(self.data / "server.log"), "-w", "start")
+        _wait_port(self.port, up=True)
+
+    def stop(self) -> None:
+        # Immediate: what a crash or a lost host looks like to the application.
+        self._ctl("-m", "immediate", "-w", "stop")
+        _wait_port(self.port, up=False)
+
+
+@contextmanager
+def postgres_server() -> Iterator[PostgresServer]:
+    tmp = Path(tempfile.mkdtemp(prefix="portal-pg-"))
+    try:
+        if os.geteuid() == 0:
+            shutil.chown(tmp, "postgres", "postgres")
+        data = tmp / "data"
+        subprocess.run(
+            _as_postgres([_pg_bin("initdb"), "-D", str(data), "-U", "postgres",
+                          "--auth=trust", "--no-sync"]),
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        server = PostgresServer(port=free_port(), data=data)
+        server.start()
+        try:
+            yield server
+        finally:
+            with contextlib.suppress(subprocess.CalledProcessError, RuntimeError):
+                server.stop()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

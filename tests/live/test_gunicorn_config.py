@@ -1,0 +1,23 @@
+"""The embedded default must not multiply rate limits by the worker count."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from tests.live.server import BIN, ROOT, free_port
+
+pytestmark = pytest.mark.live
+
+
+def test_several_workers_without_a_shared_cache_are_refused() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    result = subprocess.run(
+        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--workers", "3",
+         "--bind", f"127.0.0.1:{free_port()}", "portal.wsgi"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "3 workers need REDIS_URL" in result.stderr
