@@ -7,7 +7,9 @@ import logging
 import os
 import re
 import unicodedata
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pybreaker
 from django.conf import settings
@@ -141,4 +143,25 @@ def download_path(job_file: JobFile) -> str:
 def file_signed_url(
     *, job_file: JobFile, client: str, base_url: str, now: float | None = None
 ) -> signing.SignedUrl:
+    """A link to the bytes that lives at most SIGNED_URL_TTL_SECONDS: the API's own signed
+    download route for local storage, an S3 presigned URL for S3."""
+    storage = job_file.blob.storage
+    if getattr(storage, "querystring_auth", False) and hasattr(storage, "bucket_name"):
+        return _s3_presigned(job_file, storage)
     return signing.sign(base_url=base_url, path=download_path(job_file), client=client, now=now)
+
+
+def _s3_presigned(job_file: JobFile, storage: Any) -> signing.SignedUrl:
+    ttl = settings.SIGNED_URL_TTL_SECONDS
+    url: str = storage.url(
+        job_file.blob.name,
+        expire=ttl,
+        parameters={
+            "ResponseContentDisposition": f'attachment; filename="{job_file.name}"',
+            "ResponseCacheControl": "private, max-age=0, no-store",
+        },
+    )
+    # The URL's own signing time plus its lifetime: exactly when S3 will refuse it.
+    query = parse_qs(urlsplit(url).query)
+    signed_at = datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    return signing.SignedUrl(url=url, expires=int(signed_at.timestamp()) + ttl)

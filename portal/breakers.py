@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import pybreaker
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.cache import caches
 from django.db import InterfaceError, OperationalError
@@ -32,7 +33,7 @@ T = TypeVar("T")
 CACHE_ERRORS: tuple[type[Exception], ...] = (ConnectionInterrupted, RedisError, OSError)
 # Connection-level database failures; integrity and data errors are the caller's business.
 DATABASE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
-STORAGE_ERRORS: tuple[type[Exception], ...] = (OSError,)
+STORAGE_ERRORS: tuple[type[Exception], ...] = (OSError, BotoCoreError, ClientError)
 
 
 class SharedCacheStorage(pybreaker.CircuitBreakerStorage):

@@ -167,9 +167,36 @@ if not PRODUCTION:
     # Whitenoise warns on every start when the collectstatic target is missing.
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_ROOT = Path(env.get_str("MEDIA_ROOT") or BASE_DIR / "media")
-FILE_STORAGE = env.get_choice("FILE_STORAGE", "local", ("local",))
+FILE_STORAGE = env.get_choice("FILE_STORAGE", "local", ("local", "s3"))
+_default_storage: dict[str, Any] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+if FILE_STORAGE == "s3":
+    _bucket = env.get_str("AWS_STORAGE_BUCKET_NAME")
+    if not _bucket:
+        raise ImproperlyConfigured("FILE_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME")
+    if env.get_str("AWS_S3_CUSTOM_DOMAIN"):
+        # django-storages builds plain, unsigned URLs for a custom domain: every file would be
+        # public for as long as its name is known.
+        raise ImproperlyConfigured(
+            "AWS_S3_CUSTOM_DOMAIN makes unsigned file URLs; job files must use presigned URLs"
+        )
+    if not env.get_bool("AWS_QUERYSTRING_AUTH", True):
+        raise ImproperlyConfigured("AWS_QUERYSTRING_AUTH=false makes unsigned file URLs")
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": _bucket,
+            "region_name": env.get_str("AWS_S3_REGION_NAME"),
+            "endpoint_url": env.get_url("AWS_S3_ENDPOINT_URL", ("http", "https")),
+            "querystring_auth": True,
+            "file_overwrite": False,
+            "default_acl": None,
+            "signature_version": "s3v4",
+            "addressing_style": env.get_str("AWS_S3_ADDRESSING_STYLE"),
+            "location": env.get_str("AWS_S3_LOCATION") or "",
+        },
+    }
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _default_storage,
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"

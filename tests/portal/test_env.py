@@ -106,6 +106,16 @@ def test_postgres_gets_persistent_checked_connections_and_timeouts() -> None:
         ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL must be a URL"),
         ({"PORTAL_ENV": "production"}, "SECRET_KEY is required"),
         ({"PORTAL_ENV": "production", "SECRET_KEY": "short"}, "at least 50 characters"),
+        ({"FILE_STORAGE": "s3"}, "needs AWS_STORAGE_BUCKET_NAME"),
+        (
+            {"FILE_STORAGE": "s3", "AWS_STORAGE_BUCKET_NAME": "b", "AWS_S3_CUSTOM_DOMAIN": "cdn.x"},
+            "AWS_S3_CUSTOM_DOMAIN makes unsigned file URLs",
+        ),
+        (
+            {"FILE_STORAGE": "s3", "AWS_STORAGE_BUCKET_NAME": "b", "AWS_QUERYSTRING_AUTH": "false"},
+            "unsigned file URLs",
+        ),
+        ({"WEB_CONCURRENCY": "2", "TRUSTED_PROXY_COUNT": "-1"}, "TRUSTED_PROXY_COUNT"),
     ],
 )
 def test_bad_values_stop_the_process(env: dict[str, str], message: str) -> None:
