@@ -128,3 +128,15 @@ def test_forwarded_addresses_are_trusted_only_from_known_proxies(
     settings.TRUSTED_PROXY_COUNT = hops
     request = RequestFactory().get("/", HTTP_X_FORWARDED_FOR=forwarded, REMOTE_ADDR=remote)
     assert client_address(request) == expected
+
+
+def test_django_ratelimits_own_exception_is_a_429_not_a_403() -> None:
+    from django_ratelimit.exceptions import Ratelimited
+
+    from portal.problems import exception_handler, handler403
+
+    request = RequestFactory().get("/")
+    assert handler403(request, Ratelimited()).status_code == 429
+    response = exception_handler(Ratelimited(), {})
+    assert response.status_code == 429
+    assert response.data["code"] == "RATE_LIMIT_EXCEEDED"
