@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 from portal import server_errors
 
@@ -24,13 +26,30 @@ max_requests_jitter = 200
 accesslog = None
 errorlog = "-"
 
+# prometheus-client multiprocess mode: every worker writes its metrics to files here and
+# /metrics merges them. Set before workers import the app; wiped when the server starts.
+_metrics_dir = Path(
+    os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="portal-prometheus-")
+)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir)
+
 
 def on_starting(server: object) -> None:
     """Refuses several workers without a shared cache: each would count rate limits (and keep
     breaker state) on its own, silently multiplying every limit by the worker count."""
+    _metrics_dir.mkdir(parents=True, exist_ok=True)
+    for stale in _metrics_dir.glob("*.db"):
+        stale.unlink()
     count = getattr(getattr(server, "cfg", None), "workers", 1)
     if count > 1 and not _shared_cache:
         raise SystemExit(
             f"gunicorn: {count} workers need REDIS_URL (a shared cache for rate limits and "
             "breakers); run 1 worker with threads, or set REDIS_URL."
         )
+
+
+def child_exit(server: object, worker: object) -> None:
+    """A dead worker's live gauges must not be reported any more."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(getattr(worker, "pid", 0))  # type: ignore[no-untyped-call]

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from django.http import HttpRequest, HttpResponseBase
 
+from portal import metrics
+
 logger = logging.getLogger("portal.request")
 
 _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -68,13 +70,6 @@ def set_principal(*, tenant: str, token_prefix: str) -> None:
         ctx.token_prefix = token_prefix
 
 
-def route_template(request: HttpRequest) -> str:
-    match = getattr(request, "resolver_match", None)
-    if match is None or not match.route:
-        return "unmatched"
-    return "/" + str(match.route).lstrip("^").rstrip("$")
-
-
 class RequestContextMiddleware:
     """Outermost middleware: assigns ids, echoes them on the response, logs one line."""
 
@@ -89,6 +84,13 @@ class RequestContextMiddleware:
             response["X-Request-Id"] = ctx.request_id
             response["X-Trace-Id"] = ctx.trace_id
             duration_ms = (time.perf_counter() - ctx.started) * 1000
+            endpoint = metrics.request_endpoint(request)
+            metrics.observe(
+                method=request.method or "GET",
+                endpoint=endpoint,
+                status=response.status_code,
+                duration_ms=duration_ms,
+            )
             level = logging.ERROR if response.status_code >= 500 else logging.INFO
             logger.log(
                 level,
@@ -100,7 +102,7 @@ class RequestContextMiddleware:
                 extra={
                     "method": request.method,
                     "path": request.path,
-                    "endpoint": route_template(request),
+                    "endpoint": endpoint,
                     "status": response.status_code,
                     "duration_ms": round(duration_ms, 2),
                 },

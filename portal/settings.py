@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "corsheaders",
+    "django_prometheus",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -70,6 +71,7 @@ INSTALLED_APPS = [
 
 # Order matters; the README's "How a request flows" walks through it.
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "portal.request_context.RequestContextMiddleware",
     # High up, so every answer below it (401, 429, a breaker's 503) carries CORS headers.
     "corsheaders.middleware.CorsMiddleware",
@@ -82,6 +84,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.breakers.DatabaseBreakerMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -107,7 +110,7 @@ DATABASE_URL = env.get_url("DATABASE_URL", ("sqlite", "postgres", "postgresql"))
     f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
 )
 _db: dict[str, Any] = dict(dj_database_url.parse(DATABASE_URL))
-if _db["ENGINE"] == "django.db.backends.postgresql":
+if _db["ENGINE"].endswith(".postgresql"):
     # Persistent connections, checked before reuse, with short connect and statement limits so
     # a sick database turns into a fast error instead of a hung worker.
     _db["CONN_MAX_AGE"] = env.get_int("DB_CONN_MAX_AGE", 300, minimum=0)
@@ -125,6 +128,8 @@ else:
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+# django-prometheus's wrappers of the same backends add its database metrics.
+_db["ENGINE"] = _db["ENGINE"].replace("django.db.backends.", "django_prometheus.db.backends.")
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

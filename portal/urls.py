@@ -7,6 +7,7 @@ from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from portal.health import HealthView
+from portal.metrics_view import metrics_endpoint
 
 v1: list[URLPattern | URLResolver] = [
     path("health", HealthView.as_view(), name="health"),
@@ -20,6 +21,7 @@ v1: list[URLPattern | URLResolver] = [
 urlpatterns = [
     path("v1/", include((v1, "v1"), namespace="v1")),
     path("admin/", admin.site.urls),
+    path("metrics", metrics_endpoint, name="metrics"),
 ]
 
 handler400 = "portal.problems.handler400"

@@ -73,7 +73,7 @@ def settings_in_subprocess(**env: str) -> dict[str, object]:
 
 def test_nothing_set_means_sqlite_local_cache_and_no_debug() -> None:
     config = settings_in_subprocess()
-    assert config["engine"] == "django.db.backends.sqlite3"
+    assert config["engine"] == "django_prometheus.db.backends.sqlite3"
     assert config["cache"] == "django.core.cache.backends.locmem.LocMemCache"
     assert config["debug"] is False
     assert config["ttl"] == 900
@@ -85,7 +85,7 @@ def test_postgres_gets_persistent_checked_connections_and_timeouts() -> None:
         REDIS_URL="redis://127.0.0.1:6379/0",
         APP_VERSION="2.0.0",
     )
-    assert config["engine"] == "django.db.backends.postgresql"
+    assert config["engine"] == "django_prometheus.db.backends.postgresql"
     assert config["health"] is True
     assert isinstance(config["age"], int)
     assert config["age"] > 0

@@ -1,0 +1,40 @@
+"""/metrics counts every worker's requests (prometheus-client multiprocess mode)."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tests.live.server import gunicorn
+from tests.live.services import redis_server
+
+pytestmark = pytest.mark.live
+N = 150
+
+
+def scraped(url: str, endpoint: str) -> float:
+    text = requests.get(f"{url}/metrics?format=prometheus", timeout=10).text
+    labels = rf'endpoint="{re.escape(endpoint)}",method="GET",version="[^"]+"'
+    pattern = rf"^http_requests_total{{{labels}}} (\S+)$"
+    match = re.search(pattern, text, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
+def test_the_scraped_counter_equals_the_requests_sent_across_three_workers() -> None:
+    with redis_server() as redis:
+        env = {"REDIS_URL": redis.url, "RATE_LIMIT_DEFAULT": "100000/m"}
+        with gunicorn(workers=3, env=env) as server:
+            before = scraped(server.url, "/v*/contacts")
+            headers = {"Authorization": f"Bearer {server.token}"}
+
+            def one(_: int) -> int:
+                url = f"{server.url}/v1/contacts"
+                return requests.get(url, headers=headers, timeout=10).status_code
+
+            with ThreadPoolExecutor(max_workers=12) as pool:
+                statuses = list(pool.map(one, range(N)))
+            assert statuses == [200] * N
+            assert scraped(server.url, "/v*/contacts") == before + N
