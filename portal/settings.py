@@ -87,6 +87,16 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
+FAULT_INJECTION = env.get_bool("FAULT_INJECTION", False)
+if FAULT_INJECTION:
+    if PRODUCTION:
+        raise ImproperlyConfigured("FAULT_INJECTION must not be enabled in production")
+    # Right inside the request context, so injected delays and failures are measured.
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("portal.request_context.RequestContextMiddleware") + 1,
+        "portal.faults.FaultInjectionMiddleware",
+    )
+
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
 
@@ -233,6 +243,10 @@ FILE_UPLOAD_MAX_BYTES = env.get_int("FILE_UPLOAD_MAX_BYTES", 25 * 1024 * 1024, m
 # JSON bodies and non-file form fields.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.get_int("REQUEST_BODY_MAX_BYTES", 1024 * 1024, minimum=1024)
 METRICS_TOKEN = env.get_str("METRICS_TOKEN")
+METRICS_STORE_ENABLED = env.get_bool("METRICS_STORE_ENABLED", True)
+METRICS_FLUSH_SECONDS = env.get_int("METRICS_FLUSH_SECONDS", 5, minimum=0)
+METRICS_BUFFER_MINUTES = env.get_int("METRICS_BUFFER_MINUTES", 60, minimum=1)
+METRICS_RETENTION_DAYS = env.get_int("METRICS_RETENTION_DAYS", 35, minimum=1)
 PROMETHEUS_URL = env.get_url("PROMETHEUS_URL", ("http", "https"))
 CORS_ALLOWED_ORIGINS = env.get_list("CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/v1/.*$"

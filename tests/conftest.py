@@ -9,6 +9,7 @@ import pytest
 from django.core.cache import cache, caches
 from rest_framework.test import APIClient
 
+from ops.metrics_store import recorder
 from portal.breakers import breakers
 from portal.models import Tenant
 from portal.services import token_create
@@ -26,6 +27,14 @@ def _fresh_cache_and_breakers() -> None:
     caches["shared"].clear()
     cache.clear()
     breakers.reset()
+
+
+@pytest.fixture(autouse=True)
+def _no_background_flush(settings: Any) -> None:
+    # Tests flush the embedded metrics store themselves: a background thread would write
+    # outside the test's transaction.
+    settings.METRICS_FLUSH_SECONDS = 0
+    recorder._reset()
 
 
 @pytest.fixture

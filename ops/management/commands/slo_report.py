@@ -1,0 +1,104 @@
+"""manage.py slo_report [--window 15m] [--version X] [--format table|json] [--source ...]"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from ops.models import SLObjective
+from ops.slo import SLOResult, evaluate
+from ops.sources import (
+    EmbeddedSource,
+    MetricsSource,
+    PrometheusError,
+    PrometheusSource,
+    default_source,
+)
+
+_DURATION = re.compile(r"^(?P<n>[1-9][0-9]*)(?P<unit>[smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_window(text: str) -> timedelta:
+    match = _DURATION.match(text)
+    if not match:
+        raise CommandError(f"--window must look like 15m, 1h or 7d, not {text!r}")
+    return timedelta(**{_UNITS[match["unit"]]: int(match["n"])})
+
+
+def _pct(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def table(results: list[SLOResult]) -> str:
+    header = ["objective", "endpoint", "samples", "SLI", "target", "verdict", "p95 ms",
+              "p99 ms", "budget left", "alerts"]  # fmt: skip
+    rows = [header]
+    for r in results:
+        firing = [a.name for a in r.alerts if a.state == "firing"]
+        rows.append(
+            [
+                r.objective.name,
+                r.objective.endpoint or "*",
+                str(r.samples),
+                _pct(r.sli, 3),
+                _pct(r.objective.target, 3),
+                r.verdict,
+                _ms(r.p95),
+                _ms(r.p99),
+                _pct(r.budget_remaining, 1),
+                ", ".join(firing) or "none",
+            ]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+class Command(BaseCommand):
+    help = "Evaluate every active SLO objective and print the results."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--window", help="e.g. 5m, 15m, 1h (default: each objective's)")
+        # `--version X` selects a release here, replacing Django's own --version flag.
+        parser.conflict_handler = "resolve"
+        parser._optionals.conflict_handler = "resolve"
+        parser.add_argument("--version", help="Only this release's traffic.")
+        parser.add_argument("--format", choices=["table", "json"], default="table")
+        parser.add_argument(
+            "--source",
+            choices=["auto", "embedded", "prometheus"],
+            default="auto",
+            help="auto: Prometheus when PROMETHEUS_URL is set, else the embedded store.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        window = parse_window(options["window"]) if options["window"] else None
+        source: MetricsSource
+        try:
+            if options["source"] == "embedded":
+                source = EmbeddedSource()
+            elif options["source"] == "prometheus":
+                source = PrometheusSource()
+            else:
+                source = default_source()
+            results = [
+                evaluate(o, source, window=window, version=options["version"])
+                for o in SLObjective.objects.filter(is_active=True)
+            ]
+        except PrometheusError as exc:
+            raise CommandError(str(exc)) from exc
+        if options["format"] == "json":
+            self.stdout.write(json.dumps([r.as_json() for r in results], indent=2))
+        else:
+            self.stdout.write(f"Source: {source.name}")
+            self.stdout.write(table(results))

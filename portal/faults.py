@@ -1,0 +1,28 @@
+"""Opt-in fault injection for tests and rehearsals (FAULT_INJECTION=true; refused in
+production): `X-Fault-Delay-Ms: 250` delays a request, `X-Fault-Status: 500` fails it with a
+problem response. Both go through the whole stack, so metrics and SLOs see them as real."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponseBase
+
+from portal.problems import problem_response
+
+MAX_DELAY_MS = 5000
+
+
+class FaultInjectionMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        delay = request.headers.get("X-Fault-Delay-Ms", "")
+        if delay.isdigit():
+            time.sleep(min(int(delay), MAX_DELAY_MS) / 1000)
+        if request.headers.get("X-Fault-Status") in {"500", "503"}:
+            code = "SERVICE_UNAVAILABLE" if request.headers["X-Fault-Status"] == "503" else None
+            return problem_response(code or "INTERNAL_ERROR", "Injected fault (FAULT_INJECTION)")
+        return self.get_response(request)
