@@ -58,7 +58,9 @@ class SLObjective(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     endpoint = models.CharField(
-        max_length=200, blank=True, help_text="Endpoint label, e.g. /v*/contacts; blank: all."
+        max_length=200,
+        blank=True,
+        help_text="Endpoint label, e.g. /v*/contacts; blank: every API endpoint (/v*/…).",
     )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     threshold_ms = models.FloatField(null=True, blank=True)

@@ -51,6 +51,9 @@ class Counts:
         return int(sum(self.buckets[: index + 1]))
 
 
+API_PREFIX = "/v*/"
+
+
 class MetricsSource(Protocol):
     name: str
 
@@ -94,6 +97,9 @@ class EmbeddedSource:
         rows = MetricRollup.objects.filter(minute__gte=start, minute__lt=window.end)
         if window.endpoint:
             rows = rows.filter(endpoint=window.endpoint)
+        else:
+            # "All" means every API route: not /metrics scrapes, not unmatched paths.
+            rows = rows.filter(endpoint__startswith=API_PREFIX)
         if window.version:
             rows = rows.filter(version=window.version)
         totals = rows.aggregate(
@@ -140,7 +146,9 @@ class PrometheusSource:
 
     @staticmethod
     def selector(window: Window, extra: str = "") -> str:
-        labels = [f'endpoint="{window.endpoint}"'] if window.endpoint else []
+        labels = (
+            [f'endpoint="{window.endpoint}"'] if window.endpoint else ['endpoint=~"/v\\\\*/.*"']
+        )
         if window.version:
             labels.append(f'version="{window.version}"')
         if extra:

@@ -4,10 +4,12 @@ problem response. Both go through the whole stack, so metrics and SLOs see them 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponseBase
+from django.urls import Resolver404, resolve
 
 from portal.problems import problem_response
 
@@ -23,6 +25,9 @@ class FaultInjectionMiddleware:
         if delay.isdigit():
             time.sleep(min(int(delay), MAX_DELAY_MS) / 1000)
         if request.headers.get("X-Fault-Status") in {"500", "503"}:
+            # Resolved here so the failure is measured under its route, like a real one.
+            with contextlib.suppress(Resolver404):
+                request.resolver_match = resolve(request.path_info)
             code = "SERVICE_UNAVAILABLE" if request.headers["X-Fault-Status"] == "503" else None
             return problem_response(code or "INTERNAL_ERROR", "Injected fault (FAULT_INJECTION)")
         return self.get_response(request)

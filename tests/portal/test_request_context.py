@@ -62,3 +62,30 @@ def test_the_request_log_line_carries_the_ids_and_tenant(
     assert record.tenant == "acme"  # type: ignore[attr-defined]
     assert record.status == 200  # type: ignore[attr-defined]
     assert record.endpoint == "/v*/contacts"  # type: ignore[attr-defined]
+
+
+def test_json_log_lines_carry_the_request_fields(api: APIClient) -> None:
+    import json
+    import logging
+
+    from pythonjsonlogger.json import JsonFormatter
+
+    from portal.request_context import RequestContextLogFilter
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign,assignment]
+    handler.addFilter(RequestContextLogFilter())
+    logger = logging.getLogger("portal.request")
+    logger.addHandler(handler)
+    try:
+        api.get("/v1/contacts", HTTP_X_TRACE_ID="json-trace")
+    finally:
+        logger.removeHandler(handler)
+    line = json.loads(JsonFormatter("%(asctime)s %(levelname)s %(message)s").format(records[-1]))
+    assert line["trace_id"] == "json-trace"
+    assert line["tenant"] == "acme"
+    assert line["token_prefix"].startswith("pt_")
+    assert (line["method"], line["endpoint"], line["status"]) == ("GET", "/v*/contacts", 200)
+    assert line["duration_ms"] > 0
+    assert line["request_id"]

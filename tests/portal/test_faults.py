@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.test import Client, override_settings
+
+from tests.helpers import assert_problem
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.django_db
+def test_fault_headers_do_nothing_unless_enabled(client: Client) -> None:
+    response = client.get("/v1/health", HTTP_X_FAULT_STATUS="500")
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_injected_failure_is_a_problem_measured_under_its_route(client: Client) -> None:
+    from portal.settings import MIDDLEWARE
+
+    middleware = list(MIDDLEWARE)
+    middleware.insert(middleware.index("portal.request_context.RequestContextMiddleware") + 1,
+                      "portal.faults.FaultInjectionMiddleware")  # fmt: skip
+    with override_settings(MIDDLEWARE=middleware):
+        response = client.get("/v1/health", HTTP_X_FAULT_STATUS="503")
+    assert_problem(response, 503, "SERVICE_UNAVAILABLE")
+
+
+def test_fault_injection_is_refused_in_production() -> None:
+    env = {"PATH": os.environ.get("PATH", ""), "PORTAL_ENV": "production",
+           "SECRET_KEY": "s" * 60, "FAULT_INJECTION": "true"}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True,
+        text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "FAULT_INJECTION must not be enabled in production" in result.stderr
