@@ -96,3 +96,120 @@ class SLObjective(models.Model):
                 )
         elif self.threshold_ms is not None:
             raise ValidationError({"threshold_ms": "Only latency objectives have a threshold."})
+
+
+# --- Rollouts -------------------------------------------------------------------------------
+
+
+class Release(models.Model):
+    version = models.CharField(max_length=64, unique=True)
+    image = models.CharField(max_length=300, blank=True, help_text="e.g. portal-api:v1.0.0")
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.version
+
+
+class RolloutPlan(models.Model):
+    name = models.SlugField(max_length=50, unique=True)
+    description = models.CharField(max_length=300, blank=True)
+    is_default = models.BooleanField(default=False)
+    max_gate_failures = models.PositiveIntegerField(
+        default=1, help_text="Failed gate evaluations that abort the rollout and roll it back."
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RolloutPhase(models.Model):
+    plan = models.ForeignKey(RolloutPlan, on_delete=models.CASCADE, related_name="phases")
+    order = models.PositiveIntegerField()
+    weight = models.PositiveIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Percent of traffic on the canary during this phase.",
+    )
+    bake_seconds = models.PositiveIntegerField(
+        default=300, help_text="Minimum time at this weight before the gates are judged."
+    )
+
+    class Meta:
+        ordering = ["plan", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "order"], name="rolloutphase_unique_order")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan} phase {self.order} ({self.weight}%)"
+
+
+class Rollout(models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
+        SUCCEEDED = "succeeded", "Succeeded"
+        ABORTED = "aborted", "Aborted"
+        ROLLED_BACK = "rolled_back", "Rolled back"
+
+    release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="rollouts")
+    baseline_version = models.CharField(max_length=64, blank=True)
+    plan = models.ForeignKey(RolloutPlan, on_delete=models.PROTECT, related_name="rollouts")
+    driver = models.CharField(max_length=20, default="record")
+    lane = models.CharField(
+        max_length=30, default="canary", help_text="One rollout at a time holds a lane."
+    )
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    phase_index = models.PositiveIntegerField(
+        default=0, help_text="0 before the first phase; n while in phase n."
+    )
+    weight = models.PositiveIntegerField(default=0)
+    phase_started_at = models.DateTimeField(null=True, blank=True)
+    gate_failures = models.PositiveIntegerField(default=0)
+    started_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # At most one rollout in flight per lane (the canary slot).
+            models.UniqueConstraint(
+                fields=["lane"],
+                condition=models.Q(state__in=["pending", "running", "paused"]),
+                name="rollout_one_active_per_lane",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"rollout {self.pk} of {self.release} ({self.state})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state in {self.State.SUCCEEDED, self.State.ABORTED, self.State.ROLLED_BACK}
+
+
+class RolloutEvent(models.Model):
+    """Every transition and action: who, when, what, why, and the state before and after."""
+
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(auto_now_add=True)
+    actor = models.CharField(max_length=150)
+    action = models.CharField(max_length=40)
+    reason = models.TextField(blank=True)
+    before = models.JSONField(default=dict)
+    after = models.JSONField(default=dict)
+    output = models.TextField(blank=True, help_text="Captured command or driver output.")
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%H:%M:%S} {self.action} by {self.actor}"

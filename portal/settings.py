@@ -138,6 +138,9 @@ else:
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # Tests use a file too: an in-memory database locks whole tables across threads, unlike
+    # the file the server uses, where IMMEDIATE transactions queue for the write lock.
+    _db["TEST"] = {"NAME": str(BASE_DIR / "var" / "test.sqlite3")}
 # django-prometheus's wrappers of the same backends add its database metrics.
 _db["ENGINE"] = _db["ENGINE"].replace("django.db.backends.", "django_prometheus.db.backends.")
 DATABASES = {"default": _db}

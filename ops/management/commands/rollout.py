@@ -1,0 +1,179 @@
+"""manage.py rollout: drive a canary rollout from the command line.
+
+Exit codes: 0 done; 1 error (bad input, missing rollout); 2 refused (illegal in the current
+state, or someone else moved the rollout first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from ops.drivers import DRIVERS
+from ops.models import Rollout, RolloutPlan
+from ops.rollouts import (
+    RolloutError,
+    rollout_abort,
+    rollout_advance,
+    rollout_create,
+    rollout_pause,
+    rollout_resume,
+    rollout_start,
+)
+
+HELP = """Drive a canary rollout (5% → 25% → 50% → 100% on the default plan).
+
+  rollout start 1.0.0 --image portal-api:v1.0.0   create a rollout and move to phase 1
+  rollout status [ID] [--json]                    where it is, and its event log
+  rollout advance [ID]                            next phase (or finish after the last)
+  rollout pause [ID] / rollout resume [ID]
+  rollout abort [ID] --reason "why"               traffic back to stable at once
+
+Without ID, commands act on the rollout in flight. Refusals exit with status 2."""
+
+
+class Command(BaseCommand):
+    help = HELP
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+        return parser
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--actor", default=None, help="Who acts (default: the OS user).")
+        sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+        start = sub.add_parser("start", help="Create a rollout of VERSION and start phase 1.")
+        start.add_argument("release_version", metavar="VERSION")
+        start.add_argument("--image", default="", help="Container image, e.g. portal-api:v1.0.0")
+        start.add_argument("--plan", default=None, help="Plan name (default: the default plan).")
+        start.add_argument("--driver", default="record", choices=sorted(DRIVERS))
+        start.add_argument("--baseline", default="", help="The stable version (for reports).")
+        status = sub.add_parser("status", help="Show a rollout and its events.")
+        status.add_argument("id", nargs="?", type=int)
+        status.add_argument("--json", action="store_true")
+        for name, text in (
+            ("advance", "Move to the next phase, or finish after the last one."),
+            ("pause", "Hold the rollout at its current weight."),
+            ("resume", "Continue a paused rollout."),
+        ):
+            action = sub.add_parser(name, help=text)
+            action.add_argument("id", nargs="?", type=int)
+            action.add_argument("--reason", default="")
+        abort = sub.add_parser("abort", help="Stop and send all traffic back to stable.")
+        abort.add_argument("id", nargs="?", type=int)
+        abort.add_argument("--reason", required=True)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        actor = options["actor"] or f"cli:{getpass.getuser()}"
+        action = options["action"]
+        try:
+            if action == "start":
+                self._start(options, actor)
+            elif action == "status":
+                self._status(options)
+            else:
+                rollout = self._target(options.get("id"))
+                if action == "advance":
+                    rollout = rollout_advance(
+                        rollout_id=rollout.pk,
+                        actor=actor,
+                        expected_phase=rollout.phase_index,
+                        reason=options["reason"],
+                    )
+                elif action == "pause":
+                    rollout = rollout_pause(
+                        rollout_id=rollout.pk, actor=actor, reason=options["reason"]
+                    )
+                elif action == "resume":
+                    rollout = rollout_resume(
+                        rollout_id=rollout.pk, actor=actor, reason=options["reason"]
+                    )
+                else:
+                    rollout = rollout_abort(
+                        rollout_id=rollout.pk, actor=actor, reason=options["reason"]
+                    )
+                self.stdout.write(self._line(rollout))
+        except RolloutError as exc:
+            raise CommandError(str(exc), returncode=2) from None
+
+    def _target(self, rollout_id: int | None) -> Rollout:
+        if rollout_id is not None:
+            rollout = Rollout.objects.filter(pk=rollout_id).first()
+            if rollout is None:
+                raise CommandError(f"No rollout {rollout_id}")
+            return rollout
+        active = Rollout.objects.exclude(
+            state__in=[Rollout.State.SUCCEEDED, Rollout.State.ABORTED, Rollout.State.ROLLED_BACK]
+        ).first()
+        if active is None:
+            raise CommandError("No rollout in flight; give an ID")
+        return active
+
+    def _start(self, options: dict[str, Any], actor: str) -> None:
+        plan = None
+        if options["plan"]:
+            plan = RolloutPlan.objects.filter(name=options["plan"]).first()
+            if plan is None:
+                raise CommandError(f"No plan {options['plan']!r}")
+        rollout = rollout_create(
+            version=options["release_version"],
+            image=options["image"],
+            plan=plan,
+            driver=options["driver"],
+            actor=actor,
+            baseline_version=options["baseline"],
+        )
+        rollout = rollout_start(rollout_id=rollout.pk, actor=actor)
+        self.stdout.write(self._line(rollout))
+
+    def _status(self, options: dict[str, Any]) -> None:
+        rollout = self._target(options.get("id"))
+        events = list(rollout.events.all())
+        if options["json"]:
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "id": rollout.pk,
+                        "release": rollout.release.version,
+                        "plan": rollout.plan.name,
+                        "driver": rollout.driver,
+                        "state": rollout.state,
+                        "phase": rollout.phase_index,
+                        "phases": rollout.plan.phases.count(),
+                        "weight": rollout.weight,
+                        "started_by": rollout.started_by,
+                        "events": [
+                            {
+                                "at": e.at.isoformat(),
+                                "actor": e.actor,
+                                "action": e.action,
+                                "reason": e.reason,
+                                "before": e.before,
+                                "after": e.after,
+                            }
+                            for e in events
+                        ],
+                    },
+                    indent=2,
+                )
+            )
+            return
+        self.stdout.write(self._line(rollout))
+        for event in events:
+            note = f" ({event.reason})" if event.reason else ""
+            self.stdout.write(
+                f"  {event.at:%Y-%m-%d %H:%M:%S} {event.action:<9} by {event.actor}{note}"
+            )
+
+    @staticmethod
+    def _line(rollout: Rollout) -> str:
+        phases = rollout.plan.phases.count()
+        return (
+            f"Rollout {rollout.pk}: {rollout.release.version} {rollout.state}, "
+            f"phase {rollout.phase_index}/{phases}, canary weight {rollout.weight}%"
+        )

@@ -1,0 +1,198 @@
+"""The rollout state machine. The legal transitions are the table below; each transition is
+one function that runs in a transaction, locks the rollout's row, moves traffic through the
+driver and writes an event row.
+
+    pending --start--> running(phase 1)
+    running(n) --advance--> running(n+1) | succeeded (after the last phase)
+    running --pause--> paused --resume--> running
+    paused --advance--> running(n+1) | succeeded   (a person confirms)
+    pending | running | paused --abort--> aborted      (weight 0)
+    running | paused --rollback--> rolled_back      (weight 0)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ops.drivers import driver_for
+from ops.models import Release, Rollout, RolloutEvent, RolloutPlan
+
+S = Rollout.State
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "start": frozenset({S.PENDING}),
+    "advance": frozenset({S.RUNNING, S.PAUSED}),
+    "pause": frozenset({S.RUNNING}),
+    "resume": frozenset({S.PAUSED}),
+    "abort": frozenset({S.PENDING, S.RUNNING, S.PAUSED}),
+    "rollback": frozenset({S.RUNNING, S.PAUSED}),
+}
+
+
+class RolloutError(Exception):
+    """A refused action: illegal in the current state, stale, or failed."""
+
+
+def _snapshot(rollout: Rollout) -> dict[str, Any]:
+    return {"state": rollout.state, "phase": rollout.phase_index, "weight": rollout.weight}
+
+
+def _locked(rollout_id: int) -> Rollout:
+    rollout = Rollout.objects.select_for_update().filter(pk=rollout_id).first()
+    if rollout is None:
+        raise RolloutError(f"No rollout {rollout_id}")
+    return rollout
+
+
+def _check(rollout: Rollout, action: str) -> None:
+    if rollout.state not in TRANSITIONS[action]:
+        allowed = ", ".join(a for a, states in TRANSITIONS.items() if rollout.state in states)
+        raise RolloutError(
+            f"Cannot {action} rollout {rollout.pk}: it is {rollout.state}"
+            f" (allowed now: {allowed or 'nothing, it is finished'})"
+        )
+
+
+def _move(
+    rollout: Rollout,
+    *,
+    action: str,
+    actor: str,
+    reason: str = "",
+    state: str | None = None,
+    phase: int | None = None,
+    weight: int | None = None,
+) -> Rollout:
+    before = _snapshot(rollout)
+    output = ""
+    if weight is not None and weight != rollout.weight:
+        output = driver_for(rollout.driver).set_weight(rollout, weight)
+        rollout.weight = weight
+    if phase is not None and phase != rollout.phase_index:
+        rollout.phase_index = phase
+        rollout.phase_started_at = timezone.now()
+        rollout.gate_failures = 0
+    if state is not None:
+        rollout.state = state
+        if rollout.is_terminal:
+            rollout.finished_at = timezone.now()
+    rollout.save()
+    RolloutEvent.objects.create(
+        rollout=rollout,
+        actor=actor,
+        action=action,
+        reason=reason,
+        before=before,
+        after=_snapshot(rollout),
+        output=output,
+    )
+    return rollout
+
+
+def rollout_create(
+    *,
+    version: str,
+    actor: str,
+    image: str = "",
+    plan: RolloutPlan | None = None,
+    driver: str = "record",
+    baseline_version: str = "",
+) -> Rollout:
+    driver_for(driver)  # refuse an unknown driver before anything is written
+    plan = plan or RolloutPlan.objects.filter(is_default=True).first()
+    if plan is None:
+        raise RolloutError("No rollout plan given and no default plan exists")
+    if not plan.phases.exists():
+        raise RolloutError(f"Plan {plan} has no phases")
+    release, _ = Release.objects.get_or_create(version=version, defaults={"image": image})
+    try:
+        with transaction.atomic():
+            rollout = Rollout.objects.create(
+                release=release,
+                plan=plan,
+                driver=driver,
+                started_by=actor,
+                baseline_version=baseline_version,
+            )
+            RolloutEvent.objects.create(
+                rollout=rollout, actor=actor, action="create", after=_snapshot(rollout)
+            )
+    except IntegrityError:
+        active = Rollout.objects.filter(state__in=[S.PENDING, S.RUNNING, S.PAUSED]).first()
+        raise RolloutError(f"Another rollout is in flight: {active}") from None
+    return rollout
+
+
+@transaction.atomic
+def rollout_start(*, rollout_id: int, actor: str) -> Rollout:
+    rollout = _locked(rollout_id)
+    _check(rollout, "start")
+    first = rollout.plan.phases.order_by("order").first()
+    if first is None:
+        raise RolloutError(f"Plan {rollout.plan} has no phases")
+    return _move(
+        rollout, action="start", actor=actor, state=S.RUNNING, phase=1, weight=first.weight
+    )
+
+
+@transaction.atomic
+def rollout_advance(
+    *, rollout_id: int, actor: str, expected_phase: int | None = None, reason: str = ""
+) -> Rollout:
+    """Moves to the next phase, or finishes after the last one. `expected_phase` is the phase
+    the caller saw: if the rollout has moved on meanwhile, nothing happens, so two people (or
+    two controllers) pressing "advance" at once advance it once."""
+    rollout = _locked(rollout_id)
+    _check(rollout, "advance")
+    if expected_phase is not None and rollout.phase_index != expected_phase:
+        raise RolloutError(
+            f"Rollout {rollout.pk} is already in phase {rollout.phase_index}, not {expected_phase}"
+        )
+    phases = list(rollout.plan.phases.order_by("order"))
+    if rollout.phase_index >= len(phases):
+        return _move(rollout, action="complete", actor=actor, reason=reason, state=S.SUCCEEDED)
+    nxt = phases[rollout.phase_index]
+    return _move(
+        rollout,
+        action="advance",
+        actor=actor,
+        reason=reason,
+        state=S.RUNNING,
+        phase=rollout.phase_index + 1,
+        weight=nxt.weight,
+    )
+
+
+@transaction.atomic
+def rollout_pause(*, rollout_id: int, actor: str, reason: str = "") -> Rollout:
+    rollout = _locked(rollout_id)
+    _check(rollout, "pause")
+    return _move(rollout, action="pause", actor=actor, reason=reason, state=S.PAUSED)
+
+
+@transaction.atomic
+def rollout_resume(*, rollout_id: int, actor: str, reason: str = "") -> Rollout:
+    rollout = _locked(rollout_id)
+    _check(rollout, "resume")
+    return _move(rollout, action="resume", actor=actor, reason=reason, state=S.RUNNING)
+
+
+@transaction.atomic
+def rollout_abort(*, rollout_id: int, actor: str, reason: str) -> Rollout:
+    if not reason.strip():
+        raise RolloutError("An abort needs a reason")
+    rollout = _locked(rollout_id)
+    _check(rollout, "abort")
+    return _move(rollout, action="abort", actor=actor, reason=reason, state=S.ABORTED, weight=0)
+
+
+@transaction.atomic
+def rollout_rollback(*, rollout_id: int, actor: str, reason: str) -> Rollout:
+    rollout = _locked(rollout_id)
+    _check(rollout, "rollback")
+    return _move(
+        rollout, action="rollback", actor=actor, reason=reason, state=S.ROLLED_BACK, weight=0
+    )
