@@ -213,3 +213,47 @@ class RolloutEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%H:%M:%S} {self.action} by {self.actor}"
+
+
+class Gate(models.Model):
+    """A check a phase must pass before the rollout advances. `params` hold its thresholds and
+    window (see ops/gates.py for each kind's parameters and defaults)."""
+
+    phase = models.ForeignKey(RolloutPhase, on_delete=models.CASCADE, related_name="gates")
+    order = models.PositiveIntegerField(default=0)
+    kind = models.CharField(max_length=40)
+    params = models.JSONField(default=dict, blank=True)
+    description = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["phase", "order", "id"]
+
+    def __str__(self) -> str:
+        return self.description or self.kind
+
+
+class GateResult(models.Model):
+    class Verdict(models.TextChoices):
+        PASS = "pass", "Pass"
+        FAIL = "fail", "Fail"
+        INCONCLUSIVE = "inconclusive", "Inconclusive"
+        ERROR = "error", "Probe error"
+
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="gate_results")
+    gate = models.ForeignKey(Gate, on_delete=models.SET_NULL, null=True, related_name="results")
+    kind = models.CharField(max_length=40)
+    phase_index = models.PositiveIntegerField()
+    attempt = models.PositiveIntegerField(default=1)
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    observed = models.CharField(max_length=200, blank=True)
+    target = models.CharField(max_length=200, blank=True)
+    window_seconds = models.PositiveIntegerField(null=True, blank=True)
+    query = models.TextField(blank=True, help_text="The query or probe that was used.")
+    evidence = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.verdict} (phase {self.phase_index}, attempt {self.attempt})"

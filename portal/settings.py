@@ -246,6 +246,15 @@ FILE_UPLOAD_MAX_BYTES = env.get_int("FILE_UPLOAD_MAX_BYTES", 25 * 1024 * 1024, m
 # JSON bodies and non-file form fields.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.get_int("REQUEST_BODY_MAX_BYTES", 1024 * 1024, minimum=1024)
 METRICS_TOKEN = env.get_str("METRICS_TOKEN")
+# Where the rollout controller's probes reach the canary and the stable deployment.
+ROLLOUT_CANARY_URL = (
+    env.get_url("CANARY_URL", ("http", "https")) or f"http://127.0.0.1:{env.get_int('PORT', 8000)}"
+).rstrip("/")
+ROLLOUT_STABLE_URL = (env.get_url("STABLE_URL", ("http", "https")) or ROLLOUT_CANARY_URL).rstrip(
+    "/"
+)
+ROLLOUT_PROBE_TIMEOUT = env.get_int("ROLLOUT_PROBE_TIMEOUT", 5, minimum=1)
+ROLLOUT_MAX_PROBE_ERRORS = env.get_int("ROLLOUT_MAX_PROBE_ERRORS", 3, minimum=1)
 METRICS_STORE_ENABLED = env.get_bool("METRICS_STORE_ENABLED", True)
 METRICS_FLUSH_SECONDS = env.get_int("METRICS_FLUSH_SECONDS", 5, minimum=0)
 METRICS_BUFFER_MINUTES = env.get_int("METRICS_BUFFER_MINUTES", 60, minimum=1)

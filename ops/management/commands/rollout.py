@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from ops.controller import tick
 from ops.drivers import DRIVERS
 from ops.models import Rollout, RolloutPlan
 from ops.rollouts import (
@@ -32,8 +34,11 @@ HELP = """Drive a canary rollout (5% → 25% → 50% → 100% on the default pla
   rollout advance [ID]                            next phase (or finish after the last)
   rollout pause [ID] / rollout resume [ID]
   rollout abort [ID] --reason "why"               traffic back to stable at once
+  rollout tick                                    one reconciler step (cron-safe)
+  rollout run [--interval 10]                     tick until the rollout finishes
 
-Without ID, commands act on the rollout in flight. Refusals exit with status 2."""
+Without ID, commands act on the rollout in flight. Exit status: 0 done or succeeded;
+1 error; 2 refused; 3 rolled back or aborted; 4 paused, waiting for a person."""
 
 
 class Command(BaseCommand):
@@ -64,6 +69,10 @@ class Command(BaseCommand):
             action = sub.add_parser(name, help=text)
             action.add_argument("id", nargs="?", type=int)
             action.add_argument("--reason", default="")
+        sub.add_parser("tick", help="Run one reconciler step: bake, judge gates, act.")
+        run = sub.add_parser("run", help="Tick until the rollout succeeds, rolls back or pauses.")
+        run.add_argument("--interval", type=float, default=10.0, help="Seconds between ticks.")
+        run.add_argument("--max-seconds", type=float, default=None, help="Give up after this.")
         abort = sub.add_parser("abort", help="Stop and send all traffic back to stable.")
         abort.add_argument("id", nargs="?", type=int)
         abort.add_argument("--reason", required=True)
@@ -76,6 +85,11 @@ class Command(BaseCommand):
                 self._start(options, actor)
             elif action == "status":
                 self._status(options)
+            elif action == "tick":
+                result = tick(actor=actor)
+                self.stdout.write(f"{result.action}: {result.detail}")
+            elif action == "run":
+                self._run(actor, options["interval"], options["max_seconds"])
             else:
                 rollout = self._target(options.get("id"))
                 if action == "advance":
@@ -100,6 +114,29 @@ class Command(BaseCommand):
                 self.stdout.write(self._line(rollout))
         except RolloutError as exc:
             raise CommandError(str(exc), returncode=2) from None
+
+    def _run(self, actor: str, interval: float, max_seconds: float | None) -> None:
+        started = time.monotonic()
+        while True:
+            result = tick(actor=actor)
+            self.stdout.write(f"{result.action}: {result.detail}")
+            self.stdout.flush()
+            if result.action == "succeeded":
+                return
+            if result.action == "rolled_back":
+                raise CommandError(f"Rolled back: {result.detail}", returncode=3)
+            if result.action == "paused":
+                raise CommandError(f"Paused for a person: {result.detail}", returncode=4)
+            if result.action == "idle" and result.rollout_id is None:
+                last = Rollout.objects.order_by("-created_at").first()
+                if last is not None and last.state == Rollout.State.SUCCEEDED:
+                    return
+                if last is not None and last.state == Rollout.State.PAUSED:
+                    raise CommandError("The rollout is paused; resume it first", returncode=4)
+                raise CommandError("No running rollout", returncode=3 if last else 1)
+            if max_seconds is not None and time.monotonic() - started > max_seconds:
+                raise CommandError(f"Still {result.action} after {max_seconds:g}s", returncode=1)
+            time.sleep(interval)
 
     def _target(self, rollout_id: int | None) -> Rollout:
         if rollout_id is not None:

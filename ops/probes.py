@@ -1,0 +1,75 @@
+"""Probe tenants and tokens the rollout controller owns: gates never touch customers' data.
+
+Two tenants (`rollout-probe-a`, `rollout-probe-b`) each hold a contact and a job with a small
+file. Fresh, short-lived tokens are issued for every gate evaluation (the raw values exist only
+in the controller's memory); `rollout-probe-b` has a low default rate limit so the rate-limit
+gate can exceed it cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+
+from contacts.models import Contact
+from files.models import FileKind, JobFile
+from jobs.models import Job
+from portal.models import Tenant
+from portal.services import tenant_ensure, token_create
+
+PROBE_A, PROBE_B = "rollout-probe-a", "rollout-probe-b"
+PROBE_RATE_LIMIT = "5/m"
+PROBE_FILE = b"%PDF-1.4\n% rollout probe file\n%%EOF\n"
+
+
+@dataclass(frozen=True)
+class ProbeTenant:
+    slug: str
+    token: str
+    contact_id: str
+    job_id: str
+
+
+@dataclass(frozen=True)
+class ProbeCredentials:
+    a: ProbeTenant
+    b: ProbeTenant
+    rate_limited_token: str  # on tenant b, whose default group allows PROBE_RATE_LIMIT
+
+
+def _fixture(slug: str) -> tuple[Tenant, Contact, Job]:
+    tenant, _ = tenant_ensure(slug=slug, name=f"Rollout probe ({slug[-1]})")
+    contact, _ = Contact.objects.get_or_create(
+        tenant=tenant, name="Rollout probe", defaults={"email": f"{slug}@probe.invalid"}
+    )
+    job = Job.objects.filter(tenant=tenant, title="Rollout probe job").first()
+    if job is None:
+        job = Job.objects.create(tenant=tenant, contact=contact, title="Rollout probe job")
+    if not JobFile.objects.filter(job=job).exists():
+        job_file = JobFile(
+            tenant=tenant, job=job, name="probe.pdf", content_type="application/pdf",
+            kind=FileKind.DOCUMENT, size=len(PROBE_FILE), sha256="0" * 64,
+        )  # fmt: skip
+        job_file.blob.save("probe.pdf", ContentFile(PROBE_FILE), save=False)
+        job_file.save(force_insert=True)
+    return tenant, contact, job
+
+
+@transaction.atomic
+def probe_credentials() -> ProbeCredentials:
+    tenants = []
+    for slug in (PROBE_A, PROBE_B):
+        tenant, contact, job = _fixture(slug)
+        _, raw = token_create(tenant=tenant, name="rollout-probe", expires_in_days=1, rotate=True)
+        tenants.append(ProbeTenant(slug, raw, str(contact.pk), job.pk))
+    b = Tenant.objects.get(slug=PROBE_B)
+    if b.rate_limit_default != PROBE_RATE_LIMIT:
+        b.rate_limit_default = PROBE_RATE_LIMIT
+        b.save(update_fields=["rate_limit_default"])
+    # A fresh token has a fresh window, so exceeding it never starves the other probes.
+    _, limited = token_create(
+        tenant=b, name="rollout-probe-ratelimit", expires_in_days=1, rotate=True
+    )
+    return ProbeCredentials(a=tenants[0], b=tenants[1], rate_limited_token=limited)

@@ -1,0 +1,114 @@
+"""The reconciler against the real application (pytest-django's live_server as the canary)."""
+
+from __future__ import annotations
+
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from ops.controller import tick
+from ops.models import GateResult, Release, Rollout, RolloutPlan
+from ops.rollouts import rollout_create, rollout_start
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _canary(live_server: Any, settings: Any) -> None:
+    settings.ROLLOUT_CANARY_URL = live_server.url
+    settings.ROLLOUT_STABLE_URL = live_server.url
+    settings.RATE_LIMITS = {"default": "1000/m", "files": "120/m"}
+
+
+def plan(gates: list[tuple[str, dict[str, Any]]], bake: int = 0, phases: int = 4) -> RolloutPlan:
+    made = RolloutPlan.objects.create(name=f"test-{RolloutPlan.objects.count()}")
+    for order, weight in enumerate([5, 25, 50, 100][:phases], start=1):
+        phase = made.phases.create(order=order, weight=weight, bake_seconds=bake)
+        for position, (kind, params) in enumerate(gates):
+            phase.gates.create(order=position, kind=kind, params=params)
+    return made
+
+
+def started(the_plan: RolloutPlan, version: str = "1.0.0") -> Rollout:
+    rollout = rollout_create(version=version, actor="alice", plan=the_plan)
+    return rollout_start(rollout_id=rollout.pk, actor="alice")
+
+
+def test_passing_gates_take_the_rollout_to_success() -> None:
+    rollout = started(plan([("canary_health", {}), ("tenant_isolation", {})]))
+    actions = [tick().action for _ in range(4)]
+    assert actions == ["advanced", "advanced", "advanced", "succeeded"]
+    rollout.refresh_from_db()
+    assert (rollout.state, rollout.weight) == (Rollout.State.SUCCEEDED, 100)
+    results = GateResult.objects.filter(rollout=rollout)
+    assert results.count() == 8
+    assert set(results.values_list("verdict", flat=True)) == {"pass"}
+    assert all(r.query and r.target for r in results)
+    assert tick().action == "idle"  # nothing left to do: ticking again is harmless
+
+
+def test_a_failed_gate_rolls_back_to_zero_with_the_reason() -> None:
+    # The canary serves 1.0.0; a rollout of 2.0.0 sees the wrong version on health.
+    rollout = started(plan([("canary_health", {})]), version="2.0.0")
+    result = tick()
+    assert result.action == "rolled_back"
+    assert "canary_health" in result.detail
+    rollout.refresh_from_db()
+    assert (rollout.state, rollout.weight) == (Rollout.State.ROLLED_BACK, 0)
+    failed = GateResult.objects.get(rollout=rollout)
+    assert failed.verdict == "fail"
+    assert '"version":"1.0.0"' in failed.evidence
+    assert list(rollout.events.values_list("action", flat=True))[-2:] == ["gate_failed", "rollback"]
+
+
+def test_failures_below_the_plans_limit_are_retried() -> None:
+    the_plan = plan([("canary_health", {})])
+    the_plan.max_gate_failures = 2
+    the_plan.save()
+    rollout = started(the_plan, version="2.0.0")
+    assert tick().action == "retrying"
+    assert tick().action == "rolled_back"
+    attempts = GateResult.objects.filter(rollout=rollout).values_list("attempt", flat=True)
+    assert sorted(attempts) == [1, 2]
+
+
+def test_an_inconclusive_gate_pauses_for_a_person() -> None:
+    latency = {"endpoint": "/v*/contacts", "threshold_ms": 300, "min_samples": 50}
+    rollout = started(plan([("latency", latency)]))
+    result = tick()
+    assert result.action == "paused"
+    assert "Inconclusive" in result.detail
+    rollout.refresh_from_db()
+    assert (rollout.state, rollout.weight) == (Rollout.State.PAUSED, 5)
+
+
+def test_probe_errors_are_retried_then_pause(settings: Any) -> None:
+    settings.ROLLOUT_CANARY_URL = "http://127.0.0.1:9"
+    settings.ROLLOUT_PROBE_TIMEOUT = 1
+    settings.ROLLOUT_MAX_PROBE_ERRORS = 2
+    rollout = started(plan([("canary_health", {})]))
+    assert tick().action == "probe_error"
+    assert tick().action == "paused"
+    rollout.refresh_from_db()
+    assert rollout.gate_failures == 0  # errors are not failures
+
+
+def test_a_phase_bakes_before_its_gates_are_judged() -> None:
+    rollout = started(plan([("canary_health", {})], bake=3600))
+    result = tick()
+    assert result.action == "waiting"
+    assert GateResult.objects.filter(rollout=rollout).count() == 0
+
+
+def test_rollout_run_finishes_and_exits_zero_or_three() -> None:
+    started(plan([("smoke", {})], phases=2))
+    out = StringIO()
+    call_command("rollout", "run", "--interval", "0", stdout=out)
+    assert out.getvalue().strip().splitlines()[-1].startswith("succeeded")
+    Release.objects.create(version="3.0.0")
+    started(plan([("canary_health", {})], phases=2), version="3.0.0")
+    with pytest.raises(CommandError) as caught:
+        call_command("rollout", "run", "--interval", "0", stdout=StringIO())
+    assert caught.value.returncode == 3
