@@ -1,10 +1,27 @@
-"""Traffic drivers: how a rollout's canary weight reaches the load balancer."""
+"""Traffic drivers: how a rollout's canary weight reaches the load balancer.
+
+- `record` (local default): the weight is only recorded.
+- `nginx`: writes a weighted upstream file atomically, checks the configuration, reloads nginx.
+- `aws-alb`: points an ALB listener's default action at the stable and canary target groups
+  with the weights (the seed's `modify-listener` forward config), through boto3.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+import os
+import shlex
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any, Protocol
+
+from django.conf import settings
 
 from ops.models import Rollout
+
+
+class DriverError(Exception):
+    pass
 
 
 class TrafficDriver(Protocol):
@@ -12,24 +29,154 @@ class TrafficDriver(Protocol):
 
     def set_weight(self, rollout: Rollout, weight: int) -> str:
         """Sends `weight` percent of traffic to the canary; returns output for the event log.
-        Raises on failure (the transition then does not happen)."""
+        Raises DriverError on failure (the transition then does not happen)."""
         ...
 
 
 class RecordDriver:
-    """The local default: the weight is only recorded on the rollout."""
-
     name = "record"
 
     def set_weight(self, rollout: Rollout, weight: int) -> str:
         return f"recorded canary weight {weight}% (record driver: no traffic is moved)"
 
 
-DRIVERS: dict[str, type[RecordDriver]] = {"record": RecordDriver}
+def run_command(command: str, timeout: float) -> str:
+    """Runs a configured command without a shell; returns its output or raises DriverError."""
+    try:
+        # Operator-configured commands (settings or plan data), run without a shell.
+        result = subprocess.run(  # noqa: S603
+            shlex.split(command), capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise DriverError(f"{command}: {exc}") from exc
+    output = f"$ {command}\n{result.stdout}{result.stderr}".rstrip()
+    if result.returncode != 0:
+        raise DriverError(f"{output}\n(exit status {result.returncode})")
+    return output
+
+
+def nginx_upstream(*, stable: str, canary: str, weight: int, rollout_id: int | None) -> str:
+    servers = []
+    if weight < 100:
+        servers.append(f"    server {stable} weight={100 - weight};")
+    if weight > 0:
+        servers.append(f"    server {canary} weight={weight};")
+    return (
+        f"# Written by the Portal API rollout controller (rollout {rollout_id}): "
+        f"canary {weight}%, stable {100 - weight}%.\n"
+        f"upstream {settings.NGINX_UPSTREAM_NAME} {{\n" + "\n".join(servers) + "\n}\n"
+    )
+
+
+class NginxDriver:
+    name = "nginx"
+
+    def set_weight(self, rollout: Rollout, weight: int) -> str:
+        path = Path(settings.NGINX_UPSTREAM_FILE)
+        previous = path.read_text() if path.exists() else None
+        content = nginx_upstream(
+            stable=settings.ROLLOUT_STABLE_UPSTREAM,
+            canary=settings.ROLLOUT_CANARY_UPSTREAM,
+            weight=weight,
+            rollout_id=rollout.pk,
+        )
+        self._write(path, content)
+        try:
+            output = [run_command(settings.NGINX_TEST_COMMAND, 30)]
+            output.append(run_command(settings.NGINX_RELOAD_COMMAND, 30))
+        except DriverError:
+            # Never leave nginx pointed at a file it refused.
+            if previous is None:
+                path.unlink(missing_ok=True)
+            else:
+                self._write(path, previous)
+            raise
+        return f"wrote {path}:\n{content}" + "\n".join(output)
+
+    @staticmethod
+    def _write(path: Path, content: str) -> None:
+        # A reader (nginx) sees the old file or the new one, never half of either.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(content)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temp, 0o644)
+            os.replace(temp, path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+
+
+class AwsAlbDriver:
+    """The seed's `aws elbv2 modify-listener --default-actions file://canary-5pct.json`."""
+
+    name = "aws-alb"
+
+    def __init__(self, client: Any = None) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("elbv2", region_name=settings.AWS_ALB_REGION)
+        return self._client
+
+    @staticmethod
+    def actions(weight: int) -> list[dict[str, Any]]:
+        return [
+            {
+                "Type": "forward",
+                "ForwardConfig": {
+                    "TargetGroups": [
+                        {
+                            "TargetGroupArn": settings.ALB_STABLE_TARGET_GROUP_ARN,
+                            "Weight": 100 - weight,
+                        },
+                        {"TargetGroupArn": settings.ALB_CANARY_TARGET_GROUP_ARN, "Weight": weight},
+                    ]
+                },
+            }
+        ]
+
+    def set_weight(self, rollout: Rollout, weight: int) -> str:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        arns = (
+            settings.ALB_LISTENER_ARN,
+            settings.ALB_STABLE_TARGET_GROUP_ARN,
+            settings.ALB_CANARY_TARGET_GROUP_ARN,
+        )
+        if not all(arns):
+            raise DriverError(
+                "aws-alb needs ALB_LISTENER_ARN, ALB_STABLE_TARGET_GROUP_ARN and "
+                "ALB_CANARY_TARGET_GROUP_ARN"
+            )
+        try:
+            response = self.client.modify_listener(
+                ListenerArn=settings.ALB_LISTENER_ARN, DefaultActions=self.actions(weight)
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise DriverError(f"modify_listener failed: {exc}") from exc
+        groups = response["Listeners"][0]["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
+        shares = ", ".join(f"{g['TargetGroupArn'].split('/')[-2]} {g['Weight']}" for g in groups)
+        return f"aws elbv2 modify-listener {settings.ALB_LISTENER_ARN}: {shares}"
+
+
+DRIVERS: dict[str, type[Any]] = {
+    "record": RecordDriver,
+    "nginx": NginxDriver,
+    "aws-alb": AwsAlbDriver,
+}
 
 
 def driver_for(name: str) -> TrafficDriver:
     try:
-        return DRIVERS[name]()
+        driver: TrafficDriver = DRIVERS[name]()
     except KeyError:
         raise ValueError(f"Unknown traffic driver {name!r}; known: {', '.join(DRIVERS)}") from None
+    return driver

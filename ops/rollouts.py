@@ -17,7 +17,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ops.drivers import driver_for
+from ops.drivers import DriverError, driver_for
 from ops.models import Release, Rollout, RolloutEvent, RolloutPlan
 
 S = Rollout.State
@@ -69,7 +69,12 @@ def _move(
     before = _snapshot(rollout)
     output = ""
     if weight is not None and weight != rollout.weight:
-        output = driver_for(rollout.driver).set_weight(rollout, weight)
+        try:
+            output = driver_for(rollout.driver).set_weight(rollout, weight)
+        except DriverError as exc:
+            raise RolloutError(
+                f"The {rollout.driver} driver could not set {weight}%: {exc}"
+            ) from exc
         rollout.weight = weight
     if phase is not None and phase != rollout.phase_index:
         rollout.phase_index = phase

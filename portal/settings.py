@@ -254,6 +254,19 @@ ROLLOUT_STABLE_URL = (env.get_url("STABLE_URL", ("http", "https")) or ROLLOUT_CA
     "/"
 )
 ROLLOUT_PROBE_TIMEOUT = env.get_int("ROLLOUT_PROBE_TIMEOUT", 5, minimum=1)
+# Traffic drivers.
+ROLLOUT_STABLE_UPSTREAM = env.get_str("ROLLOUT_STABLE_UPSTREAM", "127.0.0.1:8001") or ""
+ROLLOUT_CANARY_UPSTREAM = env.get_str("ROLLOUT_CANARY_UPSTREAM", "127.0.0.1:8002") or ""
+NGINX_UPSTREAM_FILE = (
+    env.get_str("NGINX_UPSTREAM_FILE", "/etc/nginx/conf.d/portal-api-upstream.conf") or ""
+)
+NGINX_UPSTREAM_NAME = env.get_str("NGINX_UPSTREAM_NAME", "portal_api") or "portal_api"
+NGINX_TEST_COMMAND = env.get_str("NGINX_TEST_COMMAND", "nginx -t") or "nginx -t"
+NGINX_RELOAD_COMMAND = env.get_str("NGINX_RELOAD_COMMAND", "nginx -s reload") or "nginx -s reload"
+ALB_LISTENER_ARN = env.get_str("ALB_LISTENER_ARN") or ""
+ALB_STABLE_TARGET_GROUP_ARN = env.get_str("ALB_STABLE_TARGET_GROUP_ARN") or ""
+ALB_CANARY_TARGET_GROUP_ARN = env.get_str("ALB_CANARY_TARGET_GROUP_ARN") or ""
+AWS_ALB_REGION = env.get_str("AWS_ALB_REGION") or env.get_str("AWS_DEFAULT_REGION") or "us-east-1"
 ROLLOUT_MAX_PROBE_ERRORS = env.get_int("ROLLOUT_MAX_PROBE_ERRORS", 3, minimum=1)
 METRICS_STORE_ENABLED = env.get_bool("METRICS_STORE_ENABLED", True)
 METRICS_FLUSH_SECONDS = env.get_int("METRICS_FLUSH_SECONDS", 5, minimum=0)
