@@ -18,7 +18,13 @@ from django.utils import timezone
 from ops.gates import GateContext, Outcome, run_gate
 from ops.models import Gate, GateResult, Rollout, RolloutEvent
 from ops.probes import probe_credentials
-from ops.rollouts import RolloutError, rollout_advance, rollout_pause, rollout_rollback
+from ops.rollouts import (
+    CommandFailedError,
+    RolloutError,
+    rollout_advance,
+    rollout_pause,
+    rollout_rollback,
+)
 from ops.sources import default_source
 
 V = GateResult.Verdict
@@ -125,6 +131,11 @@ def tick(*, actor: str = "controller") -> TickResult:
             expected_phase=phase.order,
             reason=f"All {len(results)} gate(s) of phase {phase.order} passed",
         )
+    except CommandFailedError as exc:
+        # A deploy command of the next phase failed: the rollout must not go on.
+        reason = str(exc)
+        rollout_rollback(rollout_id=rollout.pk, actor=actor, reason=reason)
+        return TickResult(rollout.pk, "rolled_back", reason)
     except RolloutError as exc:
         # Someone else moved the rollout meanwhile; the next tick sees the new state.
         return TickResult(rollout.pk, "idle", str(exc))

@@ -121,6 +121,13 @@ class RolloutPlan(models.Model):
     max_gate_failures = models.PositiveIntegerField(
         default=1, help_text="Failed gate evaluations that abort the rollout and roll it back."
     )
+    rollback_commands = models.JSONField(
+        default=list, blank=True, help_text="Run after traffic is back on stable."
+    )
+    cleanup_commands = models.JSONField(
+        default=list, blank=True, help_text="Run after success (e.g. scale the canary to 0)."
+    )
+    command_timeout = models.PositiveIntegerField(default=300)
 
     class Meta:
         ordering = ["name"]
@@ -138,6 +145,12 @@ class RolloutPhase(models.Model):
     )
     bake_seconds = models.PositiveIntegerField(
         default=300, help_text="Minimum time at this weight before the gates are judged."
+    )
+    commands = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Run on entering the phase, before traffic moves; {version}, {image} and "
+        "{weight} are filled in. A failure aborts the rollout.",
     )
 
     class Meta:
@@ -257,3 +270,29 @@ class GateResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.verdict} (phase {self.phase_index}, attempt {self.attempt})"
+
+
+class StatusEntry(models.Model):
+    """What the public status page shows: maintenance windows and rollbacks."""
+
+    class Kind(models.TextChoices):
+        MAINTENANCE = "maintenance", "Maintenance"
+        ROLLBACK = "rollback", "Rollback"
+        INCIDENT = "incident", "Incident"
+
+    reference = models.CharField(max_length=40, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    rollout = models.ForeignKey(
+        Rollout, on_delete=models.SET_NULL, null=True, blank=True, related_name="status_entries"
+    )
+    started_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name_plural = "status entries"
+
+    def __str__(self) -> str:
+        return self.reference

@@ -17,8 +17,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ops.drivers import DriverError, driver_for
+from ops.drivers import DriverError, driver_for, run_command
 from ops.models import Release, Rollout, RolloutEvent, RolloutPlan
+from ops.notify import notify
 
 S = Rollout.State
 
@@ -34,6 +35,26 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 class RolloutError(Exception):
     """A refused action: illegal in the current state, stale, or failed."""
+
+
+class CommandFailedError(RolloutError):
+    """A deploy, rollback or cleanup command failed (the rollout must not go on)."""
+
+
+def _run_commands(rollout: Rollout, commands: list[str], *, weight: int) -> str:
+    values = {
+        "version": rollout.release.version,
+        "image": rollout.release.image or f"portal-api:v{rollout.release.version}",
+        "weight": weight,
+    }
+    outputs = []
+    for template in commands:
+        command = template.format_map(values)
+        try:
+            outputs.append(run_command(command, rollout.plan.command_timeout))
+        except DriverError as exc:
+            raise CommandFailedError(f"Command failed: {exc}") from exc
+    return "\n".join(outputs)
 
 
 def _snapshot(rollout: Rollout) -> dict[str, Any]:
@@ -67,6 +88,11 @@ def _move(
     weight: int | None = None,
 ) -> Rollout:
     before = _snapshot(rollout)
+    outputs = []
+    if phase is not None and phase != rollout.phase_index:
+        entering = rollout.plan.phases.filter(order=phase).first()
+        if entering is not None and entering.commands:
+            outputs.append(_run_commands(rollout, entering.commands, weight=entering.weight))
     output = ""
     if weight is not None and weight != rollout.weight:
         try:
@@ -76,6 +102,19 @@ def _move(
                 f"The {rollout.driver} driver could not set {weight}%: {exc}"
             ) from exc
         rollout.weight = weight
+    if output:
+        outputs.append(output)
+    if state in {S.ABORTED, S.ROLLED_BACK} and rollout.plan.rollback_commands:
+        # Traffic is already back on stable; a failing rollback command is recorded, not fatal.
+        try:
+            outputs.append(_run_commands(rollout, rollout.plan.rollback_commands, weight=0))
+        except CommandFailedError as exc:
+            outputs.append(str(exc))
+    if state == S.SUCCEEDED and rollout.plan.cleanup_commands:
+        try:
+            outputs.append(_run_commands(rollout, rollout.plan.cleanup_commands, weight=100))
+        except CommandFailedError as exc:
+            outputs.append(str(exc))
     if phase is not None and phase != rollout.phase_index:
         rollout.phase_index = phase
         rollout.phase_started_at = timezone.now()
@@ -92,8 +131,12 @@ def _move(
         reason=reason,
         before=before,
         after=_snapshot(rollout),
-        output=output,
+        output="\n".join(outputs),
     )
+    event = {"start": "started", "complete": "completed", "rollback": "rolled_back",
+             "abort": "aborted"}.get(action)  # fmt: skip
+    if event:
+        notify(event, rollout, reason)
     return rollout
 
 

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import pytest
+
+from ops.models import Rollout, RolloutPlan, StatusEntry
+from ops.rollouts import (
+    CommandFailedError,
+    rollout_abort,
+    rollout_advance,
+    rollout_create,
+    rollout_start,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def plan(**fields: Any) -> RolloutPlan:
+    phase_commands = fields.pop("phase_commands", {})
+    made = RolloutPlan.objects.create(name=f"cmd-{RolloutPlan.objects.count()}", **fields)
+    for order, weight in enumerate([5, 100], start=1):
+        made.phases.create(order=order, weight=weight, bake_seconds=0,
+                           commands=phase_commands.get(order, []))  # fmt: skip
+    return made
+
+
+def test_phase_commands_run_before_traffic_moves_and_are_logged(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    made = plan(phase_commands={1: ["echo deploying {image} for {version} at {weight}%"]})
+    rollout = rollout_create(version="1.0.0", actor="t", plan=made, image="portal-api:v1.0.0")
+    with django_capture_on_commit_callbacks(execute=True):
+        rollout = rollout_start(rollout_id=rollout.pk, actor="t")
+    output = rollout.events.get(action="start").output
+    assert "deploying portal-api:v1.0.0 for 1.0.0 at 5%" in output
+    assert output.index("deploying") < output.index("recorded canary weight")
+
+
+def test_a_failing_deploy_command_refuses_the_phase() -> None:
+    made = plan(phase_commands={2: ["false"]})
+    rollout = rollout_create(version="1.0.0", actor="t", plan=made)
+    rollout_start(rollout_id=rollout.pk, actor="t")
+    with pytest.raises(CommandFailedError, match="exit status 1"):
+        rollout_advance(rollout_id=rollout.pk, actor="t")
+    assert Rollout.objects.get(pk=rollout.pk).weight == 5
+
+
+def test_rollback_and_cleanup_commands_run(django_capture_on_commit_callbacks: Any) -> None:
+    made = plan(rollback_commands=["echo scale canary to 0"], cleanup_commands=["echo cleanup"])
+    first = rollout_create(version="1.0.0", actor="t", plan=made)
+    rollout_start(rollout_id=first.pk, actor="t")
+    aborted = rollout_abort(rollout_id=first.pk, actor="t", reason="stop")
+    assert "scale canary to 0" in aborted.events.get(action="abort").output
+    second = rollout_create(version="1.0.1", actor="t", plan=made)
+    rollout_start(rollout_id=second.pk, actor="t")
+    rollout_advance(rollout_id=second.pk, actor="t")
+    done = rollout_advance(rollout_id=second.pk, actor="t")
+    assert done.state == Rollout.State.SUCCEEDED
+    assert "cleanup" in done.events.get(action="complete").output
+
+
+def test_the_status_page_gets_maintenance_and_rollback_entries(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from ops.rollouts import rollout_rollback
+
+    with django_capture_on_commit_callbacks(execute=True):
+        rollout = rollout_create(version="1.0.0", actor="t")
+        rollout_start(rollout_id=rollout.pk, actor="t")
+    entry = StatusEntry.objects.get(kind="maintenance")
+    assert entry.title == "Maintenance: rolling out Portal API 1.0.0"
+    assert entry.resolved_at is None
+    with django_capture_on_commit_callbacks(execute=True):
+        rollout_rollback(rollout_id=rollout.pk, actor="controller", reason="p95 too slow")
+    entry.refresh_from_db()
+    assert entry.resolved_at is not None
+    rollback = StatusEntry.objects.get(kind="rollback")
+    assert rollback.body == "p95 too slow"
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    finally:
+        server.shutdown()
+
+
+def test_the_webhook_receives_json_after_commit(
+    settings: Any,
+    webhook: tuple[str, list[dict[str, Any]]],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    url, received = webhook
+    settings.ROLLOUT_NOTIFIERS = ["webhook"]
+    settings.ROLLOUT_WEBHOOK_URL = url
+    rollout = rollout_create(version="1.0.0", actor="t")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        rollout_start(rollout_id=rollout.pk, actor="t")
+    assert received == []  # nothing is sent before the transition commits
+    for callback in callbacks:
+        callback()
+    assert [(r["event"], r["version"], r["weight"]) for r in received] == [("started", "1.0.0", 5)]
