@@ -112,3 +112,41 @@ def test_rollout_run_finishes_and_exits_zero_or_three() -> None:
     with pytest.raises(CommandError) as caught:
         call_command("rollout", "run", "--interval", "0", stdout=StringIO())
     assert caught.value.returncode == 3
+
+
+def test_the_report_renders_the_seeds_shape_for_a_success_and_a_rollback() -> None:
+    import json
+
+    rollout = started(plan([("canary_health", {}), ("smoke", {})], phases=4))
+    while tick().action not in {"succeeded", "rolled_back", "paused"}:
+        pass
+    out = StringIO()
+    call_command("rollout", "report", str(rollout.pk), stdout=out)
+    text = out.getvalue()
+    assert text.startswith("# Portal API v1.0.0 Deployment Execution Log")
+    for heading in ("## Phase 1: Initial Canary (5% Traffic)",
+                    "## Phase 2: Expanded Canary (25% Traffic)",
+                    "## Phase 3: Majority Canary (50% Traffic)",
+                    "## Phase 4: Complete Rollout (100% Traffic)",
+                    "## Post-Deployment Summary"):  # fmt: skip
+        assert heading in text
+    assert "| canary_health | 200 healthy version 1.0.0 | 200 healthy version 1.0.0" in text
+    assert "**Phase 4 Result**: ✅ **PASS**" in text
+    assert text.rstrip().endswith("**Deployment Status**: ✅ **COMPLETED SUCCESSFULLY**")
+    as_json = StringIO()
+    call_command("rollout", "report", str(rollout.pk), "--format", "json", stdout=as_json)
+    body = json.loads(as_json.getvalue())
+    assert [p["weight"] for p in body["phases"]] == [5, 25, 50, 100]
+    assert all(g["verdict"] == "pass" for p in body["phases"] for g in p["gates"])
+
+    broken = started(plan([("canary_health", {})], phases=2), version="9.9.9")
+    tick()
+    out = StringIO()
+    call_command("rollout", "report", stdout=out)  # the latest rollout
+    text = out.getvalue()
+    assert "❌ FAIL" in text
+    assert "<summary>Evidence</summary>" in text
+    assert "**rollback** by controller: Phase 1 gate(s) failed" in text
+    assert "## Phase 2: Complete Rollout (100% Traffic)\n\nNot reached." in text
+    assert text.rstrip().endswith("❌ **ROLLED BACK**")
+    assert broken.pk != rollout.pk

@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from ops.controller import tick
 from ops.drivers import DRIVERS
 from ops.models import Rollout, RolloutPlan
+from ops.report import render_json, render_markdown
 from ops.rollouts import (
     RolloutError,
     rollout_abort,
@@ -34,6 +35,7 @@ HELP = """Drive a canary rollout (5% → 25% → 50% → 100% on the default pla
   rollout advance [ID]                            next phase (or finish after the last)
   rollout pause [ID] / rollout resume [ID]
   rollout abort [ID] --reason "why"               traffic back to stable at once
+  rollout report [ID] [--format md|json]          the execution log (latest rollout by default)
   rollout tick                                    one reconciler step (cron-safe)
   rollout run [--interval 10]                     tick until the rollout finishes
 
@@ -69,6 +71,9 @@ class Command(BaseCommand):
             action = sub.add_parser(name, help=text)
             action.add_argument("id", nargs="?", type=int)
             action.add_argument("--reason", default="")
+        report = sub.add_parser("report", help="Render the execution log (Markdown or JSON).")
+        report.add_argument("id", nargs="?", type=int)
+        report.add_argument("--format", choices=["md", "json"], default="md")
         sub.add_parser("tick", help="Run one reconciler step: bake, judge gates, act.")
         run = sub.add_parser("run", help="Tick until the rollout succeeds, rolls back or pauses.")
         run.add_argument("--interval", type=float, default=10.0, help="Seconds between ticks.")
@@ -85,6 +90,12 @@ class Command(BaseCommand):
                 self._start(options, actor)
             elif action == "status":
                 self._status(options)
+            elif action == "report":
+                rollout = self._target(options.get("id"), latest=True)
+                if options["format"] == "json":
+                    self.stdout.write(json.dumps(render_json(rollout), indent=2))
+                else:
+                    self.stdout.write(render_markdown(rollout))
             elif action == "tick":
                 result = tick(actor=actor)
                 self.stdout.write(f"{result.action}: {result.detail}")
@@ -138,7 +149,12 @@ class Command(BaseCommand):
                 raise CommandError(f"Still {result.action} after {max_seconds:g}s", returncode=1)
             time.sleep(interval)
 
-    def _target(self, rollout_id: int | None) -> Rollout:
+    def _target(self, rollout_id: int | None, latest: bool = False) -> Rollout:
+        if rollout_id is None and latest:
+            newest = Rollout.objects.order_by("-created_at").first()
+            if newest is None:
+                raise CommandError("No rollouts yet")
+            return newest
         if rollout_id is not None:
             rollout = Rollout.objects.filter(pk=rollout_id).first()
             if rollout is None:
