@@ -147,6 +147,6 @@ def test_the_report_renders_the_seeds_shape_for_a_success_and_a_rollback() -> No
     assert "❌ FAIL" in text
     assert "<summary>Evidence</summary>" in text
     assert "**rollback** by controller: Phase 1 gate(s) failed" in text
-    assert "## Phase 2: Complete Rollout (100% Traffic)\n\nNot reached." in text
+    assert "## Phase 2: Expanded Canary (25% Traffic)\n\nNot reached." in text
     assert text.rstrip().endswith("❌ **ROLLED BACK**")
     assert broken.pk != rollout.pk
