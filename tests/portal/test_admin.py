@@ -21,7 +21,21 @@ def staff(db: None) -> Client:
 
 
 @pytest.mark.parametrize(
-    "model", ["portal/tenant", "portal/apitoken", "contacts/contact", "jobs/job", "files/jobfile"]
+    "model",
+    [
+        "portal/tenant",
+        "portal/apitoken",
+        "contacts/contact",
+        "jobs/job",
+        "files/jobfile",
+        "ops/slobjective",
+        "ops/metricrollup",
+        "ops/rolloutplan",
+        "ops/rolloutphase",
+        "ops/release",
+        "ops/rollout",
+        "ops/statusentry",
+    ],
 )
 def test_every_model_has_a_searchable_changelist(staff: Client, tenant: Tenant, model: str) -> None:
     JobFileFactory.create(job__tenant=tenant)
@@ -49,3 +63,16 @@ def test_the_admin_refuses_anonymous_users(client: Client) -> None:
     response = client.get("/admin/portal/tenant/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_rollout_pages_show_the_plan_and_its_gates(staff: Client) -> None:
+    from ops.models import RolloutPlan
+    from ops.rollouts import rollout_create, rollout_start
+
+    plan = RolloutPlan.objects.get(name="default")
+    assert staff.get(f"/admin/ops/rolloutplan/{plan.pk}/change/").status_code == 200
+    phase = plan.phases.get(order=2)
+    page = staff.get(f"/admin/ops/rolloutphase/{phase.pk}/change/").content.decode()
+    assert "files_contract" in page
+    rollout = rollout_start(rollout_id=rollout_create(version="1.0.0", actor="t").pk, actor="t")
+    assert staff.get(f"/admin/ops/rollout/{rollout.pk}/change/").status_code == 200
