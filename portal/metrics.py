@@ -72,8 +72,11 @@ def observe(*, method: str, endpoint: str, status: int, duration_ms: float) -> N
     version = settings.APP_VERSION
     REQUESTS.labels(method, endpoint, version).inc()
     DURATION.labels(method, endpoint, version).observe(duration_ms)
+    # Created at 0 with the first request: in multiprocess mode a series without samples is
+    # not exported at all, and error ratios need a zero to divide.
+    errors = ERRORS.labels(method, endpoint, version)
     if status >= 500:
-        ERRORS.labels(method, endpoint, version).inc()
+        errors.inc()
     for observer in _observers:
         observer(method, endpoint, status, duration_ms, version)
 

@@ -51,8 +51,12 @@ def gunicorn(
     env: Mapping[str, str] | None = None,
     seed_demo: bool = False,
     database_url: str | None = None,
+    prepare: bool = True,
+    wait: bool = True,
 ) -> Iterator[LiveServer]:
-    """Migrates a fresh database, creates an `acme` token, serves, and stops on exit."""
+    """Migrates a fresh database, creates an `acme` token, serves, and stops on exit.
+    `prepare=False` serves as it is (e.g. a deliberately broken instance); `wait=False` does
+    not wait for it to be healthy."""
     with tempfile.TemporaryDirectory(prefix="portal-live-") as tmp:
         full_env = {
             **os.environ,
@@ -72,9 +76,11 @@ def gunicorn(
                 text=True,
             ).stdout
 
-        manage("migrate", "--noinput")
-        manage("seed_demo") if seed_demo else manage("create_tenant", "acme")
-        token = manage("create_token", "--tenant", "acme", "--name", "live").splitlines()[-1]
+        token = ""
+        if prepare:
+            manage("migrate", "--noinput")
+            manage("seed_demo") if seed_demo else manage("create_tenant", "acme")
+            token = manage("create_token", "--tenant", "acme", "--name", "live").splitlines()[-1]
         port = free_port()
         server = subprocess.Popen(
             [
@@ -92,7 +98,10 @@ def gunicorn(
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            wait_healthy(url)
+            if wait:
+                wait_healthy(url)
+            else:
+                time.sleep(2)
             yield LiveServer(url=url, token=token, env=full_env)
         finally:
             server.terminate()

@@ -38,3 +38,13 @@ def test_the_scraped_counter_equals_the_requests_sent_across_three_workers() -> 
                 statuses = list(pool.map(one, range(N)))
             assert statuses == [200] * N
             assert scraped(server.url, "/v*/contacts") == before + N
+
+
+def test_the_error_counter_is_exported_at_zero_before_any_error() -> None:
+    with gunicorn(workers=1, env={"REDIS_URL": ""}) as server:
+        requests.get(f"{server.url}/v1/health", timeout=10)
+        text = requests.get(f"{server.url}/metrics", timeout=10).text
+        assert "# TYPE http_requests_errors_total counter" in text
+        assert re.search(
+            r'^http_requests_errors_total\{endpoint="/v\*/health".*\} 0\.0$', text, re.M
+        )

@@ -31,7 +31,7 @@ from ops.rollouts import (
 HELP = """Drive a canary rollout (5% → 25% → 50% → 100% on the default plan).
 
   rollout start 1.0.0 --image portal-api:v1.0.0   create a rollout and move to phase 1
-  rollout status [ID] [--json]                    where it is, and its event log
+  rollout status [ID] [--json]                    where it is (latest by default), its events
   rollout advance [ID]                            next phase (or finish after the last)
   rollout pause [ID] / rollout resume [ID]
   rollout abort [ID] --reason "why"               traffic back to stable at once
@@ -185,7 +185,7 @@ class Command(BaseCommand):
         self.stdout.write(self._line(rollout))
 
     def _status(self, options: dict[str, Any]) -> None:
-        rollout = self._target(options.get("id"))
+        rollout = self._target(options.get("id"), latest=True)
         events = list(rollout.events.all())
         if options["json"]:
             self.stdout.write(

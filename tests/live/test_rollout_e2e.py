@@ -1,0 +1,206 @@
+"""End to end: real nginx in front of two real gunicorn instances of this project (stable
+0.9.0 and canary 1.0.0 on one database), moved by the `nginx` driver with short bake times."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.live.server import ROOT, LiveServer, free_port, gunicorn
+from tests.live.services import require
+
+pytestmark = pytest.mark.live
+GATES = [
+    ("canary_health", {}), ("breakers_closed", {}), ("smoke", {}), ("tenant_isolation", {}),
+    ("cors_refusal", {}), ("metrics_export", {}), ("files_contract", {}), ("rate_limiter", {}),
+    ("error_rate", {"min_samples": 1, "window_seconds": 300}),
+    ("load_test", {"iterations": 40}), ("instances_up", {}),
+]  # fmt: skip
+PLAN = f"""
+from ops.models import RolloutPlan
+plan, _ = RolloutPlan.objects.get_or_create(name="e2e", defaults={{"is_default": False}})
+plan.phases.all().delete()
+for order, weight in enumerate([5, 25, 50, 100], start=1):
+    phase = plan.phases.create(order=order, weight=weight, bake_seconds=1)
+    for position, (kind, params) in enumerate({GATES!r}):
+        phase.gates.create(order=position, kind=kind, params=params)
+"""
+
+
+@dataclass
+class Stack:
+    proxy: str
+    env: dict[str, str]
+    upstream: Path
+
+    def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True,
+            text=True, check=check, timeout=300,
+        )  # fmt: skip
+
+    def canary_share(self, requests_count: int = 100) -> float:
+        versions = Counter(
+            requests.get(f"{self.proxy}/v1/health", timeout=10).json()["version"]
+            for _ in range(requests_count)
+        )
+        return versions["1.0.0"] / requests_count
+
+    def status(self) -> dict[str, Any]:
+        body: dict[str, Any] = json.loads(self.manage("rollout", "status", "--json").stdout)
+        return body
+
+
+@contextmanager
+def nginx(upstream: Path, stable: str) -> Iterator[tuple[str, dict[str, str]]]:
+    binary = require("nginx", "nginx")
+    with tempfile.TemporaryDirectory(prefix="portal-nginx-") as tmp:
+        port = free_port()
+        conf = Path(tmp) / "nginx.conf"
+        conf.write_text(
+            f"user root;\nworker_processes 1;\npid {tmp}/nginx.pid;\nerror_log {tmp}/error.log;\n"
+            "events {}\nhttp {\n  access_log off;\n"
+            f"  client_body_temp_path {tmp}/body;\n  proxy_temp_path {tmp}/proxy;\n"
+            f"  include {upstream};\n"
+            f"  server {{\n    listen 127.0.0.1:{port};\n"
+            "    location / { proxy_pass http://portal_api; proxy_set_header Host $host; }\n"
+            "  }\n}\n"
+        )
+        upstream.write_text(f"upstream portal_api {{\n    server {stable} weight=100;\n}}\n")
+        base = f"{binary} -c {conf} -p {tmp}"
+        subprocess.run([*base.split()], check=True)
+        try:
+            yield (
+                f"http://127.0.0.1:{port}",
+                {
+                    "NGINX_UPSTREAM_FILE": str(upstream),
+                    "NGINX_TEST_COMMAND": f"{base} -t",
+                    "NGINX_RELOAD_COMMAND": f"{base} -s reload",
+                },
+            )
+        finally:
+            subprocess.run([*base.split(), "-s", "quit"], check=False)
+
+
+@contextmanager
+def stack(*, broken_canary: bool = False) -> Iterator[Stack]:
+    with ExitStack() as exits:
+        tmp = Path(exits.enter_context(tempfile.TemporaryDirectory(prefix="portal-e2e-")))
+        shared = {
+            "MEDIA_ROOT": str(tmp / "media"),
+            "RATE_LIMIT_DEFAULT": "100000/m",
+            "METRICS_FLUSH_SECONDS": "1",
+            "REDIS_URL": "",
+        }
+        database = f"sqlite:///{tmp}/shared.sqlite3"
+        stable: LiveServer = exits.enter_context(
+            gunicorn(workers=1, env={**shared, "APP_VERSION": "0.9.0"}, database_url=database)
+        )
+        canary_env = {**shared, "APP_VERSION": "1.0.0"}
+        if broken_canary:
+            # A canary whose database is misconfigured: it starts, but cannot serve.
+            canary_env["DATABASE_URL"] = "postgres://nobody@127.0.0.1:9/missing"
+        canary: LiveServer = exits.enter_context(
+            gunicorn(workers=1, env=canary_env, database_url=canary_env.get("DATABASE_URL",
+                     database), prepare=not broken_canary, wait=not broken_canary)
+        )  # fmt: skip
+        host = lambda server: server.url.removeprefix("http://")  # noqa: E731
+        upstream = tmp / "upstream.conf"
+        proxy, nginx_env = exits.enter_context(nginx(upstream, host(stable)))
+        env = {
+            **stable.env,
+            **nginx_env,
+            "CANARY_URL": canary.url,
+            "STABLE_URL": stable.url,
+            "ROLLOUT_STABLE_UPSTREAM": host(stable),
+            "ROLLOUT_CANARY_UPSTREAM": host(canary),
+            "ROLLOUT_PROBE_TIMEOUT": "3",
+            "ROLLOUT_NOTIFIERS": "log,status",
+        }
+        e2e = Stack(proxy=proxy, env=env, upstream=upstream)
+        e2e.manage("shell", "-c", PLAN)
+        yield e2e
+
+
+def test_a_rollout_moves_real_traffic_through_every_phase_and_reports() -> None:
+    with stack() as e2e:
+        assert e2e.canary_share() == 0
+        e2e.manage("rollout", "start", "1.0.0", "--plan", "e2e", "--driver", "nginx",
+                   "--baseline", "0.9.0")  # fmt: skip
+        shares = {}
+        while True:
+            status = e2e.status()
+            if status["state"] != "running":
+                break
+            shares[status["weight"]] = e2e.canary_share()
+            time.sleep(1.1)  # the bake time
+            result = e2e.manage("rollout", "tick").stdout
+            assert result.startswith(("advanced", "succeeded")), result
+        assert status["state"] == "succeeded"
+        # nginx's weighted round robin: the observed share matches each phase's weight.
+        for weight, share in shares.items():
+            assert abs(share - weight / 100) <= 0.02, (weight, share)
+        assert set(shares) == {5, 25, 50, 100}
+        assert e2e.canary_share() == 1.0
+        report = e2e.manage("rollout", "report").stdout
+        assert "## Phase 3: Majority Canary (50% Traffic)" in report
+        assert "❌" not in report
+        assert report.rstrip().endswith("✅ **COMPLETED SUCCESSFULLY**")
+
+
+def test_a_broken_canary_fails_phase_one_and_is_rolled_back_to_zero() -> None:
+    with stack(broken_canary=True) as e2e:
+        e2e.manage("rollout", "start", "1.0.0", "--plan", "e2e", "--driver", "nginx")
+        assert "weight=5;" in e2e.upstream.read_text()
+        time.sleep(1.1)
+        run = e2e.manage("rollout", "run", "--interval", "0.5", check=False)
+        assert run.returncode == 3, run.stdout + run.stderr
+        status = e2e.status()
+        assert (status["state"], status["weight"]) == ("rolled_back", 0)
+        assert "weight=" in e2e.upstream.read_text()
+        assert "server 127.0.0.1" in e2e.upstream.read_text()
+        assert e2e.canary_share() == 0
+        report = e2e.manage("rollout", "report").stdout
+        assert "canary_health" in report
+        assert "❌ **ROLLED BACK**" in report
+        entries = e2e.manage(
+            "shell", "-c",
+            "from ops.models import StatusEntry; "
+            "print(sorted(e.kind for e in StatusEntry.objects.all()))",
+        ).stdout  # fmt: skip
+        assert "'rollback'" in entries
+
+
+def test_killing_rollout_run_mid_phase_and_starting_again_finishes_once() -> None:
+    with stack() as e2e:
+        e2e.manage("rollout", "start", "1.0.0", "--plan", "e2e", "--driver", "nginx")
+        runner = subprocess.Popen(
+            [sys.executable, "manage.py", "rollout", "run", "--interval", "0.5"], cwd=ROOT,
+            env=e2e.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 120
+        while e2e.status()["phase"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        os.kill(runner.pid, signal.SIGKILL)  # a crash, mid-phase
+        runner.wait()
+        assert e2e.status()["state"] == "running"
+        again = e2e.manage("rollout", "run", "--interval", "0.5", check=False)
+        assert again.returncode == 0, again.stdout + again.stderr
+        status = e2e.status()
+        assert status["state"] == "succeeded"
+        actions = Counter(event["action"] for event in status["events"])
+        assert (actions["start"], actions["advance"], actions["complete"]) == (1, 3, 1)
