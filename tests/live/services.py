@@ -26,7 +26,12 @@ def require(binary: str, package: str) -> str:
     a developer's machine, a failure under CI (which installs it)."""
     # PostgreSQL's server binaries are not on PATH; take the newest installed version.
     server_binaries = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{binary}"), reverse=True)
-    found = shutil.which(binary) or next(iter(server_binaries), None)
+    sbin = f"/usr/sbin/{binary}"  # nginx lives here, and PATH may not include it
+    found = (
+        shutil.which(binary)
+        or (sbin if os.access(sbin, os.X_OK) else None)
+        or next(iter(server_binaries), None)
+    )
     if found:
         return found
     message = f"{binary} is not installed (apt-get install {package})"
