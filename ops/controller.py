@@ -26,6 +26,7 @@ from ops.rollouts import (
     rollout_rollback,
 )
 from ops.sources import default_source
+from ops.watch import watch_step
 
 V = GateResult.Verdict
 
@@ -85,7 +86,8 @@ def _names(results: list[GateResult]) -> str:
 def tick(*, actor: str = "controller") -> TickResult:
     rollout = Rollout.objects.filter(state=Rollout.State.RUNNING).select_related("plan").first()
     if rollout is None:
-        return TickResult(None, "idle", "no running rollout")
+        watched = watch_step(actor=actor)
+        return TickResult(None, "idle", watched or "no running rollout")
     phase = rollout.plan.phases.filter(order=rollout.phase_index).first()
     if phase is None:
         return TickResult(rollout.pk, "idle", f"phase {rollout.phase_index} not in the plan")

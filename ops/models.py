@@ -102,9 +102,16 @@ class SLObjective(models.Model):
 
 
 class Release(models.Model):
+    class Stability(models.TextChoices):
+        UNKNOWN = "", "Not rolled out"
+        WATCHING = "watching", "Under the stability watch"
+        STABLE = "stable", "Stable (watch passed)"
+        BREACHED = "breached", "SLO breached during the watch"
+
     version = models.CharField(max_length=64, unique=True)
     image = models.CharField(max_length=300, blank=True, help_text="e.g. portal-api:v1.0.0")
     notes = models.TextField(blank=True)
+    stability = models.CharField(max_length=16, choices=Stability.choices, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -189,6 +196,10 @@ class Rollout(models.Model):
     started_by = models.CharField(max_length=150)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    watch_until = models.DateTimeField(
+        null=True, blank=True, help_text="End of the stability watch after success."
+    )
+    watch_checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -22,6 +22,8 @@ MESSAGES = {
     "completed": "Maintenance complete: Portal API {version} is live",
     "rolled_back": "Rollback: Portal API {version} was rolled back",
     "aborted": "Maintenance ended: the rollout of Portal API {version} was stopped",
+    "watch_breach": "Incident: Portal API {version} breached an SLO during its stability watch",
+    "watch_passed": "Portal API {version} passed its stability watch",
 }
 
 
@@ -72,6 +74,15 @@ def _status(payload: dict[str, Any], rollout: Rollout) -> None:
             defaults={"kind": StatusEntry.Kind.MAINTENANCE, "title": payload["title"],
                       "rollout": rollout},
         )  # fmt: skip
+        return
+    if event == "watch_breach":
+        StatusEntry.objects.get_or_create(
+            reference=f"incident-{rollout.created_at:%Y%m%d}-{rollout.pk:03d}",
+            defaults={"kind": StatusEntry.Kind.INCIDENT, "title": payload["title"],
+                      "body": payload["reason"], "rollout": rollout},
+        )  # fmt: skip
+        return
+    if event == "watch_passed":
         return
     StatusEntry.objects.filter(reference=reference, resolved_at__isnull=True).update(
         resolved_at=timezone.now(), body=payload["title"]

@@ -12,8 +12,10 @@ driver and writes an event row.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -121,8 +123,15 @@ def _move(
         rollout.gate_failures = 0
     if state is not None:
         rollout.state = state
+        finished = timezone.now()
         if rollout.is_terminal:
-            rollout.finished_at = timezone.now()
+            rollout.finished_at = finished
+        if state == S.SUCCEEDED and settings.ROLLOUT_WATCH_HOURS:
+            # The stability watch: `rollout tick` keeps judging the new version's SLOs.
+            rollout.watch_until = finished + timedelta(hours=settings.ROLLOUT_WATCH_HOURS)
+            Release.objects.filter(pk=rollout.release_id).update(
+                stability=Release.Stability.WATCHING
+            )
     rollout.save()
     RolloutEvent.objects.create(
         rollout=rollout,

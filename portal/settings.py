@@ -255,6 +255,8 @@ ROLLOUT_STABLE_URL = (env.get_url("STABLE_URL", ("http", "https")) or ROLLOUT_CA
 )
 ROLLOUT_PROBE_TIMEOUT = env.get_int("ROLLOUT_PROBE_TIMEOUT", 5, minimum=1)
 ROLLOUT_NOTIFIERS = env.get_list("ROLLOUT_NOTIFIERS", "log,status")
+ROLLOUT_WATCH_HOURS = env.get_int("ROLLOUT_WATCH_HOURS", 24, minimum=0)
+ROLLOUT_WATCH_INTERVAL_SECONDS = env.get_int("ROLLOUT_WATCH_INTERVAL_SECONDS", 300, minimum=0)
 ROLLOUT_WEBHOOK_URL = env.get_url("ROLLOUT_WEBHOOK_URL", ("http", "https"))
 # Traffic drivers.
 ROLLOUT_STABLE_UPSTREAM = env.get_str("ROLLOUT_STABLE_UPSTREAM", "127.0.0.1:8001") or ""

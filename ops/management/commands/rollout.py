@@ -27,6 +27,7 @@ from ops.rollouts import (
     rollout_resume,
     rollout_start,
 )
+from ops.watch import watch_step
 
 HELP = """Drive a canary rollout (5% → 25% → 50% → 100% on the default plan).
 
@@ -36,6 +37,7 @@ HELP = """Drive a canary rollout (5% → 25% → 50% → 100% on the default pla
   rollout pause [ID] / rollout resume [ID]
   rollout abort [ID] --reason "why"               traffic back to stable at once
   rollout report [ID] [--format md|json]          the execution log (latest rollout by default)
+  rollout watch                                   judge the post-success stability watch now
   rollout tick                                    one reconciler step (cron-safe)
   rollout run [--interval 10]                     tick until the rollout finishes
 
@@ -74,6 +76,7 @@ class Command(BaseCommand):
         report = sub.add_parser("report", help="Render the execution log (Markdown or JSON).")
         report.add_argument("id", nargs="?", type=int)
         report.add_argument("--format", choices=["md", "json"], default="md")
+        sub.add_parser("watch", help="Judge the stability watch of the latest success now.")
         sub.add_parser("tick", help="Run one reconciler step: bake, judge gates, act.")
         run = sub.add_parser("run", help="Tick until the rollout succeeds, rolls back or pauses.")
         run.add_argument("--interval", type=float, default=10.0, help="Seconds between ticks.")
@@ -96,6 +99,8 @@ class Command(BaseCommand):
                     self.stdout.write(json.dumps(render_json(rollout), indent=2))
                 else:
                     self.stdout.write(render_markdown(rollout))
+            elif action == "watch":
+                self.stdout.write(watch_step(actor=actor, force=True) or "No release under watch")
             elif action == "tick":
                 result = tick(actor=actor)
                 self.stdout.write(f"{result.action}: {result.detail}")
