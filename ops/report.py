@@ -184,15 +184,16 @@ def render_json(rollout: Rollout) -> dict[str, Any]:
             }
             for p in data["phases"]
         ],
-        "events": [
-            {
-                "at": e.at.isoformat(),
-                "actor": e.actor,
-                "action": e.action,
-                "reason": e.reason,
-                "before": e.before,
-                "after": e.after,
-            }
-            for e in data["events"]
-        ],
+        "events": [event_json(e) for e in data["events"]],
+    }
+
+
+def event_json(event: RolloutEvent) -> dict[str, Any]:
+    return {
+        "at": event.at.isoformat(),
+        "actor": event.actor,
+        "action": event.action,
+        "reason": event.reason,
+        "before": event.before,
+        "after": event.after,
     }

@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from ops.controller import tick
 from ops.drivers import DRIVERS
 from ops.models import Rollout, RolloutPlan
-from ops.report import render_json, render_markdown
+from ops.report import event_json, render_json, render_markdown
 from ops.rollouts import (
     RolloutError,
     rollout_abort,
@@ -205,17 +205,7 @@ class Command(BaseCommand):
                         "phases": rollout.plan.phases.count(),
                         "weight": rollout.weight,
                         "started_by": rollout.started_by,
-                        "events": [
-                            {
-                                "at": e.at.isoformat(),
-                                "actor": e.actor,
-                                "action": e.action,
-                                "reason": e.reason,
-                                "before": e.before,
-                                "after": e.after,
-                            }
-                            for e in events
-                        ],
+                        "events": [event_json(e) for e in events],
                     },
                     indent=2,
                 )
