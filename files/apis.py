@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -128,8 +129,6 @@ class FileBase(APIPolicyMixin, TenantAPIView):
 
 
 def _fullmatch(pattern: str, value: str) -> bool:
-    import re
-
     return re.fullmatch(pattern, value) is not None
 
 

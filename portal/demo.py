@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -233,8 +234,6 @@ def seed_tenant(spec: DemoSpec) -> Tenant:
             size=size,
         )
         data = make_pdf(size, f"{spec.name}: {spec.file_name}")
-        import hashlib
-
         job_file.sha256 = hashlib.sha256(data).hexdigest()
         job_file.blob.save(spec.file_name, ContentFile(data), save=False)
         job_file.save(force_insert=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar, Generic, TypeVar
 
 from django.db import models
@@ -63,8 +64,6 @@ class TenantAPIView(GenericAPIView):  # type: ignore[type-arg]
         return self.base_queryset().for_tenant(self.tenant)
 
     def get_object_or_404(self, lookup: str, queryset: models.QuerySet[Any] | None = None) -> Any:
-        import re
-
         if self.lookup_pattern is not None and not re.fullmatch(self.lookup_pattern, lookup):
             raise exceptions.NotFound(self.not_found_detail)
         qs = self.get_queryset() if queryset is None else queryset
@@ -98,8 +97,6 @@ class TenantRelatedField(serializers.RelatedField):  # type: ignore[type-arg]
         return manager.for_tenant(request_tenant(request))  # type: ignore[no-any-return]
 
     def to_internal_value(self, data: Any) -> Any:
-        import re
-
         if not isinstance(data, str) or not re.fullmatch(self.pattern, data):
             self.fail("invalid", label=self.label_name)
         obj = self.get_queryset().filter(pk=data).first()
