@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint fmt check pytest fuzz migrate seed clean
+.PHONY: run test lint fmt check pytest e2e fuzz migrate seed clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ check: $(VENV)/.dev
 
 pytest: $(VENV)/.dev
 	$(VENV)/bin/pytest
+
+## e2e: the staff console in Debian's Chromium (Playwright); screenshots in artifacts/.
+e2e: $(VENV)/.dev
+	$(VENV)/bin/pytest -m browser
 
 ## fmt: apply the formatter and the linter's safe fixes.
 fmt: $(VENV)/.dev

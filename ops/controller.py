@@ -77,6 +77,24 @@ def evaluate_phase(rollout: Rollout, gates: list[Gate]) -> list[GateResult]:
     return results
 
 
+def check_gates(*, rollout_id: int, actor: str) -> list[GateResult]:
+    """Judges the current phase's gates now, for a person deciding whether to advance. Records
+    the results and an event; moves nothing."""
+    rollout = Rollout.objects.select_related("plan", "release").get(pk=rollout_id)
+    if rollout.state not in {Rollout.State.RUNNING, Rollout.State.PAUSED}:
+        raise RolloutError(f"Rollout {rollout.pk} is {rollout.state}: there are no gates to check")
+    phase = rollout.plan.phases.filter(order=rollout.phase_index).first()
+    gates = list(phase.gates.order_by("order", "id")) if phase else []
+    results = evaluate_phase(rollout, gates)
+    verdicts = ", ".join(f"{r.kind} {r.verdict}" for r in results) or "the phase has no gates"
+    RolloutEvent.objects.create(
+        rollout=rollout, actor=actor, action="gates_checked",
+        reason=f"Phase {rollout.phase_index}: {verdicts}",
+        before={"phase": rollout.phase_index}, after={"phase": rollout.phase_index},
+    )  # fmt: skip
+    return results
+
+
 def _names(results: list[GateResult]) -> str:
     return "; ".join(
         f"{r.kind}: {r.observed or r.evidence[:80]} (target {r.target})" for r in results

@@ -203,6 +203,9 @@ class Rollout(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("operate_rollout", "Can start, advance, pause, resume, abort and roll back rollouts")
+        ]
         constraints = [
             # At most one rollout in flight per lane (the canary slot).
             models.UniqueConstraint(

@@ -15,10 +15,10 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, ClassVar, Protocol
 
 from django.conf import settings
-from django.db.models import Q, Sum
+from django.db.models import Q, QuerySet, Sum
 
 from ops.models import BUCKET_FIELDS, MetricRollup
 from portal.metrics import BUCKETS_MS, cumulative, histogram_quantile
@@ -59,6 +59,37 @@ class MetricsSource(Protocol):
 
     def counts(self, window: Window) -> Counts: ...
 
+    def series(self, window: Window, step: timedelta) -> list[Point]: ...
+
+
+@dataclass(frozen=True)
+class Point:
+    """The counts of one step of a series: requests in [end - step, end)."""
+
+    end: datetime
+    counts: Counts
+
+
+EMPTY = Counts(requests=0, errors=0, buckets=[0.0] * (len(BUCKETS_MS) + 1))
+
+
+def step_ends(window: Window, step: timedelta) -> list[datetime]:
+    """The ends of a series' steps: whole minutes, the last one just after the window's end,
+    so each step covers whole minutes of the embedded store."""
+    if step < timedelta(minutes=1) or step.total_seconds() % 60:
+        raise ValueError("A series step is a whole number of minutes")
+    end = window.end.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    steps = max(1, math.ceil(window.length / step))
+    return [end - step * (steps - 1 - i) for i in range(steps)]
+
+
+def _add(a: Counts, b: Counts) -> Counts:
+    return Counts(
+        requests=a.requests + b.requests,
+        errors=a.errors + b.errors,
+        buckets=[x + y for x, y in zip(a.buckets, b.buckets, strict=True)],
+    )
+
 
 # Questions every source answers the same way from its counts.
 
@@ -90,11 +121,15 @@ class EmbeddedSource:
     """The product's own per-minute rollups (ops.MetricRollup)."""
 
     name = "embedded"
+    SUMS: ClassVar[dict[str, Any]] = {
+        "requests": Sum("count"),
+        "errors": Sum("count", filter=Q(status_class="5xx")),
+        **{name: Sum(name) for name in BUCKET_FIELDS},
+    }
 
-    def counts(self, window: Window) -> Counts:
-        # Whole minutes: the rows of every minute that overlaps the window.
-        start = window.start.replace(second=0, microsecond=0)
-        rows = MetricRollup.objects.filter(minute__gte=start, minute__lt=window.end)
+    @staticmethod
+    def _rows(window: Window, start: datetime, end: datetime) -> QuerySet[MetricRollup]:
+        rows = MetricRollup.objects.filter(minute__gte=start, minute__lt=end)
         if window.endpoint:
             rows = rows.filter(endpoint=window.endpoint)
         else:
@@ -102,16 +137,35 @@ class EmbeddedSource:
             rows = rows.filter(endpoint__startswith=API_PREFIX)
         if window.version:
             rows = rows.filter(version=window.version)
-        totals = rows.aggregate(
-            requests=Sum("count"),
-            errors=Sum("count", filter=Q(status_class="5xx")),
-            **{name: Sum(name) for name in BUCKET_FIELDS},
-        )
+        return rows
+
+    @staticmethod
+    def _counts(totals: dict[str, Any]) -> Counts:
         return Counts(
             requests=int(totals["requests"] or 0),
             errors=int(totals["errors"] or 0),
             buckets=[float(totals[name] or 0) for name in BUCKET_FIELDS],
         )
+
+    def counts(self, window: Window) -> Counts:
+        # Whole minutes: the rows of every minute that overlaps the window.
+        start = window.start.replace(second=0, microsecond=0)
+        return self._counts(self._rows(window, start, window.end).aggregate(**self.SUMS))
+
+    def series(self, window: Window, step: timedelta) -> list[Point]:
+        ends = step_ends(window, step)
+        first = ends[0] - step
+        per_minute = (
+            self._rows(window, first, ends[-1])
+            .values("minute")
+            .annotate(**self.SUMS)
+            .order_by("minute")
+        )
+        steps = [EMPTY] * len(ends)
+        for row in per_minute:
+            index = int((row["minute"] - first) / step)
+            steps[index] = _add(steps[index], self._counts(row))
+        return [Point(end=end, counts=counts) for end, counts in zip(ends, steps, strict=True)]
 
 
 class PrometheusError(Exception):
@@ -131,9 +185,12 @@ class PrometheusSource:
             raise PrometheusError("PROMETHEUS_URL is not set")
         self.timeout = timeout
 
-    def query(self, promql: str, at: datetime) -> list[dict[str, object]]:
-        params = urllib.parse.urlencode({"query": promql, "time": f"{at.timestamp():.3f}"})
-        url = f"{self.url}/api/v1/query?{params}"
+    def query(
+        self, promql: str, at: datetime, endpoint: str = "query", **extra: str
+    ) -> list[dict[str, object]]:
+        args = extra or {"time": f"{at.timestamp():.3f}"}
+        params = urllib.parse.urlencode({"query": promql, **args})
+        url = f"{self.url}/api/v1/{endpoint}?{params}"
         try:
             with urllib.request.urlopen(url, timeout=self.timeout) as response:  # noqa: S310
                 payload = json.load(response)
@@ -143,6 +200,18 @@ class PrometheusSource:
             raise PrometheusError(f"Prometheus query failed: {payload.get('error')}")
         result: list[dict[str, object]] = payload["data"]["result"]
         return result
+
+    def query_range(
+        self, promql: str, start: datetime, end: datetime, step: timedelta
+    ) -> list[dict[str, object]]:
+        return self.query(
+            promql,
+            end,
+            endpoint="query_range",
+            start=f"{start.timestamp():.3f}",
+            end=f"{end.timestamp():.3f}",
+            step=f"{int(step.total_seconds())}s",
+        )
 
     @staticmethod
     def selector(window: Window, extra: str = "") -> str:
@@ -181,6 +250,47 @@ class PrometheusSource:
         running = [by_le.get(float(b), 0.0) for b in bounds]
         per_bucket = [running[0]] + [running[i] - running[i - 1] for i in range(1, len(running))]
         return Counts(requests=round(requests), errors=round(errors), buckets=per_bucket)
+
+    def series(self, window: Window, step: timedelta) -> list[Point]:
+        """The same deltas as counts(), one step long, evaluated at each step's end."""
+        ends = step_ends(window, step)
+        steps = Window(length=step, endpoint=window.endpoint, version=window.version)
+
+        def matrix(promql: str) -> list[dict[str, object]]:
+            return self.query_range(promql, ends[0], ends[-1], step)
+
+        def by_time(items: list[dict[str, object]]) -> dict[int, float]:
+            values: dict[int, float] = {}
+            for item in items:
+                for stamp, value in item["values"]:  # type: ignore[attr-defined]
+                    if not math.isnan(float(value)):
+                        key = round(float(stamp))
+                        values[key] = values.get(key, 0.0) + float(value)
+            return values
+
+        requests = by_time(matrix(self._delta("http_requests_total", steps)))
+        errors = by_time(matrix(self._delta("http_requests_errors_total", steps)))
+        bounds = [*BUCKETS_MS, math.inf]
+        running: dict[int, list[float]] = {}
+        for item in matrix(self._delta("http_request_duration_ms_bucket", steps, by="le")):
+            index = bounds.index(float(item["metric"]["le"]))  # type: ignore[index]
+            for stamp, value in item["values"]:  # type: ignore[attr-defined]
+                row = running.setdefault(round(float(stamp)), [0.0] * len(bounds))
+                row[index] = float(value)
+        points = []
+        for end in ends:
+            key = round(end.timestamp())
+            cumulative_counts = running.get(key, [0.0] * len(bounds))
+            per_bucket = [cumulative_counts[0]] + [
+                cumulative_counts[i] - cumulative_counts[i - 1] for i in range(1, len(bounds))
+            ]
+            counts = Counts(
+                requests=round(requests.get(key, 0.0)),
+                errors=round(errors.get(key, 0.0)),
+                buckets=per_bucket,
+            )
+            points.append(Point(end=end, counts=counts))
+        return points
 
     def seed_quantile(self, q: float, window: Window) -> float | None:
         """The seed log's own query: histogram_quantile over rate() of the buckets."""

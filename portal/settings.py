@@ -98,6 +98,8 @@ if FAULT_INJECTION:
     )
 
 ROOT_URLCONF = "portal.urls"
+# The staff console (/ops/) signs in through the admin's login page.
+LOGIN_URL = "admin:login"
 WSGI_APPLICATION = "portal.wsgi.application"
 
 TEMPLATES = [

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from ops.views import status_feed, status_page
 from portal.health import HealthView
 from portal.metrics_view import metrics_endpoint
+
+
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    # Resolved per request: with the production storage it needs collectstatic's manifest.
+    return HttpResponsePermanentRedirect(static("ops/favicon.svg"))
+
 
 v1: list[URLPattern | URLResolver] = [
     path("health", HealthView.as_view(), name="health"),
@@ -21,6 +30,11 @@ v1: list[URLPattern | URLResolver] = [
 urlpatterns = [
     path("v1/", include((v1, "v1"), namespace="v1")),
     path("admin/", admin.site.urls),
+    path("ops/", include("ops.urls")),
+    path("status", status_page, name="status"),
+    path("status.json", status_feed, name="status-feed"),
+    # Browsers ask for /favicon.ico on pages that name no icon (the admin's login page).
+    path("favicon.ico", favicon),
     path("metrics", metrics_endpoint, name="metrics"),
 ]
 

@@ -53,6 +53,7 @@ def gunicorn(
     database_url: str | None = None,
     prepare: bool = True,
     wait: bool = True,
+    port: int | None = None,
 ) -> Iterator[LiveServer]:
     """Migrates a fresh database, creates an `acme` token, serves, and stops on exit.
     `prepare=False` serves as it is (e.g. a deliberately broken instance); `wait=False` does
@@ -81,7 +82,7 @@ def gunicorn(
             manage("migrate", "--noinput")
             manage("seed_demo") if seed_demo else manage("create_tenant", "acme")
             token = manage("create_token", "--tenant", "acme", "--name", "live").splitlines()[-1]
-        port = free_port()
+        port = port or free_port()
         server = subprocess.Popen(
             [
                 str(BIN / "gunicorn"),

@@ -86,6 +86,31 @@ def report(server: LiveServer, source: str, prometheus_url: str) -> dict[str, di
     return {row["objective"]: row for row in json.loads(output)}
 
 
+SERIES = """
+import json
+from datetime import timedelta
+from ops.sources import EmbeddedSource, PrometheusSource, Window
+window = Window(timedelta(minutes=10), endpoint="/v*/contacts")
+out = {}
+for source in (EmbeddedSource(), PrometheusSource()):
+    points = source.series(window, timedelta(minutes=1))
+    out[source.name] = [len(points), sum(p.counts.requests for p in points),
+                        sum(p.counts.errors for p in points)]
+print(json.dumps(out))
+"""
+
+
+def series_totals(server: LiveServer, prometheus_url: str) -> dict[str, list[int]]:
+    """The dashboard's time series from each source, summed over their steps."""
+    env = {**server.env, "PROMETHEUS_URL": prometheus_url}
+    output = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", SERIES],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    totals: dict[str, list[int]] = json.loads(output.strip().splitlines()[-1])
+    return totals
+
+
 def bucket_of(value: float) -> float:
     return next((b for b in BUCKETS_MS if value <= b), float("inf"))
 
@@ -130,12 +155,16 @@ def test_prometheus_and_the_embedded_store_agree() -> None:
 
             embedded = report(server, "embedded", prom)
             from_prometheus = report(server, "prometheus", prom)
+            series = series_totals(server, prom)
             # The seed log's own query (histogram_quantile over rate()) lands in the bucket.
             seed_p95 = PrometheusSource(url=prom).seed_quantile(
                 0.95, Window(timedelta(minutes=5), endpoint="/v*/contacts")
             )
 
     assert embedded.keys() == from_prometheus.keys()
+    # The dashboard's series: ten one-minute steps holding every contacts request and error.
+    assert series["embedded"] == [10, 70, 6]
+    assert series["prometheus"] == [10, 70, 6]
     assert seed_p95 is not None
     assert bucket_of(seed_p95) == bucket_of(embedded["Contacts p95 < 300 ms"]["p95_ms"])
     contacts_p95 = embedded["Contacts p95 < 300 ms"]

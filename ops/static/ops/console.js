@@ -1,0 +1,54 @@
+// The console's only script. Served from 'self' so the pages' CSP needs no 'unsafe-inline'.
+"use strict";
+
+// A rollout page refreshes its live region in place while the rollout is in flight: fetch the
+// fragment, swap it only if it changed (no flicker, no full reload), stop once it is finished.
+function startLiveRefresh(region) {
+  const status = document.querySelector("[data-live-status]");
+  const interval = Number(region.dataset.liveInterval || 3000);
+  let last = region.innerHTML.trim();
+  const active = () => {
+    const root = region.querySelector("[data-active]");
+    return root !== null && root.dataset.active === "true";
+  };
+  async function refresh() {
+    if (!document.hidden) {
+      try {
+        const response = await fetch(region.dataset.liveUrl, {
+          credentials: "same-origin",
+          cache: "no-store",
+          headers: { Accept: "text/html" },
+        });
+        if (response.ok) {
+          const html = (await response.text()).trim();
+          if (html !== last) {
+            region.innerHTML = html;
+            last = html;
+          }
+          if (status) {
+            status.textContent = active()
+              ? `Live: updated ${new Date().toLocaleTimeString()}`
+              : "Finished: no longer refreshing.";
+          }
+        } else if (status) {
+          status.textContent = `Refresh failed (HTTP ${response.status}); retrying.`;
+        }
+      } catch (error) {
+        if (status) status.textContent = "Refresh failed (network); retrying.";
+      }
+    }
+    if (active()) window.setTimeout(refresh, interval);
+  }
+  if (active()) window.setTimeout(refresh, interval);
+}
+
+// Choosing a window on the SLO dashboard shows it at once; the Show button stays for no-JS.
+function autoSubmit(input) {
+  input.addEventListener("change", () => input.form && input.form.requestSubmit());
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const region = document.querySelector("[data-live-url]");
+  if (region) startLiveRefresh(region);
+  document.querySelectorAll("[data-autosubmit]").forEach(autoSubmit);
+});
