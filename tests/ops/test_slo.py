@@ -9,6 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
+from ops.metrics_store import recorder
 from ops.models import BUCKET_FIELDS, MetricRollup, SLObjective
 from ops.slo import INSUFFICIENT, MET, VIOLATED, evaluate
 from ops.sources import (
@@ -176,3 +177,16 @@ def test_slo_report_says_when_prometheus_is_missing_or_unreachable(settings: Any
     settings.PROMETHEUS_URL = "http://127.0.0.1:1"
     with pytest.raises(CommandError, match="Prometheus query failed"):
         call_command("slo_report")
+
+
+def test_series_split_the_window_into_whole_minute_steps(db: None) -> None:
+    for status in (200, 200, 500):
+        recorder.observe("GET", "/v*/jobs", status, 12.0, "1.0.0")
+    recorder.flush()
+    window = Window(timedelta(minutes=15), endpoint="/v*/jobs", version="1.0.0")
+    points = EmbeddedSource().series(window, timedelta(minutes=5))
+    assert len(points) == 3
+    assert all(p.end.second == 0 and p.end.microsecond == 0 for p in points)
+    assert [p.counts.requests for p in points] == [0, 0, 3]
+    assert points[-1].counts.errors == 1
+    assert sum(p.counts.requests for p in points) == EmbeddedSource().counts(window).requests
