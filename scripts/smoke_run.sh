@@ -11,7 +11,8 @@ DATABASE_URL="sqlite:///$work/db.sqlite3" MEDIA_ROOT="$work/media" PORT="$port" 
 runner=$!
 trap 'pkill -P $runner 2>/dev/null || true; kill $runner 2>/dev/null || true; pkill -f "127.0.0.1:$port" || true' EXIT
 for _ in $(seq 1 180); do
-    curl -sf "http://127.0.0.1:$port/v1/health" >/dev/null && break
+    curl -sf --max-time 5 "http://127.0.0.1:$port/v1/health" >/dev/null && break
+    kill -0 $runner 2>/dev/null || { echo "make run exited:"; cat "$log"; exit 1; }
     sleep 1
 done
 token=$(grep -m1 '^Demo token (acme): ' "$log" | awk '{print $NF}')
@@ -20,4 +21,5 @@ curl -sf "http://127.0.0.1:$port/v1/health" | grep -q '"status":"healthy"'
 total=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port/v1/contacts?limit=1" \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["total"])')
 [ "$total" = "1247" ] || { echo "contacts total $total, expected 1247"; exit 1; }
-echo "make run smoke: demo token, health and 1247 contacts OK"
+curl -sf "http://127.0.0.1:$port/status" | grep -q "All systems operational"
+echo "make run smoke: demo token, health, 1247 contacts and the status page OK"
