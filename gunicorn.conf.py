@@ -20,11 +20,19 @@ bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('PORT', '8000
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5
+# Recycle workers now and then (a slow leak cannot grow forever), jittered so they do not all
+# restart at once.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
-max_requests_jitter = 200
-# The app writes its own per-request log line (with request and trace ids).
-accesslog = None
+max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "200"))
+# A JSON access log line per response (portal/access_log.py), on by default in production,
+# where it also covers what gunicorn answers itself. The app writes its own request line (with
+# request and trace ids) either way. GUNICORN_ACCESS_LOG: "-" (stdout), a path, or "off".
+_production = os.environ.get("PORTAL_ENV") == "production"
+_access = os.environ.get("GUNICORN_ACCESS_LOG", "-" if _production else "off")
+accesslog = None if _access == "off" else _access
+logger_class = "portal.access_log.JsonAccessLogger"
 errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 
 # prometheus-client multiprocess mode: every worker writes its metrics to files here and
 # /metrics merges them. Set before workers import the app; wiped when the server starts.

@@ -335,8 +335,9 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+    # Off only for a local stack over plain HTTP (docker-compose.yml).
+    SESSION_COOKIE_SECURE = env.get_bool("SESSION_COOKIE_SECURE", True)
+    CSRF_COOKIE_SECURE = env.get_bool("CSRF_COOKIE_SECURE", True)
     SECURE_HSTS_SECONDS = env.get_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.get_bool("SECURE_HSTS_PRELOAD", True)

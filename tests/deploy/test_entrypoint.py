@@ -1,0 +1,106 @@
+"""The image's entrypoint and production settings, run here as the container would run them
+(no Docker engine on this machine, so the image itself is not built in CI)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.live.server import BIN, ROOT, free_port, wait_healthy
+
+pytestmark = pytest.mark.live
+ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
+
+
+@pytest.fixture
+def production(tmp_path: Path) -> dict[str, str]:
+    """The image's environment, as in the Dockerfile, with a throwaway database."""
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DEBUG"}}
+    return {
+        **env,
+        "PATH": f"{BIN}:{env['PATH']}",
+        "PORTAL_ENV": "production",
+        "SECRET_KEY": "production-test-" + "k" * 48,
+        "DATABASE_URL": f"sqlite:///{tmp_path}/prod.sqlite3",
+        "STATIC_ROOT": str(tmp_path / "static"),
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "APP_VERSION": "9.9.9",
+    }
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["/bin/sh", str(ENTRYPOINT), *args], env=env, capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_check_passes_under_production_settings(production: dict[str, str]) -> None:
+    result = run(production, "check")
+    assert result.returncode == 0, result.stderr
+
+
+def test_production_refuses_to_start_without_a_secret_key(production: dict[str, str]) -> None:
+    del production["SECRET_KEY"]
+    result = run(production, "check")
+    assert result.returncode != 0
+    assert "SECRET_KEY is required" in result.stderr
+
+
+def test_manage_runs_any_command(production: dict[str, str]) -> None:
+    result = run(production, "manage", "showmigrations", "ops", "--plan")
+    assert result.returncode == 0, result.stderr
+    assert "0001_metrics_and_slos" in result.stdout
+
+
+@pytest.fixture
+def serving(production: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    assert run(production, "migrate").returncode == 0
+    collect = run(production, "manage", "collectstatic", "--noinput", "--verbosity", "0")
+    assert collect.returncode == 0, collect.stderr
+    port = free_port()
+    env = {**production, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1"}
+    server = subprocess.Popen(
+        ["/bin/sh", str(ENTRYPOINT)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url)
+        yield url, server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_serve_answers_health_and_static_files_and_logs_json(
+    serving: tuple[str, subprocess.Popen[str]],
+) -> None:
+    url, server = serving
+    health = requests.get(f"{url}/v1/health", timeout=5)
+    assert health.json()["version"] == "9.9.9"
+    # Anything else over plain HTTP goes to HTTPS; behind the proxy it is served.
+    assert requests.get(f"{url}/status", timeout=5, allow_redirects=False).status_code == 301
+    proxied = {"X-Forwarded-Proto": "https"}
+    page = requests.get(f"{url}/status", headers=proxied, timeout=5)
+    assert page.status_code == 200
+    (css,) = re.findall(r'href="(/static/ops/console\.[0-9a-f]{12}\.css)"', page.text)
+    style = requests.get(f"{url}{css}", headers=proxied, timeout=5)
+    assert style.status_code == 200
+    assert "max-age=315360000" in style.headers["Cache-Control"]  # hashed: cached for good
+    server.terminate()
+    out, _ = server.communicate(timeout=30)
+    lines = [json.loads(line) for line in out.splitlines() if '"gunicorn.access"' in line]
+    health_line = next(line for line in lines if line["path"] == "/v1/health")
+    assert health_line["status"] == 200
+    assert health_line["method"] == "GET"
+    assert health_line["request_id"]
+    assert health_line["duration_ms"] >= 0
