@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint fmt check pytest e2e fuzz migrate seed clean
+.PHONY: run test lint fmt check pytest e2e fuzz newman bench migrate seed clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ fmt: $(VENV)/.dev
 fuzz: $(VENV)/.dev
 	$(VENV)/bin/python scripts/fuzz.py
 
+## newman: the Postman collection (postman/) with newman against a live gunicorn.
+newman: $(VENV)/.dev
+	$(VENV)/bin/python scripts/newman.py
+
 migrate: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput
 
@@ -59,4 +63,4 @@ seed: migrate
 	$(PY) manage.py seed_demo
 
 clean:
-	rm -rf $(VENV) db.sqlite3* media var staticfiles .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) db.sqlite3* media var staticfiles artifacts postman/node_modules .pytest_cache .mypy_cache .ruff_cache
