@@ -37,18 +37,48 @@ STORAGE_ERRORS: tuple[type[Exception], ...] = (OSError, BotoCoreError, ClientErr
 
 
 class SharedCacheStorage(pybreaker.CircuitBreakerStorage):
-    """pybreaker state kept in the `shared` cache (Redis when configured)."""
+    """pybreaker state kept in the `shared` cache (Redis when configured).
+
+    pybreaker reads its state several times per guarded call. Reads are remembered in the
+    process for BREAKER_STATE_CACHE_MS (1 s), and writes that would not change what this
+    process last saw are skipped, so a healthy request costs no Redis round trip for breaker
+    state; another worker's open breaker is seen here at most that much later.
+    """
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self._prefix = f"breaker:{name}:"
+        self._seen: dict[str, tuple[float, Any]] = {}
 
     @property
     def _cache(self) -> Any:
         return caches["shared"]
 
+    def _fresh(self, key: str) -> tuple[bool, Any]:
+        ttl = settings.BREAKER_STATE_CACHE_MS / 1000
+        seen = self._seen.get(key)
+        if ttl and seen is not None and time.monotonic() - seen[0] < ttl:
+            return True, seen[1]
+        return False, None
+
+    def _read(self, key: str, default: Any) -> Any:
+        fresh, value = self._fresh(key)
+        if fresh:
+            return value
+        value = self._cache.get(self._prefix + key, default)
+        self._seen[key] = (time.monotonic(), value)
+        return value
+
+    def _write(self, key: str, value: Any) -> None:
+        fresh, seen = self._fresh(key)
+        if fresh and seen == value:
+            return
+        self._cache.set(self._prefix + key, value, None)
+        self._seen[key] = (time.monotonic(), value)
+
     def _incr(self, key: str) -> None:
         full = self._prefix + key
+        self._seen.pop(key, None)
         if not self._cache.add(full, 1, None):
             try:
                 self._cache.incr(full)
@@ -57,40 +87,43 @@ class SharedCacheStorage(pybreaker.CircuitBreakerStorage):
 
     @property
     def state(self) -> str:
-        return str(self._cache.get(self._prefix + "state", pybreaker.STATE_CLOSED))
+        return str(self._read("state", pybreaker.STATE_CLOSED))
 
     @state.setter
     def state(self, state: str) -> None:
+        # Always written: a state change is what other workers must learn.
         self._cache.set(self._prefix + "state", state, None)
+        self._seen["state"] = (time.monotonic(), state)
 
     def increment_counter(self) -> None:
         self._incr("failures")
 
     def reset_counter(self) -> None:
-        self._cache.set(self._prefix + "failures", 0, None)
+        self._write("failures", 0)
 
     def increment_success_counter(self) -> None:
         self._incr("successes")
 
     def reset_success_counter(self) -> None:
-        self._cache.set(self._prefix + "successes", 0, None)
+        self._write("successes", 0)
 
     @property
     def counter(self) -> int:
-        return int(self._cache.get(self._prefix + "failures", 0) or 0)
+        return int(self._read("failures", 0) or 0)
 
     @property
     def success_counter(self) -> int:
-        return int(self._cache.get(self._prefix + "successes", 0) or 0)
+        return int(self._read("successes", 0) or 0)
 
     @property
     def opened_at(self) -> datetime | None:
-        value = self._cache.get(self._prefix + "opened_at")
+        value = self._read("opened_at", None)
         return datetime.fromtimestamp(value, tz=UTC) if value else None
 
     @opened_at.setter
     def opened_at(self, when: datetime) -> None:
         self._cache.set(self._prefix + "opened_at", when.timestamp(), None)
+        self._seen["opened_at"] = (time.monotonic(), when.timestamp())
 
 
 class LogListener(pybreaker.CircuitBreakerListener):

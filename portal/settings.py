@@ -242,6 +242,8 @@ RATELIMIT_FAIL_OPEN = True
 TRUSTED_PROXY_COUNT = env.get_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
 BREAKER_FAIL_MAX = env.get_int("BREAKER_FAIL_MAX", 5, minimum=1)
 BREAKER_RESET_TIMEOUT = env.get_int("BREAKER_RESET_TIMEOUT", 30, minimum=1)
+# How long a worker trusts the breaker state it last read from the shared cache (0: never).
+BREAKER_STATE_CACHE_MS = env.get_int("BREAKER_STATE_CACHE_MS", 1000, minimum=0, maximum=10000)
 # Signed download links live at most 15 minutes, whatever is configured.
 SIGNED_URL_TTL_SECONDS = env.get_int("SIGNED_URL_TTL_SECONDS", 900, minimum=1, maximum=900)
 FILE_UPLOAD_MAX_BYTES = env.get_int("FILE_UPLOAD_MAX_BYTES", 25 * 1024 * 1024, minimum=1)

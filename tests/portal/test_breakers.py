@@ -5,10 +5,11 @@ from typing import Any
 
 import pybreaker
 import pytest
+from django.core.cache import caches
 from django.db import OperationalError
 from rest_framework.test import APIClient
 
-from portal.breakers import breakers, describe, not_closed
+from portal.breakers import SharedCacheStorage, breakers, describe, not_closed
 from tests.helpers import assert_problem
 
 pytestmark = pytest.mark.django_db
@@ -95,3 +96,26 @@ def test_closed_breakers_are_not_listed() -> None:
     assert not_closed() == {}
     view = describe(breakers.database)
     assert (view.state, view.opened_at, view.retry_at) == ("closed", None, None)
+
+
+def test_workers_trust_the_breaker_state_they_read_for_a_moment(settings: Any) -> None:
+    settings.BREAKER_STATE_CACHE_MS = 60_000
+    mine = SharedCacheStorage("database")
+    assert mine.state == pybreaker.STATE_CLOSED
+    # Another worker opens the breaker: this one keeps its fresh view for a moment...
+    SharedCacheStorage("database").state = pybreaker.STATE_OPEN
+    assert mine.state == pybreaker.STATE_CLOSED
+    # ...and sees it once the view is older than the setting.
+    settings.BREAKER_STATE_CACHE_MS = 0
+    assert mine.state == pybreaker.STATE_OPEN
+
+
+def test_a_success_does_not_rewrite_an_unchanged_counter(settings: Any) -> None:
+    settings.BREAKER_STATE_CACHE_MS = 60_000
+    storage = SharedCacheStorage("storage")
+    storage.reset_counter()
+    caches["shared"].set("breaker:storage:failures", 7, None)  # written elsewhere meanwhile
+    storage.reset_counter()  # this process saw 0 a moment ago: no write
+    assert caches["shared"].get("breaker:storage:failures") == 7
+    storage.increment_counter()  # counting always reaches the shared cache
+    assert caches["shared"].get("breaker:storage:failures") == 8
