@@ -56,6 +56,11 @@ fuzz: $(VENV)/.dev
 newman: $(VENV)/.dev
 	$(VENV)/bin/python scripts/newman.py
 
+## bench: wrk against gunicorn on PostgreSQL + Redis with 1M contacts; writes BENCHMARKS.md.
+bench: $(VENV)/.dev
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(PY) scripts/benchmark.py
+
 migrate: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput
 

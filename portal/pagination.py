@@ -11,6 +11,8 @@ from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.counts import cached_count
+
 if TYPE_CHECKING:
     # Types only: rest_framework.views imports this module through api_settings.
     from rest_framework.views import APIView
@@ -62,7 +64,16 @@ class EnvelopePagination(BasePagination):
         self, queryset: QuerySet[Any], request: Request, view: APIView | None = None
     ) -> list[Any]:
         self.limit, self.offset = self._parse(request)
-        self.total = queryset.count()
+        tenant = getattr(request.user, "tenant", None)
+        if tenant is None:
+            self.total = queryset.count()
+        else:
+            self.total = cached_count(
+                queryset,
+                tenant_id=tenant.pk,
+                path=request.path,
+                params=dict(request.query_params.lists()),
+            )
         if self.offset >= self.total:
             return []
         return list(queryset[self.offset : self.offset + self.limit])

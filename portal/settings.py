@@ -242,6 +242,9 @@ RATELIMIT_FAIL_OPEN = True
 TRUSTED_PROXY_COUNT = env.get_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
 BREAKER_FAIL_MAX = env.get_int("BREAKER_FAIL_MAX", 5, minimum=1)
 BREAKER_RESET_TIMEOUT = env.get_int("BREAKER_RESET_TIMEOUT", 30, minimum=1)
+# List totals are cached this long, and retired at once by any write through the app
+# (portal/counts.py); 0 counts on every request.
+LIST_COUNT_CACHE_SECONDS = env.get_int("LIST_COUNT_CACHE_SECONDS", 10, minimum=0, maximum=3600)
 # How long a worker trusts the breaker state it last read from the shared cache (0: never).
 BREAKER_STATE_CACHE_MS = env.get_int("BREAKER_STATE_CACHE_MS", 1000, minimum=0, maximum=10000)
 # Signed download links live at most 15 minutes, whatever is configured.

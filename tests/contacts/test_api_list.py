@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 
 from portal.models import Tenant
@@ -137,3 +138,12 @@ def test_it_refuses_an_unknown_token(anon: APIClient) -> None:
 
 def test_it_is_never_cacheable_by_shared_caches(api: APIClient) -> None:
     assert "no-store" in api.get(URL)["Cache-Control"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="pg_trgm is PostgreSQL's")
+def test_search_has_a_trigram_index_on_postgresql(db: None) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'contact_search_trgm'")
+        (definition,) = cursor.fetchone() or ("",)
+    for column in ("name", "email", "company"):
+        assert f"upper(({column})::text) gin_trgm_ops" in definition

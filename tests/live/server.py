@@ -23,6 +23,7 @@ class LiveServer:
     url: str
     token: str
     env: dict[str, str]
+    pid: int = 0  # gunicorn's master process
 
 
 def free_port() -> int:
@@ -54,6 +55,7 @@ def gunicorn(
     prepare: bool = True,
     wait: bool = True,
     port: int | None = None,
+    app: str = "portal.wsgi",
 ) -> Iterator[LiveServer]:
     """Migrates a fresh database, creates an `acme` token, serves, and stops on exit.
     `prepare=False` serves as it is (e.g. a deliberately broken instance); `wait=False` does
@@ -92,7 +94,7 @@ def gunicorn(
                 f"127.0.0.1:{port}",
                 "--workers",
                 str(workers),
-                "portal.wsgi",
+                app,
             ],
             cwd=ROOT,
             env=full_env,
@@ -103,7 +105,7 @@ def gunicorn(
                 wait_healthy(url)
             else:
                 time.sleep(2)
-            yield LiveServer(url=url, token=token, env=full_env)
+            yield LiveServer(url=url, token=token, env=full_env, pid=server.pid)
         finally:
             server.terminate()
             server.wait(timeout=30)
