@@ -1,6 +1,6 @@
 """Plain Django views answering the same JSON from the same queries as the API's list and
-detail endpoints: token lookup, count, page. No DRF, no middleware, no rate limiting, no
-validation beyond what a crash would need: the framework's ceiling for `make bench`."""
+detail endpoints: token lookup, (cached) count, page. No DRF, no middleware, no rate limiting,
+no validation beyond what a crash would need: the framework's ceiling for `make bench`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
+from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
@@ -18,6 +19,7 @@ from files import signing
 from files.models import JobFile
 from files.services import download_path
 from jobs.models import Job
+from portal.counts import cached_count
 from portal.models import ApiToken, Tenant, hash_token
 
 
@@ -50,6 +52,13 @@ def _contact(c: Contact) -> dict[str, Any]:
             "updated_at": ts(c.updated_at)}  # fmt: skip
 
 
+def _count(request: HttpRequest, queryset: QuerySet[Any], token: ApiToken) -> int:
+    # The API's own cached totals (portal/counts.py): the same queries, cache included.
+    return cached_count(
+        queryset, tenant_id=token.tenant_id, path=request.path, params=dict(request.GET.lists())
+    )
+
+
 def _unauthorized() -> JsonResponse:
     return JsonResponse({"status": 401}, status=401)
 
@@ -70,7 +79,7 @@ def contacts(request: HttpRequest) -> JsonResponse:
     limit, offset = _page(request)
     queryset = Contact.objects.filter(tenant=token.tenant)
     rows = list(queryset.order_by("-created_at")[offset : offset + limit])
-    return _envelope([_contact(c) for c in rows], queryset.count(), limit, offset)
+    return _envelope([_contact(c) for c in rows], _count(request, queryset, token), limit, offset)
 
 
 def contact(request: HttpRequest, contact_id: str) -> JsonResponse:
@@ -95,7 +104,7 @@ def jobs(request: HttpRequest) -> JsonResponse:
          "updated_at": ts(j.updated_at)}
         for j in queryset.order_by("-created_at")[offset : offset + limit]
     ]  # fmt: skip
-    return _envelope(rows, queryset.count(), limit, offset)
+    return _envelope(rows, _count(request, queryset, token), limit, offset)
 
 
 def job_files(request: HttpRequest, job_id: str) -> JsonResponse:
@@ -117,7 +126,7 @@ def job_files(request: HttpRequest, job_id: str) -> JsonResponse:
              "size": f.size, "sha256": f.sha256, "signed_url": signed.url,
              "expires_at": ts(signed.expires_at), "created_at": ts(f.created_at)}
         )  # fmt: skip
-    response = _envelope(rows, queryset.count(), limit, offset)
+    response = _envelope(rows, _count(request, queryset, token), limit, offset)
     response["Cache-Control"] = "private, max-age=0, no-store"
     return response
 
