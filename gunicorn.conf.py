@@ -32,6 +32,12 @@ _access = os.environ.get("GUNICORN_ACCESS_LOG", "-" if _production else "off")
 accesslog = None if _access == "off" else _access
 logger_class = "portal.access_log.JsonAccessLogger"
 errorlog = "-"
+# gunicorn's control socket (gunicornc) is off unless a path is given: its default path,
+# ~/.gunicorn/gunicorn.ctl, is shared by every gunicorn of the user (and read-only in the image).
+_control = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not _control
+if _control:
+    control_socket = _control
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 
 # prometheus-client multiprocess mode: every worker writes its metrics to files here and
