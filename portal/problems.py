@@ -10,7 +10,8 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -227,28 +228,51 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
 # Django's own error handlers (wired in portal.urls), used outside DRF views.
 
 
-def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+# Pages people read in a browser get the same problem as an HTML page; the API keeps JSON.
+HTML_PREFIXES = ("/ops/", "/status", "/admin/")
+
+
+def _page_or_problem(request: HttpRequest, code: str, detail: str) -> HttpResponse:
+    response = problem_response(code, detail)
+    if not request.path.startswith(HTML_PREFIXES) or request.path.endswith(".json"):
+        return response
+    body = problem_body(code, detail)
+    try:
+        page = render(request, "error.html", {"problem": body}, status=body["status"])
+    except Exception:  # an error page must not fail: the JSON problem always works
+        logger.exception("Could not render the error page")
+        return response
+    page["Cache-Control"] = "no-store"
+    return page
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if isinstance(exception, RequestDataTooBig):
         return problem_response("PAYLOAD_TOO_LARGE", "Request body exceeds the allowed size")
-    return problem_response("MALFORMED_REQUEST", "The request could not be processed")
+    return _page_or_problem(request, "MALFORMED_REQUEST", "The request could not be processed")
 
 
-def handler403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if isinstance(exception, Ratelimited):
         # django-ratelimit's decorator raises a PermissionDenied subclass: it is a 429.
         return problem_response("RATE_LIMIT_EXCEEDED", "Rate limit exceeded")
-    return problem_response(
-        "PERMISSION_DENIED", "You do not have permission to perform this action"
+    return _page_or_problem(
+        request, "PERMISSION_DENIED", "You do not have permission to perform this action"
     )
 
 
-def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return problem_response("NOT_FOUND", "The requested resource was not found")
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _page_or_problem(request, "NOT_FOUND", "The requested resource was not found")
 
 
-def handler500(request: HttpRequest) -> JsonResponse:
-    return problem_response("INTERNAL_ERROR", "An unexpected error occurred")
+def handler500(request: HttpRequest) -> HttpResponse:
+    return _page_or_problem(request, "INTERNAL_ERROR", "An unexpected error occurred")
 
 
-def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
-    return problem_response("PERMISSION_DENIED", "CSRF verification failed")
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    return _page_or_problem(
+        request,
+        "PERMISSION_DENIED",
+        "CSRF verification failed: reload the page and try again (forms expire when you sign "
+        "in again or clear cookies)",
+    )

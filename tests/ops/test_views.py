@@ -333,3 +333,20 @@ def test_favicon_points_at_the_static_icon(db: None) -> None:
     response = Client().get("/favicon.ico")
     assert response.status_code == 301
     assert response["Location"].endswith("ops/favicon.svg")
+
+
+def test_errors_on_console_pages_are_pages_and_the_api_keeps_problems(
+    operator: User, running: Rollout
+) -> None:
+    client = client_for(operator)
+    missing = client.get(reverse("ops:rollout", args=[99999]))
+    assert missing.status_code == 404
+    assert missing["Content-Type"].startswith("text/html")
+    assert b"404 \xc2\xb7 Not Found" in missing.content
+    api = client.get("/v1/nothing-here")
+    assert api.status_code == 404
+    assert api["Content-Type"] == "application/problem+json"
+    forged = client_for(operator, csrf=True).post(action_url(running, "pause"))
+    assert forged.status_code == 403
+    assert b"CSRF verification failed: reload the page" in forged.content
+    assert forged["Content-Type"].startswith("text/html")

@@ -66,9 +66,15 @@ def test_an_unhandled_exception_outside_drf_is_a_500_problem(
         "django.contrib.auth.middleware.AuthenticationMiddleware.process_request", explode
     )
     client = Client(raise_request_exception=False)
-    response = client.get("/admin/login/")
+    response = client.get("/metrics")
     assert_problem(response, 500, "INTERNAL_ERROR")
     assert "boom" not in response.content.decode()
+    # The same problem as a page where people read pages.
+    page = client.get("/admin/login/")
+    assert page.status_code == 500
+    assert page["Content-Type"].startswith("text/html")
+    assert "500 · Internal Server Error" in page.content.decode()
+    assert "boom" not in page.content.decode()
 
 
 def test_validation_errors_list_every_field(api: APIClient) -> None:
