@@ -7,12 +7,14 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from ops.metrics_store import recorder
-from ops.models import Rollout, RolloutEvent, RolloutPlan, StatusEntry
+from ops.models import Gate, GateResult, Rollout, RolloutEvent, RolloutPlan, StatusEntry
 from ops.rollouts import rollout_create, rollout_start
 
 S = Rollout.State
@@ -350,3 +352,23 @@ def test_errors_on_console_pages_are_pages_and_the_api_keeps_problems(
     assert forged.status_code == 403
     assert b"CSRF verification failed: reload the page" in forged.content
     assert forged["Content-Type"].startswith("text/html")
+
+
+def test_the_detail_page_queries_do_not_grow_with_its_history(
+    running: Rollout, operator: User
+) -> None:
+    client = client_for(operator)
+    url = reverse("ops:rollout", args=[running.pk])
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    before = queries()
+    gate = Gate.objects.filter(phase__plan=running.plan).first()
+    for attempt in range(1, 21):
+        RolloutEvent.objects.create(rollout=running, actor="t", action="gates_checked")
+        GateResult.objects.create(rollout=running, gate=gate, kind="smoke", phase_index=1,
+                                  attempt=attempt, verdict="pass")  # fmt: skip
+    assert queries() == before
