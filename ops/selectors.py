@@ -35,16 +35,17 @@ def rollout_detail(rollout: Rollout) -> dict[str, Any]:
         phase["bake_seconds"] = plan_phase.bake_seconds
         phases.append(phase)
     current = next((p for p in phases if p["order"] == rollout.phase_index), None)
-    bake_left = None
+    # A deadline, not a countdown: the live region's HTML stays the same between polls.
+    bake_until = None
     if current is not None and rollout.state == S.RUNNING and rollout.phase_started_at:
-        elapsed = (timezone.now() - rollout.phase_started_at).total_seconds()
-        bake_left = max(0, int(current["bake_seconds"] - elapsed))
+        bake_until = rollout.phase_started_at + timedelta(seconds=current["bake_seconds"])
     results: list[GateResult] = list(rollout.gate_results.all())
     return {
         "rollout": rollout,
         "phases": phases,
         "current": current,
-        "bake_left": bake_left,
+        "bake_until": bake_until,
+        "baked": bake_until is not None and bake_until <= timezone.now(),
         "results": sorted(results, key=lambda r: (r.created_at, r.pk), reverse=True)[:100],
         "events": list(reversed(data["events"])),
     }

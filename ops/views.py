@@ -19,7 +19,6 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.views import View
 
@@ -187,7 +186,6 @@ class RolloutDetailView(ConsolePage):
             **selectors.rollout_detail(rollout),
             "actions": legal_actions(rollout),
             "live": rollout.state in LIVE_STATES,
-            "refreshed_at": timezone.now(),
         }
         if request.GET.get("fragment") == "live":
             return self.page(request, "ops/_rollout_live.html", context)

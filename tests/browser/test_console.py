@@ -51,8 +51,10 @@ def test_an_operator_runs_a_rollout_from_the_browser(tab: Tab, site: Site) -> No
     expect(page.locator(".weight")).to_have_text("5%")
     expect(page.locator('[data-phase="1"]')).to_have_attribute("data-status", "current")
 
-    # The controller judges phase 1 in another process; the open page updates by itself.
+    # The controller judges phase 1 in another process; the open page updates by itself,
+    # keeping open what the reader opened.
     url_before = page.url
+    page.locator('tr[data-action="start"] summary').click()
     tick = site.manage("rollout", "tick")
     assert "advanced" in tick, tick
     expect(page.locator('[data-phase="2"]')).to_have_attribute(
@@ -61,6 +63,7 @@ def test_an_operator_runs_a_rollout_from_the_browser(tab: Tab, site: Site) -> No
     expect(page.locator(".weight")).to_have_text("25%")
     expect(page.locator('[data-phase="1"] .verdict-pass')).to_have_count(2)
     assert page.url == url_before  # refreshed in place, not reloaded
+    expect(page.locator('tr[data-action="start"] details')).to_have_attribute("open", "")
 
     # A person checks the gates of phase 2, then advances with confirmation.
     page.get_by_role("button", name="Check gates now").click()
@@ -73,6 +76,11 @@ def test_an_operator_runs_a_rollout_from_the_browser(tab: Tab, site: Site) -> No
     page.get_by_role("button", name="Yes, advance").click()
     expect(page.locator(".weight")).to_have_text("50%")
     expect(page.locator('[data-phase="3"]')).to_have_attribute("data-status", "current")
+    # Nothing changes while it bakes: the region is left alone (no flicker), though it polls.
+    page.evaluate("document.querySelector('.live-root').marker = 'unchanged'")
+    page.wait_for_timeout(4000)
+    assert page.evaluate("document.querySelector('.live-root').marker") == "unchanged"
+    expect(page.locator("[data-live-status]")).to_contain_text("Live: updated")
     tab.screenshot("rollout-detail-running")
 
     # Abort: a reason is required, and lands in the event log with the operator's name.

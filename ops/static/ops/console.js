@@ -6,7 +6,13 @@
 function startLiveRefresh(region) {
   const status = document.querySelector("[data-live-status]");
   const interval = Number(region.dataset.liveInterval || 3000);
-  let last = region.innerHTML.trim();
+  // Both sides are compared as the browser serialises them, without what differs on every
+  // render (the masked CSRF token) or only in this browser (which <details> are open).
+  const comparable = (html) =>
+    html
+      .replace(/name="csrfmiddlewaretoken" value="[^"]*"/g, "")
+      .replace(/ open=""/g, "")
+      .trim();
   const active = () => {
     const root = region.querySelector("[data-active]");
     return root !== null && root.dataset.active === "true";
@@ -20,10 +26,16 @@ function startLiveRefresh(region) {
           headers: { Accept: "text/html" },
         });
         if (response.ok) {
-          const html = (await response.text()).trim();
-          if (html !== last) {
-            region.innerHTML = html;
-            last = html;
+          const fresh = document.createElement("template");
+          fresh.innerHTML = await response.text();
+          if (comparable(fresh.innerHTML) !== comparable(region.innerHTML)) {
+            // Keep what the reader opened (evidence, output, history) open across the swap.
+            const open = Array.from(region.querySelectorAll("details[open][data-key]"),
+              (d) => d.dataset.key);
+            region.replaceChildren(fresh.content);
+            region.querySelectorAll("details[data-key]").forEach((d) => {
+              if (open.includes(d.dataset.key)) d.open = true;
+            });
           }
           if (status) {
             status.textContent = active()
