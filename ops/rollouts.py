@@ -253,3 +253,29 @@ def rollout_rollback(*, rollout_id: int, actor: str, reason: str) -> Rollout:
     return _move(
         rollout, action="rollback", actor=actor, reason=reason, state=S.ROLLED_BACK, weight=0
     )
+
+
+def rollout_act(
+    action: str,
+    *,
+    rollout_id: int,
+    actor: str,
+    reason: str = "",
+    expected_phase: int | None = None,
+) -> Rollout:
+    """A person's action by name, for the CLI and the console alike."""
+    if action == "start":
+        return rollout_start(rollout_id=rollout_id, actor=actor)
+    if action == "advance":
+        return rollout_advance(
+            rollout_id=rollout_id, actor=actor, expected_phase=expected_phase, reason=reason
+        )
+    if action == "pause":
+        return rollout_pause(rollout_id=rollout_id, actor=actor, reason=reason)
+    if action == "resume":
+        return rollout_resume(rollout_id=rollout_id, actor=actor, reason=reason)
+    if action == "abort":
+        return rollout_abort(rollout_id=rollout_id, actor=actor, reason=reason)
+    if action == "rollback":
+        return rollout_rollback(rollout_id=rollout_id, actor=actor, reason=reason)
+    raise RolloutError(f"Unknown action {action!r}; known: {', '.join(TRANSITIONS)}")

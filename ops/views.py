@@ -28,17 +28,7 @@ from ops.dashboard import DEFAULT_WINDOW, WINDOWS, build, current_versions, know
 from ops.forms import ActionForm, DashboardForm, StartRolloutForm
 from ops.models import GateResult, Rollout
 from ops.report import render_json, render_markdown
-from ops.rollouts import (
-    TRANSITIONS,
-    RolloutError,
-    rollout_abort,
-    rollout_advance,
-    rollout_create,
-    rollout_pause,
-    rollout_resume,
-    rollout_rollback,
-    rollout_start,
-)
+from ops.rollouts import TRANSITIONS, RolloutError, rollout_act, rollout_create, rollout_start
 from ops.sources import PrometheusError
 
 # Pages that only load this site's own files: no inline script or style, no third parties.
@@ -255,20 +245,7 @@ class RolloutActionView(ConsolePage):
             results = check_gates(rollout_id=pk, actor=actor)
             passed = sum(r.verdict == GateResult.Verdict.PASS for r in results)
             return f"Checked {len(results)} gate(s): {passed} passed."
-        if name == "start":
-            done = rollout_start(rollout_id=pk, actor=actor)
-        elif name == "advance":
-            done = rollout_advance(
-                rollout_id=pk, actor=actor, expected_phase=expected, reason=reason
-            )
-        elif name == "pause":
-            done = rollout_pause(rollout_id=pk, actor=actor, reason=reason)
-        elif name == "resume":
-            done = rollout_resume(rollout_id=pk, actor=actor, reason=reason)
-        elif name == "abort":
-            done = rollout_abort(rollout_id=pk, actor=actor, reason=reason)
-        else:
-            done = rollout_rollback(rollout_id=pk, actor=actor, reason=reason)
+        done = rollout_act(name, rollout_id=pk, actor=actor, reason=reason, expected_phase=expected)
         return f"Rollout {done.pk} is {done.get_state_display().lower()} at {done.weight}%."
 
 

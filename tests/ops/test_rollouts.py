@@ -13,6 +13,7 @@ from ops.rollouts import (
     TRANSITIONS,
     RolloutError,
     rollout_abort,
+    rollout_act,
     rollout_advance,
     rollout_create,
     rollout_pause,
@@ -170,3 +171,12 @@ def test_the_command_drives_a_rollout_and_refuses_with_exit_status_2() -> None:
     call_command("rollout", "abort", "--reason", "changed my mind", stdout=out)
     with pytest.raises(CommandError, match="No rollout in flight"):
         call_command("rollout", "advance", stdout=out)
+
+
+def test_actions_by_name_reach_the_same_transitions(db: None) -> None:
+    rollout = new_rollout()
+    assert rollout_act("start", rollout_id=rollout.pk, actor="t").state == S.RUNNING
+    assert rollout_act("pause", rollout_id=rollout.pk, actor="t").state == S.PAUSED
+    with pytest.raises(RolloutError, match="Unknown action 'teleport'"):
+        rollout_act("teleport", rollout_id=rollout.pk, actor="t")
+    assert Rollout.objects.get(pk=rollout.pk).state == S.PAUSED

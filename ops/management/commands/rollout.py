@@ -18,15 +18,7 @@ from ops.controller import tick
 from ops.drivers import DRIVERS
 from ops.models import Rollout, RolloutPlan
 from ops.report import event_json, render_json, render_markdown
-from ops.rollouts import (
-    RolloutError,
-    rollout_abort,
-    rollout_advance,
-    rollout_create,
-    rollout_pause,
-    rollout_resume,
-    rollout_start,
-)
+from ops.rollouts import RolloutError, rollout_act, rollout_create, rollout_start
 from ops.watch import watch_step
 
 HELP = """Drive a canary rollout (5% → 25% → 50% → 100% on the default plan).
@@ -108,25 +100,14 @@ class Command(BaseCommand):
                 self._run(actor, options["interval"], options["max_seconds"])
             else:
                 rollout = self._target(options.get("id"))
-                if action == "advance":
-                    rollout = rollout_advance(
-                        rollout_id=rollout.pk,
-                        actor=actor,
-                        expected_phase=rollout.phase_index,
-                        reason=options["reason"],
-                    )
-                elif action == "pause":
-                    rollout = rollout_pause(
-                        rollout_id=rollout.pk, actor=actor, reason=options["reason"]
-                    )
-                elif action == "resume":
-                    rollout = rollout_resume(
-                        rollout_id=rollout.pk, actor=actor, reason=options["reason"]
-                    )
-                else:
-                    rollout = rollout_abort(
-                        rollout_id=rollout.pk, actor=actor, reason=options["reason"]
-                    )
+                rollout = rollout_act(
+                    action,
+                    rollout_id=rollout.pk,
+                    actor=actor,
+                    reason=options["reason"] or "",
+                    # The phase this command saw: a concurrent advance makes it a no-op.
+                    expected_phase=rollout.phase_index if action == "advance" else None,
+                )
                 self.stdout.write(self._line(rollout))
         except RolloutError as exc:
             raise CommandError(str(exc), returncode=2) from None
