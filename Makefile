@@ -22,6 +22,7 @@ run: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	@echo "Demo token (acme): $$($(PY) manage.py create_token --tenant acme --name demo_token --rotate | tail -n 1)"
+	@$(PY) manage.py demo_operator | tail -n 1
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) portal.wsgi
 
 ## test: lint, types, Django checks, migrations check, then the whole pytest suite.

@@ -22,4 +22,5 @@ total=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port/v1/co
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["total"])')
 [ "$total" = "1247" ] || { echo "contacts total $total, expected 1247"; exit 1; }
 curl -sf "http://127.0.0.1:$port/status" | grep -q "All systems operational"
+grep -q '^Demo staff login (/ops/): operator / ' "$log" || { echo "no demo staff login line"; exit 1; }
 echo "make run smoke: demo token, health, 1247 contacts and the status page OK"
