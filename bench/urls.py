@@ -13,26 +13,30 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
+from rest_framework.exceptions import AuthenticationFailed
 
 from contacts.models import Contact
 from files import signing
 from files.models import JobFile
 from files.services import download_path
 from jobs.models import Job
+from portal.api import rfc3339
+from portal.auth import resolve_token
 from portal.counts import cached_count
-from portal.models import ApiToken, Tenant, hash_token
+from portal.models import ApiToken, Tenant
 
 
 def ts(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return rfc3339(value) if value is not None else None
 
 
 def _token(request: HttpRequest) -> ApiToken | None:
+    # The API's own lookup (one query), without DRF's authentication classes around it.
     raw = request.META.get("HTTP_AUTHORIZATION", "").removeprefix("Bearer ").strip()
-    token = ApiToken.objects.select_related("tenant").filter(key_hash=hash_token(raw)).first()
-    return token if token is not None and token.is_usable() else None
+    try:
+        return resolve_token(raw)
+    except AuthenticationFailed:
+        return None
 
 
 def _page(request: HttpRequest) -> tuple[int, int]:

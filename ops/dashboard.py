@@ -196,17 +196,19 @@ def _burn(objective: SLObjective, counts: Counts) -> float | None:
 
 
 def _charts(
-    panel: Panel, memo: MemoSource, start: datetime, end: datetime, at: datetime
+    panel: Panel,
+    memo: MemoSource,
+    objectives: list[SLObjective],
+    step: timedelta,
+    start: datetime,
+    end: datetime,
+    at: datetime,
 ) -> list[Chart]:
-    step_seconds = (
-        (panel.lanes[0].points[1].end - panel.lanes[0].points[0].end).total_seconds()
-        if len(panel.lanes[0].points) > 1
-        else 60.0
-    )
+    step_seconds = step.total_seconds()
     availability = [
         o
-        for o in SLObjective.objects.filter(is_active=True, kind=SLObjective.Kind.AVAILABILITY)
-        if o.endpoint in ("", panel.endpoint)
+        for o in objectives
+        if o.kind == SLObjective.Kind.AVAILABILITY and o.endpoint in ("", panel.endpoint)
     ]
     charts = [
         Chart(
@@ -332,5 +334,5 @@ def build(
         panels.append(Panel(endpoint=endpoint, objectives=mine, lanes=lanes))
     end = panels[0].lanes[0].points[-1].end if panels and panels[0].lanes[0].points else at
     for panel in panels:
-        panel.charts = _charts(panel, memo, end - window, end, at)
+        panel.charts = _charts(panel, memo, objectives, step, end - window, end, at)
     return Dashboard(window_key, window, step, at, memo.name, versions, panels)

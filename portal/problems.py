@@ -233,15 +233,14 @@ HTML_PREFIXES = ("/ops/", "/status", "/admin/")
 
 
 def _page_or_problem(request: HttpRequest, code: str, detail: str) -> HttpResponse:
-    response = problem_response(code, detail)
     if not request.path.startswith(HTML_PREFIXES) or request.path.endswith(".json"):
-        return response
+        return problem_response(code, detail)
     body = problem_body(code, detail)
     try:
         page = render(request, "error.html", {"problem": body}, status=body["status"])
     except Exception:  # an error page must not fail: the JSON problem always works
         logger.exception("Could not render the error page")
-        return response
+        return problem_response(code, detail)
     page["Cache-Control"] = "no-store"
     return page
 
