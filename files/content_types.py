@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from files.models import FileKind
@@ -11,12 +12,49 @@ _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP = b"PK\x03\x04"
 
 
+# ISO base media files (MP4, QuickTime, HEIF) open with a box: size, `ftyp`, major brand,
+# minor version, then compatible brands.
+HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"})
+QUICKTIME_ATOMS = frozenset({b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"})
+
+
+def _ftyp_brands(head: bytes) -> set[bytes]:
+    if len(head) < 12 or head[4:8] != b"ftyp":
+        return set()
+    size = int.from_bytes(head[0:4], "big")
+    end = min(len(head), size if 16 <= size <= 4096 else 16)
+    compatible = {head[i : i + 4] for i in range(16, end - 3, 4)}
+    return {head[8:12], *compatible}
+
+
+def is_heif(head: bytes) -> bool:
+    return bool(_ftyp_brands(head) & HEIF_BRANDS)
+
+
+def is_mp4(head: bytes) -> bool:
+    brands = _ftyp_brands(head)
+    return bool(brands) and not brands <= HEIF_BRANDS and head[8:12] != b"qt  "
+
+
+def is_quicktime(head: bytes) -> bool:
+    return head[8:12] == b"qt  " if head[4:8] == b"ftyp" else head[4:8] in QUICKTIME_ATOMS
+
+
+def is_mp3(head: bytes) -> bool:
+    # An ID3v2 tag, or an MPEG audio frame sync (11 set bits) with a valid layer.
+    if head.startswith(b"ID3"):
+        return True
+    return len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06 != 0
+
+
 @dataclass(frozen=True)
 class Accepted:
     kind: str
-    # Leading bytes one of which the content must start with; None when no signature exists.
+    # Leading bytes one of which the content must start with.
     signatures: tuple[bytes, ...] | None = None
     textual: bool = False
+    # For formats without a fixed prefix: a check of the first bytes.
+    sniff: Callable[[bytes], bool] | None = None
 
 
 ACCEPTED: dict[str, Accepted] = {
@@ -44,23 +82,27 @@ ACCEPTED: dict[str, Accepted] = {
     "image/jpeg": Accepted(FileKind.IMAGE, (b"\xff\xd8\xff",)),
     "image/gif": Accepted(FileKind.IMAGE, (b"GIF87a", b"GIF89a")),
     "image/webp": Accepted(FileKind.IMAGE, (b"RIFF",)),
-    "image/heic": Accepted(FileKind.IMAGE),
-    "audio/mpeg": Accepted(FileKind.AUDIO),
+    "image/heic": Accepted(FileKind.IMAGE, sniff=is_heif),
+    "audio/mpeg": Accepted(FileKind.AUDIO, sniff=is_mp3),
     "audio/wav": Accepted(FileKind.AUDIO, (b"RIFF",)),
-    "video/mp4": Accepted(FileKind.VIDEO),
-    "video/quicktime": Accepted(FileKind.VIDEO),
+    "video/mp4": Accepted(FileKind.VIDEO, sniff=is_mp4),
+    "video/quicktime": Accepted(FileKind.VIDEO, sniff=is_quicktime),
     "application/zip": Accepted(FileKind.ARCHIVE, (_ZIP,)),
 }
 
 _GENERIC = {"", "application/octet-stream", "binary/octet-stream"}
 
 
-def effective_content_type(declared: str | None, filename: str) -> str:
-    """The declared type, or a guess from the file name when the client sent a generic one."""
+def effective_content_type(declared: str | None, *filenames: str) -> str:
+    """The declared type, or a guess from the first file name that tells one when the client
+    sent a generic type (the uploaded file's own name first, then the display name)."""
     content_type = (declared or "").split(";", 1)[0].strip().lower()
     if content_type in _GENERIC:
-        guessed, _ = mimetypes.guess_type(filename, strict=False)
-        content_type = (guessed or "application/octet-stream").lower()
+        for filename in filenames:
+            guessed, _ = mimetypes.guess_type(filename, strict=False)
+            if guessed:
+                return guessed.lower()
+        return "application/octet-stream"
     return content_type
 
 
@@ -69,6 +111,8 @@ def content_matches(content_type: str, head: bytes) -> bool:
     accepted = ACCEPTED[content_type]
     if accepted.textual:
         return b"\x00" not in head
+    if accepted.sniff is not None:
+        return accepted.sniff(head)
     if accepted.signatures is None:
         return True
     return any(head.startswith(signature) for signature in accepted.signatures)

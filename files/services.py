@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pybreaker
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
@@ -23,22 +24,42 @@ from files import signing
 from files.content_types import ACCEPTED, content_matches, effective_content_type
 from files.models import JobFile, new_file_id
 from jobs.models import Job
-from portal.breakers import STORAGE_ERRORS, breakers, guard
-from portal.problems import PayloadTooLarge, Problem
+from portal.breakers import breakers, guard
+from portal.problems import NotFoundError, PayloadTooLarge, Problem
 
 logger = logging.getLogger("portal.files")
 
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
+# Characters no display name keeps: controls, format characters (bidi overrides, zero-width
+# joiners), line and paragraph separators, surrogates, private-use and unassigned code points.
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+NAME_MAX_CHARS = 255
+# Stored object names are ASCII and short, whatever the display name: every file system and
+# bucket takes them, and `get_valid_filename` never reduces them to nothing.
+STORAGE_STEM_MAX = 80
+_STORAGE_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def file_clean_name(raw: str) -> str:
-    """A display and download name without paths, control characters or odd Unicode forms."""
-    name = unicodedata.normalize("NFC", os.path.basename(raw.replace("\\", "/")))
-    name = _UNSAFE.sub("", name).strip().strip(".")
-    if len(name) > 255:
+    """A display and download name: no path, no invisible or direction-changing characters,
+    NFC, at most 255 characters; "file" when nothing is left."""
+    name = unicodedata.normalize("NFC", raw.replace("\\", "/").rsplit("/", 1)[-1])
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in INVISIBLE_CATEGORIES)
+    name = name.strip().strip(".").strip()
+    if len(name) > NAME_MAX_CHARS:
         stem, ext = os.path.splitext(name)
-        name = stem[: 255 - len(ext)] + ext
+        ext = ext if len(ext) <= 16 else ""
+        name = stem[: NAME_MAX_CHARS - len(ext)].rstrip() + ext
     return name or "file"
+
+
+def file_storage_name(display_name: str) -> str:
+    """The name the bytes are stored under: ASCII letters, digits, `._-`, at most about 100
+    bytes, never empty. Each file has a directory of its own, so names need not be unique."""
+    stem, ext = os.path.splitext(display_name)
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    safe_stem = _STORAGE_UNSAFE.sub("_", ascii_stem).strip("._-")[:STORAGE_STEM_MAX] or "file"
+    safe_ext = re.sub(r"[^A-Za-z0-9]", "", ext)[:16].lower()
+    return f"{safe_stem}.{safe_ext}" if safe_ext else safe_stem
 
 
 def _sha256(upload: UploadedFile) -> str:
@@ -78,7 +99,7 @@ def file_create(*, job: Job, upload: UploadedFile, name: str | None = None) -> J
         raise PayloadTooLarge(f"File exceeds the {limit} byte limit")
     if size == 0:
         raise ValidationError({"file": ["The file is empty."]})
-    content_type = effective_content_type(upload.content_type, filename)
+    content_type = effective_content_type(upload.content_type, upload.name or "", filename)
     accepted = ACCEPTED.get(content_type)
     if accepted is None:
         raise Problem(
@@ -100,14 +121,16 @@ def file_create(*, job: Job, upload: UploadedFile, name: str | None = None) -> J
         size=size,
         sha256=_sha256(upload),
     )
-    guard(
-        breakers.storage, job_file.blob.save, filename, upload, save=False, failures=STORAGE_ERRORS
-    )
+    guard(breakers.storage, job_file.blob.save, file_storage_name(filename), upload, save=False)
     try:
         with transaction.atomic():
+            # The job is locked while its file is added, so a concurrent delete of the job
+            # either waits for this row or has already happened (then: not found).
+            if not Job.objects.select_for_update().filter(pk=job.pk).exists():
+                raise NotFoundError("Job not found")
             job_file.full_clean()
             job_file.save(force_insert=True)
-    except Exception:
+    except BaseException:
         file_delete_bytes(str(job_file.blob.name), job_file.blob.storage)
         raise
     return job_file
@@ -115,7 +138,11 @@ def file_create(*, job: Job, upload: UploadedFile, name: str | None = None) -> J
 
 def file_open(job_file: JobFile) -> Any:
     """The stored bytes, opened for reading through the storage breaker."""
-    return guard(breakers.storage, job_file.blob.open, "rb", failures=STORAGE_ERRORS)
+    try:
+        return guard(breakers.storage, job_file.blob.open, "rb")
+    except FileNotFoundError:
+        logger.error("Stored bytes of %s are missing (%s)", job_file.id, job_file.blob.name)
+        raise NotFoundError("The file's content is missing; upload it again") from None
 
 
 @transaction.atomic
@@ -127,7 +154,7 @@ def file_delete(*, job_file: JobFile) -> None:
 def file_delete_bytes(name: str, storage: Any) -> None:
     try:
         breakers.storage.call(storage.delete, name)
-    except (pybreaker.CircuitBreakerError, *STORAGE_ERRORS):  # type: ignore[misc]
+    except (pybreaker.CircuitBreakerError, OSError, BotoCoreError, ClientError):
         # The row is gone already; a leftover blob is logged for the operator, not fatal.
         logger.exception("Could not delete stored file %s; remove it by hand", name)
 

@@ -64,15 +64,19 @@ class APIPolicyMixin:
     pragma_no_cache: ClassVar[bool] = False
     # The rate-limit group this view counts against (None: not rate limited).
     ratelimit_group: ClassVar[str | None] = "default"
+    # Whether callers without a token are counted (by address). Health is not: every pod on a
+    # node is probed from the node's one address.
+    ratelimit_anonymous: ClassVar[bool] = True
 
     def perform_authentication(self, request: Request) -> None:
         # Counted whether or not authentication succeeds: a failed token is keyed by address.
         try:
             super().perform_authentication(request)  # type: ignore[misc]
         finally:
-            if self.ratelimit_group:
+            principal = getattr(request, "_user", None)
+            if self.ratelimit_group and (principal is not None or self.ratelimit_anonymous):
                 django_request = request._request
-                django_request.portal_principal = getattr(request, "_user", None)  # type: ignore[attr-defined]
+                django_request.portal_principal = principal  # type: ignore[attr-defined]
                 ratelimit.enforce(django_request, self.ratelimit_group)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:

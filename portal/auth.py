@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.db import DatabaseError
 from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
@@ -76,12 +77,14 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
 
 class OptionalBearerTokenAuthentication(BearerTokenAuthentication):
-    """For routes open to anonymous callers (health): a bad token is treated as none."""
+    """For routes open to anonymous callers (health): a bad token is treated as none, and so is
+    a token that cannot be looked up because the database is down, so what health says never
+    depends on the caller's token."""
 
     def authenticate(self, request: Request) -> tuple[TenantPrincipal, ApiToken] | None:
         try:
             return super().authenticate(request)
-        except exceptions.AuthenticationFailed:
+        except (exceptions.AuthenticationFailed, DatabaseError):
             return None
 
 

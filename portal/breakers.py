@@ -1,8 +1,15 @@
 """Circuit breakers for the database, file storage and the shared cache (pybreaker).
 
+A breaker counts only its dependency's own failures (`portal.failures`): a file name the file
+system refuses, a statement cancelled by its timeout or a missing object is one request's
+problem and never opens a breaker that every tenant shares.
+
 A breaker opens after `BREAKER_FAIL_MAX` consecutive failures. While open, calls fail at once
-(the API answers 503 SERVICE_UNAVAILABLE with Retry-After). After `BREAKER_RESET_TIMEOUT`
-seconds one call is let through (half-open); success closes it, failure opens it again.
+(the API answers 503 SERVICE_UNAVAILABLE with Retry-After). The first trial is let through
+`BREAKER_FIRST_RESET_SECONDS` after opening; each failed trial doubles the wait, up to
+`BREAKER_RESET_TIMEOUT`. `/v1/health` is a trial too: while a breaker is open it probes the
+dependency directly (at most once a second per process) and closes the breaker when it answers,
+so recovery follows the first health probe after the dependency is back.
 
 The database and storage breakers keep their state in the `shared` cache, so with Redis every
 worker sees the same breaker. The cache breaker guards Redis itself, so its state is per
@@ -19,21 +26,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import pybreaker
-from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.cache import caches
-from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponseBase
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
+
+from portal.failures import is_cache_failure, is_database_outage, is_storage_failure
 
 logger = logging.getLogger("portal.breakers")
 T = TypeVar("T")
 
 CACHE_ERRORS: tuple[type[Exception], ...] = (ConnectionInterrupted, RedisError, OSError)
-# Connection-level database failures; integrity and data errors are the caller's business.
-DATABASE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
-STORAGE_ERRORS: tuple[type[Exception], ...] = (OSError, BotoCoreError, ClientError)
+CLASSIFIERS: dict[str, Callable[[BaseException], bool]] = {
+    "database": is_database_outage,
+    "storage": is_storage_failure,
+    "cache": is_cache_failure,
+}
 
 
 class SharedCacheStorage(pybreaker.CircuitBreakerStorage):
@@ -125,6 +134,21 @@ class SharedCacheStorage(pybreaker.CircuitBreakerStorage):
         self._cache.set(self._prefix + "opened_at", when.timestamp(), None)
         self._seen["opened_at"] = (time.monotonic(), when.timestamp())
 
+    @property
+    def failed_trials(self) -> int:
+        return int(self._read("failed_trials", 0) or 0)
+
+    @failed_trials.setter
+    def failed_trials(self, value: int) -> None:
+        self._cache.set(self._prefix + "failed_trials", value, None)
+        self._seen["failed_trials"] = (time.monotonic(), value)
+
+
+class MemoryStorage(pybreaker.CircuitMemoryStorage):
+    """Per-process state (the cache breaker), with the failed-trial count back-off needs."""
+
+    failed_trials: int = 0
+
 
 class LogListener(pybreaker.CircuitBreakerListener):
     def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
@@ -140,14 +164,54 @@ class LogListener(pybreaker.CircuitBreakerListener):
         )
 
 
-def _breaker(name: str, storage: pybreaker.CircuitBreakerStorage) -> pybreaker.CircuitBreaker:
-    return pybreaker.CircuitBreaker(
-        name=name,
-        fail_max=settings.BREAKER_FAIL_MAX,
-        reset_timeout=settings.BREAKER_RESET_TIMEOUT,
-        state_storage=storage,
-        listeners=[LogListener()],
-    )
+class PortalBreaker(pybreaker.CircuitBreaker):
+    """A breaker that counts only `counts_as_failure` errors and backs off its trials.
+
+    Errors it does not count are what pybreaker calls business errors: the dependency answered,
+    so they count as its success. The reset timeout starts at BREAKER_FIRST_RESET_SECONDS and
+    doubles with every failed trial, up to BREAKER_RESET_TIMEOUT.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        storage: pybreaker.CircuitBreakerStorage,
+        counts_as_failure: Callable[[BaseException], bool],
+    ) -> None:
+        super().__init__(
+            name=name,
+            fail_max=settings.BREAKER_FAIL_MAX,
+            reset_timeout=settings.BREAKER_RESET_TIMEOUT,
+            state_storage=storage,
+            listeners=[LogListener()],
+            exclude=[lambda exc: not counts_as_failure(exc)],
+        )
+        self.counts_as_failure = counts_as_failure
+
+    @property
+    def reset_timeout(self) -> float:
+        cap = float(settings.BREAKER_RESET_TIMEOUT)
+        first = min(float(settings.BREAKER_FIRST_RESET_SECONDS), cap)
+        trials = min(int(getattr(self._state_storage, "failed_trials", 0)), 16)
+        return float(min(cap, first * 2**trials))
+
+    @reset_timeout.setter
+    def reset_timeout(self, timeout: float) -> None:
+        self._reset_timeout = timeout
+
+    def open(self) -> bool:
+        storage: Any = self._state_storage
+        # From half-open, a trial failed: wait longer next time. From closed: start afresh.
+        storage.failed_trials = (
+            storage.failed_trials + 1 if self.current_state == pybreaker.STATE_HALF_OPEN else 0
+        )
+        return bool(super().open())
+
+    def close(self) -> None:
+        super().close()
+        self._state_storage.reset_counter()
+        storage: Any = self._state_storage
+        storage.failed_trials = 0
 
 
 class Breakers:
@@ -156,31 +220,31 @@ class Breakers:
     CRITICAL = ("database",)
 
     def __init__(self) -> None:
-        self._built: dict[str, pybreaker.CircuitBreaker] = {}
+        self._built: dict[str, PortalBreaker] = {}
 
-    def _get(self, name: str) -> pybreaker.CircuitBreaker:
+    def _get(self, name: str) -> PortalBreaker:
         if name not in self._built:
             storage = (
-                pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
+                MemoryStorage(pybreaker.STATE_CLOSED)
                 if name == "cache"
                 else SharedCacheStorage(name)
             )
-            self._built[name] = _breaker(name, storage)
+            self._built[name] = PortalBreaker(name, storage, CLASSIFIERS[name])
         return self._built[name]
 
     @property
-    def database(self) -> pybreaker.CircuitBreaker:
+    def database(self) -> PortalBreaker:
         return self._get("database")
 
     @property
-    def storage(self) -> pybreaker.CircuitBreaker:
+    def storage(self) -> PortalBreaker:
         return self._get("storage")
 
     @property
-    def cache(self) -> pybreaker.CircuitBreaker:
+    def cache(self) -> PortalBreaker:
         return self._get("cache")
 
-    def all(self) -> list[pybreaker.CircuitBreaker]:
+    def all(self) -> list[PortalBreaker]:
         return [self.database, self.storage, self.cache]
 
     def reset(self) -> None:
@@ -189,6 +253,7 @@ class Breakers:
             if breaker.name != "cache":
                 breaker.close()
         self._built.clear()
+        _last_trial.clear()
 
 
 breakers = Breakers()
@@ -212,15 +277,24 @@ class BreakerView:
         }
 
 
-def describe(breaker: pybreaker.CircuitBreaker) -> BreakerView:
+def describe(breaker: PortalBreaker) -> BreakerView:
+    """The breaker as health reports it. An open breaker whose retry time has passed lets the
+    next call through as its trial, so it is reported as half-open (awaiting a trial)."""
     storage = breaker._state_storage
+    state = breaker.current_state
+    if state == pybreaker.STATE_CLOSED:
+        return BreakerView(
+            state=state, failures=breaker.fail_counter, opened_at=None, retry_at=None
+        )
     opened_at = storage.opened_at
     retry_at = opened_at + timedelta(seconds=breaker.reset_timeout) if opened_at else None
+    if state == pybreaker.STATE_OPEN and (retry_at is None or retry_at <= datetime.now(UTC)):
+        state = pybreaker.STATE_HALF_OPEN
     return BreakerView(
-        state=breaker.current_state,
+        state=state,
         failures=breaker.fail_counter,
-        opened_at=opened_at if breaker.current_state != pybreaker.STATE_CLOSED else None,
-        retry_at=retry_at if breaker.current_state != pybreaker.STATE_CLOSED else None,
+        opened_at=opened_at,
+        retry_at=retry_at,
     )
 
 
@@ -230,7 +304,7 @@ def not_closed() -> dict[str, BreakerView]:
     return {name: view for name, view in views.items() if view.state != pybreaker.STATE_CLOSED}
 
 
-def retry_after(breaker: pybreaker.CircuitBreaker) -> int:
+def retry_after(breaker: PortalBreaker) -> int:
     """Seconds until the breaker lets a probe through (at least 1)."""
     opened_at = breaker._state_storage.opened_at
     if opened_at is None:
@@ -239,41 +313,83 @@ def retry_after(breaker: pybreaker.CircuitBreaker) -> int:
     return max(1, int(remaining + 0.999))
 
 
-def guard(
-    breaker: pybreaker.CircuitBreaker,
-    func: Callable[..., T],
-    *args: Any,
-    failures: tuple[type[Exception], ...] = (),
-    **kwargs: Any,
-) -> T:
-    """Runs `func` through `breaker`. An open breaker, or one of `failures`, becomes a 503
-    problem naming the dependency; the failure is counted by the breaker either way."""
+_last_trial: dict[str, float] = {}
+
+
+def trial(breaker: PortalBreaker, probe: Callable[[], object]) -> bool:
+    """Health's trial of a breaker that is not closed: probes the dependency directly, at most
+    once a second per process, and closes the breaker when the probe succeeds. Returns whether
+    the dependency answered (False when throttled and still open)."""
+    if breaker.current_state == pybreaker.STATE_CLOSED:
+        return True
+    now = time.monotonic()
+    name = breaker.name or ""
+    if now - _last_trial.get(name, 0.0) < 1.0:
+        return False
+    _last_trial[name] = now
+    try:
+        probe()
+    except Exception as exc:
+        if breaker.counts_as_failure(exc):
+            logger.info("Trial of the %s breaker failed: %s", name, exc)
+            return False
+        raise
+    breaker.close()
+    logger.info("The %s answered a health trial; breaker closed", name)
+    return True
+
+
+LABELS = {"database": "database", "storage": "file storage", "cache": "shared cache"}
+
+
+def guard(breaker: PortalBreaker, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Runs `func` through `breaker`. An open breaker, or an error that means the dependency is
+    failing, becomes a 503 problem naming the dependency. Any other error is the caller's to
+    handle: it is about this request, and the breaker took it as a sign of life."""
     from portal.problems import ServiceUnavailable
 
-    label = {"storage": "file storage", "cache": "shared cache"}.get(breaker.name or "", "service")
+    label = LABELS.get(breaker.name or "", "service")
     try:
         return breaker.call(func, *args, **kwargs)
     except pybreaker.CircuitBreakerError:
         raise ServiceUnavailable(label, retry_after(breaker)) from None
-    except failures as exc:
+    except Exception as exc:
+        if not breaker.counts_as_failure(exc):
+            raise
         logger.warning("%s failed: %s", label, exc)
         raise ServiceUnavailable(label, 1) from exc
 
 
 class DatabaseFailedError(Exception):
-    """Carries the 503 response of a request that failed on the database, so the breaker
-    counts it while the client still gets its problem document."""
+    """Carries the 503 response of a request that failed because the database is down, so the
+    breaker counts it while the client still gets its problem document."""
 
     def __init__(self, response: HttpResponseBase) -> None:
         super().__init__("database unavailable")
         self.response = response
 
 
-class DatabaseBreakerMiddleware:
-    """Fails fast while the database breaker is open; counts database failures and successes.
+CLASSIFIERS["database"] = lambda exc: (
+    isinstance(exc, DatabaseFailedError) or is_database_outage(exc)
+)
 
-    Views report a failure by setting `request.database_failed` (the DRF exception handler and
-    `process_exception` below do), which keeps the count in one place.
+
+def mark_database_outage(request: HttpRequest, exc: BaseException) -> bool:
+    """Records on the request that it failed because the database is down (counted by the
+    middleware below); returns whether that was the case."""
+    if not is_database_outage(exc):
+        return False
+    request.database_failed = True  # type: ignore[attr-defined]
+    logger.warning("Database unavailable: %s", exc)
+    return True
+
+
+class DatabaseBreakerMiddleware:
+    """Fails fast while the database breaker is open; counts database outages and successes.
+
+    Views report an outage through `mark_database_outage` (the DRF exception handler and
+    `process_exception` below do), which keeps the count in one place. Errors that are about
+    one request (a cancelled statement, a conflict) are answered but never counted.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
@@ -302,10 +418,9 @@ class DatabaseBreakerMiddleware:
             return service_unavailable_response("database", retry_after(database))
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> Any:
-        from portal.problems import service_unavailable_response
+        from portal.problems import ANSWERED_DATABASE_ERRORS, database_error_response
 
-        if isinstance(exception, DATABASE_ERRORS):
-            request.database_failed = True  # type: ignore[attr-defined]
-            logger.warning("Database unavailable: %s", exception)
-            return service_unavailable_response("database", retry_after(breakers.database))
+        if isinstance(exception, ANSWERED_DATABASE_ERRORS):
+            mark_database_outage(request, exception)
+            return database_error_response(exception)
         return None

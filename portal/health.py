@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pybreaker
 from django.conf import settings
 from django.core.cache import caches
+from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -19,7 +24,7 @@ from rest_framework.views import APIView
 
 from portal.api import APIPolicyMixin, rfc3339
 from portal.auth import OptionalBearerTokenAuthentication
-from portal.breakers import breakers, not_closed
+from portal.breakers import breakers, not_closed, trial
 from portal.request_context import current_trace_id
 
 logger = logging.getLogger("portal.health")
@@ -37,23 +42,76 @@ def _probe_database() -> None:
         cursor.fetchone()
 
 
+def _probe_storage() -> None:
+    """A cheap round trip to the file storage: the bucket for S3, a tiny write for a disk."""
+    storage: Any = default_storage
+    bucket = getattr(storage, "bucket_name", None)
+    if bucket:
+        storage.connection.meta.client.head_bucket(Bucket=bucket)
+        return
+    root = Path(storage.location)
+    root.mkdir(parents=True, exist_ok=True)
+    probe = root / f".health-probe-{os.getpid()}"
+    probe.write_bytes(b"ok")
+    probe.unlink()
+
+
+# How long a process reuses its last database probe: load balancers may call health many times
+# a second, and one `SELECT 1` a second per process says as much as one per call.
+PROBE_TTL_SECONDS = 1.0
+_last_probe: list[float] = [0.0]
+
+
 def database_ok() -> bool:
-    """Probes the database through its breaker: while the breaker is open nothing is sent
-    (a fast answer); once its timeout has passed this is the half-open probe that closes it."""
+    """Probes the database through its breaker.
+
+    While the breaker is closed a probe younger than PROBE_TTL_SECONDS is reused (health then
+    costs no query). While it is open, health is the half-open trial: it probes directly (at
+    most once a second per process) and closes the breaker as soon as the database answers.
+    """
+    database = breakers.database
+    if database.current_state != pybreaker.STATE_CLOSED:
+        try:
+            return trial(database, _probe_database)
+        except DatabaseError:
+            logger.warning("Health check: database error", exc_info=True)
+            return False
+    if time.monotonic() - _last_probe[0] < PROBE_TTL_SECONDS:
+        return True
     try:
-        breakers.database.call(_probe_database)
+        database.call(_probe_database)
     except pybreaker.CircuitBreakerError:
         return False
     except DatabaseError:
         logger.warning("Health check: database unreachable", exc_info=True)
         return False
+    _last_probe[0] = time.monotonic()
     return True
+
+
+def storage_trial() -> None:
+    """While the storage breaker is not closed, health tries the storage itself, so the breaker
+    closes when the storage is back even if no upload or download comes along."""
+    with contextlib.suppress(Exception):
+        trial(breakers.storage, _probe_storage)
+
+
+_last_touch: list[float] = [0.0]
 
 
 def touch_shared_cache() -> None:
     # Through the failover cache, so a dead Redis trips the cache breaker even when no
-    # rate-limited traffic arrives.
+    # rate-limited traffic arrives; once a second per process is enough for that.
+    if time.monotonic() - _last_touch[0] < PROBE_TTL_SECONDS:
+        return
+    _last_touch[0] = time.monotonic()
     caches["shared"].get("health:probe")
+
+
+def forget_probes() -> None:
+    """Makes the next health call probe afresh (tests, and after settings change)."""
+    _last_probe[0] = 0.0
+    _last_touch[0] = 0.0
 
 
 HealthSerializer = inline_serializer(
@@ -86,6 +144,8 @@ class HealthView(APIPolicyMixin, APIView):
     authentication_classes = [OptionalBearerTokenAuthentication]
     permission_classes = [AllowAny]
     cache_control = "no-store"
+    # Anonymous probes (load balancers, kubelets) are never refused; a token is counted.
+    ratelimit_anonymous = False
 
     @extend_schema(
         operation_id="health",
@@ -95,6 +155,7 @@ class HealthView(APIPolicyMixin, APIView):
     )
     def get(self, request: Request) -> Response:
         database_up = database_ok()
+        storage_trial()
         touch_shared_cache()
         open_breakers = not_closed()
         body: dict[str, Any] = {

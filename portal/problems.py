@@ -10,12 +10,14 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from portal.failures import is_database_outage, is_statement_cancelled
 from portal.request_context import current_trace_id
 
 logger = logging.getLogger("portal.problems")
@@ -93,6 +95,11 @@ class Problem(exceptions.APIException):
         super().__init__(detail=detail, code=code)
 
 
+class NotFoundError(Problem):
+    def __init__(self, detail: str) -> None:
+        super().__init__("NOT_FOUND", detail)
+
+
 class ServiceUnavailable(Problem):
     """A dependency is down or its breaker is open: fail fast and say when to retry."""
 
@@ -110,6 +117,41 @@ def service_unavailable_response(dependency: str, retry_after: int) -> JsonRespo
         f"The {dependency} is temporarily unavailable; retry after {retry_after} seconds",
         headers={"Retry-After": str(retry_after)},
     )
+
+
+def database_problem(exc: Exception) -> Problem:
+    """The answer to a database error. Only an outage names the database as unavailable (and is
+    counted by its breaker); the rest are about this one request."""
+    from portal.breakers import breakers, retry_after
+
+    if is_database_outage(exc):
+        return ServiceUnavailable("database", retry_after(breakers.database))
+    if is_statement_cancelled(exc):
+        return Problem(
+            "SERVICE_UNAVAILABLE",
+            "The request took longer than the database allows for one statement; narrow it "
+            "(filters, a smaller limit, a cursor) and try again",
+        )
+    if isinstance(exc, IntegrityError):
+        return Problem(
+            "CONFLICT",
+            "The request conflicts with a concurrent change to the same data (an object it "
+            "refers to was changed or removed); fetch the current state and retry",
+        )
+    if isinstance(exc, DataError):
+        return Problem("MALFORMED_REQUEST", "A value is outside what can be stored")
+    # Lock timeouts, deadlocks, serialization failures, a busy SQLite file: contention.
+    logger.warning("Database contention: %s", exc)
+    return Problem(
+        "SERVICE_UNAVAILABLE",
+        "The data is busy with concurrent changes; retry in a second",
+        headers={"Retry-After": "1"},
+    )
+
+
+def database_error_response(exc: Exception) -> JsonResponse:
+    problem = database_problem(exc)
+    return problem_response(problem.problem_code, str(problem.detail), headers=problem.headers)
 
 
 class PayloadTooLarge(Problem):
@@ -195,15 +237,14 @@ def _translate(exc: Exception) -> tuple[str, str, list[dict[str, str]] | None]:
 
 def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
     """DRF's EXCEPTION_HANDLER: every exception becomes a problem document."""
-    from portal.breakers import DATABASE_ERRORS, breakers, retry_after
+    from portal.breakers import mark_database_outage
 
-    if isinstance(exc, DATABASE_ERRORS):
-        # Counted by DatabaseBreakerMiddleware; the client gets a fast, retryable 503.
+    if isinstance(exc, ANSWERED_DATABASE_ERRORS):
+        # An outage is counted by DatabaseBreakerMiddleware; the client gets a fast answer.
         request = context.get("request")
         if request is not None:
-            request._request.database_failed = True
-        logger.warning("Database unavailable: %s", exc)
-        exc = ServiceUnavailable("database", retry_after(breakers.database))
+            mark_database_outage(request._request, exc)
+        exc = database_problem(exc)
     elif isinstance(exc, Ratelimited):
         exc = exceptions.Throttled(detail="Rate limit exceeded")
     code, detail, errors = _translate(exc)
@@ -223,6 +264,10 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
     for name, value in getattr(exc, "headers", {}).items():
         response[name] = value
     return response
+
+
+# The database errors that have an answer of their own; the rest (programming errors) are bugs.
+ANSWERED_DATABASE_ERRORS = (OperationalError, InterfaceError, IntegrityError, DataError)
 
 
 # Django's own error handlers (wired in portal.urls), used outside DRF views.

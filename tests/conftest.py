@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from ops.metrics_store import recorder
 from portal.breakers import breakers
+from portal.health import forget_probes
 from portal.models import Tenant
 from portal.services import token_create
 from tests.factories import TenantFactory
@@ -27,6 +28,7 @@ def _fresh_cache_and_breakers() -> None:
     caches["shared"].clear()
     cache.clear()
     breakers.reset()
+    forget_probes()
 
 
 @pytest.fixture(autouse=True)

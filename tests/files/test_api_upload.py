@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import errno
+
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -159,7 +161,7 @@ def test_a_storage_failure_is_a_503_and_counts_on_the_breaker(
     from portal.breakers import breakers
 
     def broken(*args: Any, **kwargs: Any) -> None:
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "disk full")
 
     monkeypatch.setattr("django.core.files.storage.FileSystemStorage._save", broken)
     job = JobFactory.create(tenant=tenant)

@@ -3,6 +3,8 @@ HTTP, the test database), and the metrics source fed through MetricRollup rows."
 
 from __future__ import annotations
 
+import errno
+
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -74,12 +76,20 @@ def test_canary_health_passes_on_the_right_version_only(ctx: GateContext) -> Non
     assert "version 1.0.0" in failed.observed
 
 
-def test_an_open_breaker_fails_the_breaker_gate(ctx: GateContext) -> None:
+def test_an_open_breaker_fails_the_breaker_gate(
+    ctx: GateContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert run_gate("breakers_closed", ctx, {}).verdict == V.PASS
+    # Storage that keeps failing: health's trial of the open breaker fails too.
+    monkeypatch.setattr("portal.health._probe_storage", storage_down)
     breakers.storage.open()
     outcome = run_gate("breakers_closed", ctx, {})
     assert outcome.verdict == V.FAIL
     assert "storage" in outcome.observed
+
+
+def storage_down() -> None:
+    raise OSError(errno.EIO, "Input/output error")
 
 
 def test_latency_is_inconclusive_without_samples_then_judged_at_the_threshold(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import errno
+
 import time
 from typing import Any
 
@@ -83,7 +85,14 @@ def test_the_breaker_half_opens_and_closes_on_success(
     assert api.get("/v1/contacts").status_code == 200
 
 
-def test_a_non_critical_open_breaker_makes_health_degraded(anon: APIClient) -> None:
+def storage_down() -> None:
+    raise OSError(errno.EIO, "Input/output error")
+
+
+def test_a_non_critical_open_breaker_makes_health_degraded(
+    anon: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("portal.health._probe_storage", storage_down)
     breakers.storage.open()
     response = anon.get("/v1/health")
     assert response.status_code == 200

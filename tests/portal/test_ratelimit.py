@@ -95,9 +95,24 @@ def test_a_tenant_override_applies(api: APIClient, tenant: Tenant, settings: Any
 def test_anonymous_callers_are_limited_by_address(anon: APIClient, settings: Any) -> None:
     limited(settings)
     for _ in range(3):
-        assert anon.get("/v1/health", REMOTE_ADDR="10.0.0.1").status_code == 200
-    assert anon.get("/v1/health", REMOTE_ADDR="10.0.0.1").status_code == 429
-    assert anon.get("/v1/health", REMOTE_ADDR="10.0.0.2").status_code == 200
+        assert anon.get("/v1/contacts", REMOTE_ADDR="10.0.0.1").status_code == 401
+    assert anon.get("/v1/contacts", REMOTE_ADDR="10.0.0.1").status_code == 429
+    assert anon.get("/v1/contacts", REMOTE_ADDR="10.0.0.2").status_code == 401
+
+
+def test_anonymous_health_is_never_limited(anon: APIClient, settings: Any) -> None:
+    # Kubelets probe every pod on a node from the node's one address.
+    limited(settings)
+    for _ in range(10):
+        response = anon.get("/v1/health", REMOTE_ADDR="10.0.0.1")
+        assert response.status_code == 200
+        assert "X-RateLimit-Limit" not in response
+
+
+def test_health_with_a_token_is_counted_per_token(api: APIClient, settings: Any) -> None:
+    limited(settings)
+    codes = [api.get("/v1/health").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
 
 
 def test_failed_authentication_is_counted_too(anon: APIClient, settings: Any) -> None:
