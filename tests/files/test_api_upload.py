@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import errno
-
 import hashlib
 from pathlib import Path
 from typing import Any

@@ -4,7 +4,6 @@ HTTP, the test database), and the metrics source fed through MetricRollup rows."
 from __future__ import annotations
 
 import errno
-
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any

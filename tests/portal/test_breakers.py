@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import errno
-
 import time
 from typing import Any
 
