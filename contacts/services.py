@@ -7,7 +7,7 @@ from django.db.models import ProtectedError
 
 from contacts.models import Contact
 from portal.models import Tenant
-from portal.problems import Problem
+from portal.problems import NotFoundError, Problem
 
 
 @transaction.atomic
@@ -27,19 +27,30 @@ def contact_create(
     return contact
 
 
+EDITABLE_FIELDS = ("name", "email", "phone", "company")
+
+
 @transaction.atomic
 def contact_update(*, contact: Contact, data: dict[str, str | None]) -> Contact:
-    for field in ("name", "email", "phone", "company"):
-        if field in data:
-            setattr(contact, field, data[field] or "")
-    contact.full_clean()
-    contact.save()
-    return contact
+    """Changes only the fields in `data`, on the row as it is now (locked), so two concurrent
+    updates of different fields both survive."""
+    locked = Contact.objects.select_for_update().filter(pk=contact.pk).first()
+    if locked is None:  # deleted since the view read it
+        raise NotFoundError("Contact not found")
+    changed = [field for field in EDITABLE_FIELDS if field in data]
+    for field in changed:
+        setattr(locked, field, data[field] or "")
+    locked.full_clean()
+    locked.save(update_fields=[*changed, "updated_at"])
+    return locked
 
 
 @transaction.atomic
 def contact_delete(*, contact: Contact) -> None:
-    """Refuses to delete a contact that still has jobs: nothing is removed by surprise."""
+    """Refuses to delete a contact that still has jobs: nothing is removed by surprise. The
+    row is locked first, so a job being created for it meanwhile is either seen or waits."""
+    if not Contact.objects.select_for_update().filter(pk=contact.pk).exists():
+        return
     try:
         contact.delete()
     except ProtectedError as exc:

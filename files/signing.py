@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,9 +12,12 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 
+from portal.parsing import ascii_int
+
 # Clocks of different instances may disagree a little; links are never valid for longer than
 # the TTL cap plus this.
 CLOCK_SKEW_SECONDS = 30
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 @dataclass(frozen=True)
@@ -68,16 +72,17 @@ def verify(
     """Checks a link's parameters; returns (expires, client) or raises SignatureError."""
     if not expires or not client or not signature:
         raise SignatureError("The link is missing its expires, client or signature parameter")
-    if not expires.isdigit() or len(expires) > 12 or len(client) > 64 or len(signature) != 64:
+    expires_at = ascii_int(expires, max_digits=12)
+    if expires_at is None or len(client) > 64 or not _HEX64.fullmatch(signature):
         raise SignatureError("The link's signature is invalid")
-    expected = signature_for(path, int(expires), client)
+    expected = signature_for(path, expires_at, client)
     if not hmac.compare_digest(expected, signature.lower()):
         raise SignatureError("The link's signature is invalid")
     current = time.time() if now is None else now
-    if int(expires) <= current:
+    if expires_at <= current:
         raise SignatureError(
             "The link has expired; list the job's files for a fresh one", expired=True
         )
-    if int(expires) > current + 900 + CLOCK_SKEW_SECONDS:
+    if expires_at > current + 900 + CLOCK_SKEW_SECONDS:
         raise SignatureError("The link's expiry is too far in the future")
-    return int(expires), client
+    return expires_at, client

@@ -11,7 +11,7 @@ from rest_framework.exceptions import ValidationError
 from contacts.models import Contact
 from jobs.models import INITIAL_STATUSES, TRANSITIONS, Job, JobStatus
 from portal.models import Tenant
-from portal.problems import Problem
+from portal.problems import NotFoundError, Problem
 
 
 def job_check_transition(*, current: str, target: str) -> None:
@@ -44,6 +44,10 @@ def job_create(
             "INVALID_STATUS_TRANSITION",
             f"A new job starts as {' or '.join(sorted(INITIAL_STATUSES))}, not {status}",
         )
+    # The contact is locked until the job is saved, so a concurrent delete of the contact either
+    # waits and then sees the job (409), or has happened already (404 here).
+    if not Contact.objects.select_for_update().filter(pk=contact.pk, tenant=tenant).exists():
+        raise NotFoundError("Contact not found")
     job = Job(
         tenant=tenant,
         title=title,
@@ -60,7 +64,15 @@ def job_create(
 @transaction.atomic
 def job_update(*, job: Job, data: dict[str, Any]) -> Job:
     """Applies a partial update; the row is locked so concurrent transitions serialise."""
-    job = Job.objects.select_for_update().get(pk=job.pk)
+    locked = Job.objects.select_for_update().filter(pk=job.pk).first()
+    if locked is None:  # deleted since the view read it
+        raise NotFoundError("Job not found")
+    job = locked
+    contact = data.get("contact")
+    if contact is not None and not (
+        Contact.objects.select_for_update().filter(pk=contact.pk, tenant=job.tenant_id).exists()
+    ):
+        raise NotFoundError("Contact not found")
     if "status" in data:
         job_check_transition(current=job.status, target=data["status"])
     for field in ("title", "status", "contact", "scheduled_for"):
@@ -74,5 +86,7 @@ def job_update(*, job: Job, data: dict[str, Any]) -> Job:
 
 @transaction.atomic
 def job_delete(*, job: Job) -> None:
-    # The files app removes the stored bytes of the job's files once this commits.
-    job.delete()
+    # Locked first, so a file being added to it meanwhile either commits before (and goes with
+    # the job) or finds it gone. The files app removes the stored bytes once this commits.
+    if Job.objects.select_for_update().filter(pk=job.pk).exists():
+        job.delete()

@@ -40,12 +40,20 @@ class RecordDriver:
         return f"recorded canary weight {weight}% (record driver: no traffic is moved)"
 
 
-def run_command(command: str, timeout: float) -> str:
-    """Runs a configured command without a shell; returns its output or raises DriverError."""
+def run_command(command: str | list[str], timeout: float) -> str:
+    """Runs a command without a shell; returns its output or raises DriverError. A string is an
+    operator's setting, split like a shell would; a list is already its arguments."""
+    try:
+        argv = shlex.split(command) if isinstance(command, str) else list(command)
+    except ValueError as exc:
+        raise DriverError(f"{command!r} is malformed: {exc}") from exc
+    if not argv:
+        raise DriverError("Empty command")
+    command = shlex.join(argv)
     try:
         # Operator-configured commands (settings or plan data), run without a shell.
         result = subprocess.run(  # noqa: S603
-            shlex.split(command), capture_output=True, text=True, timeout=timeout, check=False
+            argv, capture_output=True, text=True, timeout=timeout, check=False
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise DriverError(f"{command}: {exc}") from exc

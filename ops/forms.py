@@ -10,11 +10,9 @@ from django.core.validators import RegexValidator
 from ops.dashboard import WINDOWS
 from ops.drivers import DRIVERS
 from ops.models import RolloutPlan
+from ops.validators import VERSION_HELP, VERSION_RE, validate_image
 
-version_validator = RegexValidator(
-    r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$",
-    "Letters, digits and . _ + - only, starting with a letter or digit (e.g. 1.4.0).",
-)
+version_validator = RegexValidator(rf"^{VERSION_RE.pattern}\Z", VERSION_HELP)
 
 
 class StartRolloutForm(forms.Form):
@@ -26,6 +24,7 @@ class StartRolloutForm(forms.Form):
     image = forms.CharField(
         max_length=300,
         required=False,
+        validators=[validate_image],
         help_text="Container image; blank: portal-api:v<version>.",
     )
     baseline_version = forms.CharField(

@@ -22,6 +22,7 @@ import requests
 from ops.models import GateResult, Rollout
 from ops.probes import ProbeCredentials
 from ops.sources import MetricsSource, PrometheusError, Window, fraction_under, quantile
+from portal.parsing import ascii_int
 
 V = GateResult.Verdict
 # A labelled counter with no samples yet (no 5xx so far) still declares its family.
@@ -267,7 +268,8 @@ def rate_limiter(ctx: GateContext, params: dict[str, Any]) -> Outcome:
         response = ctx.get(url, ctx.probes.rate_limited_token)
         statuses.append(response.status_code)
     retry_after = response.headers.get("Retry-After", "")
-    ok = response.status_code == 429 and retry_after.isdigit() and int(retry_after) >= 1
+    wait = ascii_int(retry_after, max_digits=9)
+    ok = response.status_code == 429 and wait is not None and wait >= 1
     ok = ok and response.json().get("code") == "RATE_LIMIT_EXCEEDED"
     return Outcome(
         V.PASS if ok else V.FAIL,

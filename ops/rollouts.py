@@ -12,16 +12,19 @@ driver and writes an event row.
 
 from __future__ import annotations
 
+import shlex
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ops.drivers import DriverError, driver_for, run_command
 from ops.models import Release, Rollout, RolloutEvent, RolloutPlan
 from ops.notify import notify
+from ops.validators import validate_image, validate_version
 
 S = Rollout.State
 
@@ -43,6 +46,15 @@ class CommandFailedError(RolloutError):
     """A deploy, rollback or cleanup command failed (the rollout must not go on)."""
 
 
+def command_argv(template: str, values: dict[str, Any]) -> list[str]:
+    """The template split into arguments first, then each argument filled in: a value can never
+    add, remove or quote an argument, whatever it contains."""
+    try:
+        return [argument.format_map(values) for argument in shlex.split(template)]
+    except (ValueError, KeyError, IndexError) as exc:
+        raise CommandFailedError(f"The plan's command {template!r} is malformed: {exc}") from exc
+
+
 def _run_commands(rollout: Rollout, commands: list[str], *, weight: int) -> str:
     values = {
         "version": rollout.release.version,
@@ -51,9 +63,9 @@ def _run_commands(rollout: Rollout, commands: list[str], *, weight: int) -> str:
     }
     outputs = []
     for template in commands:
-        command = template.format_map(values)
+        argv = command_argv(template, values)
         try:
-            outputs.append(run_command(command, rollout.plan.command_timeout))
+            outputs.append(run_command(argv, rollout.plan.command_timeout))
         except DriverError as exc:
             raise CommandFailedError(f"Command failed: {exc}") from exc
     return "\n".join(outputs)
@@ -159,6 +171,14 @@ def rollout_create(
     baseline_version: str = "",
 ) -> Rollout:
     driver_for(driver)  # refuse an unknown driver before anything is written
+    try:
+        validate_version(version)
+        if baseline_version:
+            validate_version(baseline_version)
+        if image:
+            validate_image(image)
+    except ValidationError as exc:
+        raise RolloutError(" ".join(exc.messages)) from None
     plan = plan or RolloutPlan.objects.filter(is_default=True).first()
     if plan is None:
         raise RolloutError("No rollout plan given and no default plan exists")

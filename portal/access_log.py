@@ -15,6 +15,8 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
+from portal.parsing import ascii_int
+
 
 class JsonAccessLogger(Logger):  # type: ignore[misc]
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: timedelta) -> None:
@@ -30,7 +32,7 @@ class JsonAccessLogger(Logger):  # type: ignore[misc]
             "path": environ.get("PATH_INFO"),
             "query": environ.get("QUERY_STRING") or None,
             "protocol": environ.get("SERVER_PROTOCOL"),
-            "status": int(status) if status.isdigit() else status,
+            "status": ascii_int(status, max_digits=3) or status,
             "bytes": getattr(resp, "sent", None),
             "duration_ms": round(request_time.total_seconds() * 1000, 3),
             "request_id": headers.get("x-request-id"),

@@ -27,8 +27,28 @@ class JSONRenderer(renderers.JSONRenderer):
     charset = "utf-8"
 
 
+# No request body of this API nests deeper than 2; 32 leaves room and keeps every later step
+# (validation, error flattening, logging) far from Python's recursion limit.
+MAX_JSON_DEPTH = 32
+
+
+def json_depth(value: Any) -> int:
+    """How deeply `value` nests, counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
 class JSONParser(parsers.JSONParser):
-    """Reads at most REQUEST_BODY_MAX_BYTES; a bigger body is a 413 problem."""
+    """Reads at most REQUEST_BODY_MAX_BYTES (a bigger body is a 413 problem) and refuses JSON
+    nested deeper than MAX_JSON_DEPTH (400)."""
 
     def parse(
         self,
@@ -42,7 +62,14 @@ class JSONParser(parsers.JSONParser):
         body = stream.read(limit + 1)
         if len(body) > limit:
             raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
-        return super().parse(io.BytesIO(body), media_type, parser_context)
+        too_deep = f"JSON nests deeper than {MAX_JSON_DEPTH} levels"
+        try:
+            data = super().parse(io.BytesIO(body), media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError(too_deep) from None
+        if json_depth(data) > MAX_JSON_DEPTH:
+            raise exceptions.ParseError(too_deep)
+        return data
 
 
 def check_content_length(request: Request, limit: int) -> None:
@@ -195,24 +222,30 @@ class StrictFilterSet(django_filters.FilterSet):
 
 
 class StrictOrderingFilter(filters.OrderingFilter):
-    """`?ordering=` with unknown fields refused (400) and ties always broken by id."""
+    """`?ordering=` as a comma-separated list of exact terms (`name` or `-name`, each at most
+    once, at most one per allowed field); anything else is a 400. Ties are always broken by id."""
 
     ordering_param = "ordering"
+
+    @staticmethod
+    def terms(allowed: list[str]) -> list[str]:
+        return [term for field in allowed for term in (field, f"-{field}")]
 
     def get_ordering(self, request: Request, queryset: QuerySet[Any], view: APIView) -> list[str]:
         allowed: list[str] = list(getattr(view, "ordering_fields", []))
         raw = request.query_params.get(self.ordering_param)
-        if raw is None or raw.strip() == "":
+        if raw is None or raw == "":
             ordering = list(getattr(view, "ordering", ["-created_at"]))
         else:
-            ordering = [term.strip() for term in raw.split(",") if term.strip()]
-            unknown = [t for t in ordering if t.lstrip("-") not in allowed]
-            if unknown or len(ordering) > len(allowed):
+            ordering = raw.split(",")
+            valid = set(self.terms(allowed))
+            exact = all(term in valid for term in ordering)
+            if not exact or len(set(ordering)) != len(ordering) or len(ordering) > len(allowed):
                 raise exceptions.ValidationError(
                     {
                         "ordering": [
-                            f"Unknown ordering; allowed: {', '.join(allowed)} "
-                            "(prefix - for descending)."
+                            f"Unknown ordering; allowed: {', '.join(allowed)} (prefix - for "
+                            "descending), comma-separated, each at most once."
                         ]
                     }
                 )
@@ -228,8 +261,15 @@ class StrictOrderingFilter(filters.OrderingFilter):
                 "name": self.ordering_param,
                 "in": "query",
                 "required": False,
-                "description": "Comma-separated fields, `-` prefix for descending. "
-                f"Allowed: {', '.join(allowed)}. Ties are broken by id.",
-                "schema": {"type": "string"},
+                "description": "Comma-separated fields, `-` prefix for descending, each at most "
+                f"once. Allowed: {', '.join(allowed)}. Ties are broken by id.",
+                "style": "form",
+                "explode": False,
+                "schema": {
+                    "type": "array",
+                    "items": {"type": "string", "enum": self.terms(allowed)},
+                    "uniqueItems": True,
+                    "maxItems": len(allowed),
+                },
             }
         ]

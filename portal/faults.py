@@ -11,6 +11,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import Resolver404, resolve
 
+from portal.parsing import ascii_int
 from portal.problems import problem_response
 
 MAX_DELAY_MS = 5000
@@ -21,9 +22,9 @@ class FaultInjectionMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        delay = request.headers.get("X-Fault-Delay-Ms", "")
-        if delay.isdigit():
-            time.sleep(min(int(delay), MAX_DELAY_MS) / 1000)
+        delay = ascii_int(request.headers.get("X-Fault-Delay-Ms"), max_digits=6)
+        if delay is not None:
+            time.sleep(min(delay, MAX_DELAY_MS) / 1000)
         if request.headers.get("X-Fault-Status") in {"500", "503"}:
             # Resolved here so the failure is measured under its route, like a real one.
             with contextlib.suppress(Resolver404):

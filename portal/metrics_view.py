@@ -23,7 +23,9 @@ def _authorised(request: HttpRequest) -> bool:
     if not expected:
         return True
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(value.strip(), expected)
+    # Compared as bytes: compare_digest refuses non-ASCII text, and a header may carry any.
+    given = value.strip().encode("utf-8", "surrogateescape")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given, expected.encode())
 
 
 def _breaker_lines() -> str:

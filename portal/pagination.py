@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
@@ -12,12 +11,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from portal.counts import cached_count
+from portal.parsing import ascii_int
 
 if TYPE_CHECKING:
     # Types only: rest_framework.views imports this module through api_settings.
     from rest_framework.views import APIView
 
-_DIGITS = re.compile(r"^[0-9]{1,10}$")
 # Offsets beyond this are certainly past the end and would overflow some backends' integers.
 MAX_OFFSET = 1_000_000_000
 
@@ -36,7 +35,8 @@ class EnvelopePagination(BasePagination):
         limit, offset = self.default_limit, 0
         raw_limit = request.query_params.get("limit")
         if raw_limit is not None:
-            if not _DIGITS.match(raw_limit) or not 1 <= int(raw_limit) <= self.max_limit:
+            parsed_limit = ascii_int(raw_limit, max_digits=10)
+            if parsed_limit is None or not 1 <= parsed_limit <= self.max_limit:
                 errors.append(
                     {
                         "field": "limit",
@@ -44,10 +44,11 @@ class EnvelopePagination(BasePagination):
                     }
                 )
             else:
-                limit = int(raw_limit)
+                limit = parsed_limit
         raw_offset = request.query_params.get("offset")
         if raw_offset is not None:
-            if not _DIGITS.match(raw_offset) or int(raw_offset) > MAX_OFFSET:
+            parsed_offset = ascii_int(raw_offset, max_digits=10)
+            if parsed_offset is None or parsed_offset > MAX_OFFSET:
                 errors.append(
                     {
                         "field": "offset",
@@ -55,7 +56,7 @@ class EnvelopePagination(BasePagination):
                     }
                 )
             else:
-                offset = int(raw_offset)
+                offset = parsed_offset
         if errors:
             raise exceptions.ValidationError({e["field"]: [e["message"]] for e in errors})
         return limit, offset

@@ -16,9 +16,9 @@ from portal import metrics
 
 logger = logging.getLogger("portal.request")
 
-_SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_SANE_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 # W3C traceparent: version-traceid-parentid-flags; an all-zero trace id is invalid.
-_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-(?P<trace>[0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-(?P<trace>[0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
 
 
 @dataclass
@@ -43,7 +43,7 @@ def current_trace_id() -> str:
 
 
 def _sane(value: str | None) -> str | None:
-    if value and _SANE_ID.match(value):
+    if value and _SANE_ID.fullmatch(value):
         return value
     return None
 
@@ -56,7 +56,7 @@ def trace_id_from(request: HttpRequest) -> str:
     explicit = _sane(request.headers.get("X-Trace-Id"))
     if explicit:
         return explicit
-    match = _TRACEPARENT.match((request.headers.get("traceparent") or "").strip().lower())
+    match = _TRACEPARENT.fullmatch((request.headers.get("traceparent") or "").strip().lower())
     if match and match["trace"] != "0" * 32:
         return match["trace"]
     return uuid.uuid4().hex

@@ -353,6 +353,8 @@ if PRODUCTION:
     # Load balancers and Prometheus talk plain HTTP to the pods.
     SECURE_REDIRECT_EXEMPT = [r"^v1/health$", r"^metrics$"]
 CSRF_TRUSTED_ORIGINS = env.get_list("CSRF_TRUSTED_ORIGINS")
+# Error reports (the DEBUG page, admin mails) never show connection strings or tokens.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "portal.debug.SecretsFilter"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

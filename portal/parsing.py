@@ -1,0 +1,24 @@
+"""Strict parsing of values clients send in query strings and headers.
+
+`str.isdigit()` and `int()` accept far more than ASCII digits ("²", "٣", " 7\n", "1_000"), and
+`re.match` with `$` accepts a trailing newline. Every number or token read from a request goes
+through these helpers instead.
+"""
+
+from __future__ import annotations
+
+import re
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def ascii_int(value: str | None, *, max_digits: int = 18) -> int | None:
+    """The value as a non-negative integer if it is 1 to `max_digits` ASCII digits, else None."""
+    if value is None or not 0 < len(value) <= max_digits or not _DIGITS.fullmatch(value):
+        return None
+    return int(value)
+
+
+def is_token(value: str | None, pattern: re.Pattern[str]) -> bool:
+    """Whether the whole value matches `pattern` (no trailing newline slips through)."""
+    return value is not None and pattern.fullmatch(value) is not None
