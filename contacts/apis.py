@@ -26,7 +26,8 @@ from portal.api import (
 )
 from portal.tenancy import TenantAPIView
 
-PHONE_PATTERN = r"^\+?[0-9 ().\-]{3,31}$"
+# 3 to 31 characters after an optional +, no space at either end (spaces would be trimmed).
+PHONE_PATTERN = r"^\+?[0-9().\-][0-9 ().\-]{1,29}[0-9().\-]$"
 
 
 class ContactSerializer(ModelSerializer):

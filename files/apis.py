@@ -11,6 +11,7 @@ from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
+    OpenApiRequest,
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
@@ -22,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from files import signing
+from files.content_types import ACCEPTED
 from files.models import FILE_ID_PATTERN, JobFile
 from files.services import (
     LimitedUploadHandler,
@@ -148,11 +150,18 @@ class JobFileListView(FileBase):
     @extend_schema(
         operation_id="job_files_create",
         tags=["files"],
-        request={"multipart/form-data": JobFileUploadSerializer},
+        request={
+            "multipart/form-data": OpenApiRequest(
+                JobFileUploadSerializer,
+                encoding={"file": {"contentType": ", ".join(ACCEPTED)}},
+            )
+        },
         responses={201: JobFileSerializer},
         description="Upload a file (multipart field `file`, optional `name`). Size is limited "
         "(413 PAYLOAD_TOO_LARGE) and the content type must be one of the accepted types "
-        "(415 UNSUPPORTED_MEDIA_TYPE); the bytes must match the declared type.",
+        f"({', '.join(ACCEPTED)}; otherwise 415 UNSUPPORTED_MEDIA_TYPE). A part sent as "
+        "`application/octet-stream` is typed by its file name. The bytes must match the type "
+        "(400 VALIDATION_ERROR).",
     )
     def post(self, request: Request, job_id: str) -> Response:
         job = self.get_job(job_id)

@@ -40,6 +40,10 @@ def is_quicktime(head: bytes) -> bool:
     return head[8:12] == b"qt  " if head[4:8] == b"ftyp" else head[4:8] in QUICKTIME_ATOMS
 
 
+def _riff(head: bytes, form: bytes) -> bool:
+    return head.startswith(b"RIFF") and head[8:12] == form
+
+
 def is_mp3(head: bytes) -> bool:
     # An ID3v2 tag, or an MPEG audio frame sync (11 set bits) with a valid layer.
     if head.startswith(b"ID3"):
@@ -81,16 +85,21 @@ ACCEPTED: dict[str, Accepted] = {
     "image/png": Accepted(FileKind.IMAGE, (b"\x89PNG\r\n\x1a\n",)),
     "image/jpeg": Accepted(FileKind.IMAGE, (b"\xff\xd8\xff",)),
     "image/gif": Accepted(FileKind.IMAGE, (b"GIF87a", b"GIF89a")),
-    "image/webp": Accepted(FileKind.IMAGE, (b"RIFF",)),
+    "image/webp": Accepted(FileKind.IMAGE, sniff=lambda head: _riff(head, b"WEBP")),
     "image/heic": Accepted(FileKind.IMAGE, sniff=is_heif),
     "audio/mpeg": Accepted(FileKind.AUDIO, sniff=is_mp3),
-    "audio/wav": Accepted(FileKind.AUDIO, (b"RIFF",)),
+    "audio/wav": Accepted(FileKind.AUDIO, sniff=lambda head: _riff(head, b"WAVE")),
     "video/mp4": Accepted(FileKind.VIDEO, sniff=is_mp4),
     "video/quicktime": Accepted(FileKind.VIDEO, sniff=is_quicktime),
     "application/zip": Accepted(FileKind.ARCHIVE, (_ZIP,)),
 }
 
 _GENERIC = {"", "application/octet-stream", "binary/octet-stream"}
+
+
+def guess_content_type(filename: str) -> str:
+    guessed, _ = mimetypes.guess_type(filename, strict=False)
+    return (guessed or "").lower()
 
 
 def effective_content_type(declared: str | None, *filenames: str) -> str:
@@ -116,3 +125,32 @@ def content_matches(content_type: str, head: bytes) -> bool:
     if accepted.signatures is None:
         return True
     return any(head.startswith(signature) for signature in accepted.signatures)
+
+
+# When the declared type does not match the bytes, the bytes decide, in this order: specific
+# signatures first, containers shared by several types last (a ZIP is a zip, an OLE file a
+# Word document). Text is never detected: a file is text only when its sender said so.
+DETECTION_ORDER = (
+    "application/pdf",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "audio/wav",
+    "image/heic",
+    "video/quicktime",
+    "video/mp4",
+    "application/rtf",
+    "audio/mpeg",
+    "application/zip",
+    "application/msword",
+)
+
+
+def detect_content_type(head: bytes, *candidates: str) -> str | None:
+    """The type the bytes show: the first accepted candidate they match (the declared type,
+    then types guessed from names), else the first binary type in DETECTION_ORDER they match."""
+    for content_type in (*candidates, *DETECTION_ORDER):
+        if content_type in ACCEPTED and content_matches(content_type, head):
+            return content_type
+    return None

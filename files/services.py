@@ -21,7 +21,12 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
 from files import signing
-from files.content_types import ACCEPTED, content_matches, effective_content_type
+from files.content_types import (
+    ACCEPTED,
+    detect_content_type,
+    effective_content_type,
+    guess_content_type,
+)
 from files.models import JobFile, new_file_id
 from jobs.models import Job
 from portal.breakers import breakers, guard
@@ -108,8 +113,16 @@ def file_create(*, job: Job, upload: UploadedFile, name: str | None = None) -> J
         )
     head = upload.read(8192)
     upload.seek(0)
-    if not content_matches(content_type, head):
-        raise ValidationError({"file": [f"The file's content is not valid {content_type}."]})
+    # The bytes decide what is stored and served: a PNG sent as a PDF is kept as a PNG, and
+    # bytes that are no accepted type at all (an executable sent as video/mp4) are refused.
+    detected = detect_content_type(
+        head, content_type, *(guess_content_type(n) for n in (upload.name or "", filename))
+    )
+    if detected is None:
+        raise ValidationError(
+            {"file": [f"The file's content is not valid {content_type} or any accepted type."]}
+        )
+    content_type, accepted = detected, ACCEPTED[detected]
 
     job_file = JobFile(
         id=new_file_id(),

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from rest_framework.exceptions import ValidationError
 
 from contacts.models import Contact
 from jobs.models import INITIAL_STATUSES, TRANSITIONS, Job, JobStatus
@@ -26,8 +25,15 @@ def job_check_transition(*, current: str, target: str) -> None:
 
 
 def _check_schedule(job: Job) -> None:
+    # A rule about the job's state as a whole (the request may not even name scheduled_for):
+    # a conflict with that state, like an illegal transition.
     if job.status == JobStatus.SCHEDULED and job.scheduled_for is None:
-        raise ValidationError({"scheduled_for": ["Required when status is scheduled."]})
+        message = "A job is scheduled only with a scheduled_for time"
+        raise Problem(
+            "INVALID_STATUS_TRANSITION",
+            message,
+            errors=[{"field": "scheduled_for", "message": "Required when status is scheduled."}],
+        )
 
 
 @transaction.atomic

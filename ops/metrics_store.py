@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, transaction
 
 from ops.models import BUCKET_FIELDS, MetricRollup
+from portal.failures import is_database_outage
 from portal.metrics import BUCKETS_MS
 
 logger = logging.getLogger("portal.metrics_store")
@@ -101,33 +102,69 @@ class Recorder:
             }
         if not snapshot:
             return 0
+        # Cells are merged by the key the database sees (columns are bounded), so no two rows of
+        # one statement can ever share a conflict key, whatever labels were recorded.
+        merged: dict[tuple[str, str, str, str, str], tuple[int, Cell]] = {}
+        for (minute, version, endpoint, method, klass), cell in snapshot.items():
+            db_key = (str(minute), version[:64], endpoint[:200], method[:10], klass)
+            seen = merged.get(db_key)
+            if seen is None:
+                merged[db_key] = (minute, Cell(cell.count, cell.sum_ms, list(cell.buckets)))
+            else:
+                total = seen[1]
+                total.count += cell.count
+                total.sum_ms += cell.sum_ms
+                total.buckets = [a + b for a, b in zip(total.buckets, cell.buckets, strict=True)]
         rows = [
             MetricRollup(
                 process=self._process,
                 minute=datetime.fromtimestamp(minute, tz=UTC),
-                version=version[:64],
-                endpoint=endpoint[:200],
-                method=method[:10],
+                version=version,
+                endpoint=endpoint,
+                method=method,
                 status_class=klass,
                 count=cell.count,
                 sum_ms=cell.sum_ms,
                 **dict(zip(BUCKET_FIELDS, cell.buckets, strict=True)),
             )
-            for (minute, version, endpoint, method, klass), cell in snapshot.items()
+            for (_, version, endpoint, method, klass), (minute, cell) in merged.items()
         ]
         try:
-            MetricRollup.objects.bulk_create(
-                rows,
-                update_conflicts=True,
-                unique_fields=UNIQUE_FIELDS,
-                update_fields=["count", "sum_ms", *BUCKET_FIELDS],
-            )
-        except DatabaseError:
-            self._drop_older_than(started_minute - settings.METRICS_BUFFER_MINUTES * 60)
-            raise
+            self._upsert(rows)
+        except DatabaseError as exc:
+            if is_database_outage(exc):
+                # Kept (up to METRICS_BUFFER_MINUTES) and written once the database is back.
+                self._drop_older_than(started_minute - settings.METRICS_BUFFER_MINUTES * 60)
+                raise
+            # Something in one row: write them one at a time, so the rest still land and the
+            # offending row cannot fail every later flush.
+            rejected = self._upsert_each(rows)
+            logger.error("Metrics flush: %d row(s) refused by the database: %s", rejected, exc)
         # Minutes that had ended before the snapshot cannot change any more.
         self._drop_older_than(started_minute)
         return len(rows)
+
+    @staticmethod
+    def _upsert(rows: list[MetricRollup]) -> None:
+        MetricRollup.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=UNIQUE_FIELDS,
+            update_fields=["count", "sum_ms", *BUCKET_FIELDS],
+        )
+
+    def _upsert_each(self, rows: list[MetricRollup]) -> int:
+        rejected = 0
+        for row in rows:
+            try:
+                with transaction.atomic():
+                    self._upsert([row])
+            except DatabaseError as exc:
+                if is_database_outage(exc):
+                    raise
+                rejected += 1
+                logger.exception("Metrics row dropped: %s %s %s", row.method, row.endpoint, exc)
+        return rejected
 
     def _drop_older_than(self, minute: int) -> None:
         with self._lock:

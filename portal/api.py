@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -152,8 +153,34 @@ class StrictStringMixin:
         return super().to_internal_value(data)  # type: ignore[misc]
 
 
+# Text input is cleaned the same way everywhere, and the schema says exactly how: characters in
+# INVISIBLE (controls, bidi overrides and isolates, zero-width and other format characters,
+# line and paragraph separators) are removed, then WHITESPACE (ECMAScript's \s, spelled out so
+# Python and JavaScript agree) is trimmed from both ends. Required text must keep at least one
+# other character: the schema's pattern VISIBLE_PATTERN says so.
+INVISIBLE = "\x00-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
+WHITESPACE = "\t\n\x0b\x0c\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_INVISIBLE_RE = re.compile(f"[{INVISIBLE}]+")
+_TRIM_RE = re.compile(f"^[{WHITESPACE}]+|[{WHITESPACE}]+$")
+VISIBLE_PATTERN = f"[^{WHITESPACE}{INVISIBLE}]"
+
+
+def clean_text(value: str) -> str:
+    return _TRIM_RE.sub("", _INVISIBLE_RE.sub("", value))
+
+
 class CharField(StrictStringMixin, serializers.CharField):
-    pass
+    """Single-line text: invisible characters removed, whitespace trimmed (see clean_text)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["trim_whitespace"] = False
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = clean_text(super().to_internal_value(data))
+        if value == "" and not self.allow_blank:
+            self.fail("blank")
+        return value
 
 
 class EmailField(StrictStringMixin, serializers.EmailField):
@@ -193,7 +220,8 @@ class ModelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 
 class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    """Input that refuses fields it does not know, so a typo is an error, not a silent no-op."""
+    """Input that refuses fields it does not know, so a typo is an error, not a silent no-op
+    (the schema says `additionalProperties: false`)."""
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         initial = getattr(self, "initial_data", None)

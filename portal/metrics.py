@@ -16,9 +16,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django_prometheus import middleware as django_prometheus_middleware  # type: ignore[import-untyped]
 from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
 
 # Upper bounds in milliseconds. Every SLO threshold is a bound, so "fraction under threshold"
@@ -53,6 +55,16 @@ def endpoint_label(route: str | None) -> str:
     return _VERSION.sub("/v*/", path)
 
 
+# Any token is a method to gunicorn; every other one shares one label value, so clients cannot
+# add series (or rows in the embedded store) by inventing methods.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "OTHER"
+
+
+def method_label(method: str | None) -> str:
+    return method if method in KNOWN_METHODS else OTHER_METHOD
+
+
 def request_endpoint(request: HttpRequest) -> str:
     match = getattr(request, "resolver_match", None)
     return endpoint_label(match.route if match is not None else None)
@@ -70,6 +82,7 @@ def add_observer(observer: Observer) -> None:
 
 def observe(*, method: str, endpoint: str, status: int, duration_ms: float) -> None:
     version = settings.APP_VERSION
+    method = method_label(method)
     REQUESTS.labels(method, endpoint, version).inc()
     DURATION.labels(method, endpoint, version).observe(duration_ms)
     # Created at 0 with the first request: in multiprocess mode a series without samples is
@@ -126,3 +139,19 @@ def scrape_registry() -> CollectorRegistry:
     from prometheus_client import REGISTRY
 
     return REGISTRY
+
+
+class _MethodLabels:
+    """django-prometheus labels some series with the raw method: normalise it like ours."""
+
+    def label_metric(self, metric: Any, request: Any, response: Any = None, **labels: Any) -> Any:
+        if "method" in labels:
+            labels["method"] = method_label(labels["method"])
+        return super().label_metric(metric, request, response, **labels)  # type: ignore[misc]
+
+
+class PrometheusAfterMiddleware(
+    _MethodLabels,
+    django_prometheus_middleware.PrometheusAfterMiddleware,  # type: ignore[misc]
+):
+    pass

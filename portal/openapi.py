@@ -11,6 +11,8 @@ from drf_spectacular.extensions import (
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
+from portal.api import VISIBLE_PATTERN, InputSerializer
+
 
 class ProblemFieldErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
     field = serializers.CharField()
@@ -64,6 +66,32 @@ class PortalAutoSchema(AutoSchema):
                     ProblemSerializer, code, PROBLEM_MEDIA, direction
                 )
         return responses
+
+    def _map_serializer(
+        self, serializer: Any, direction: Any, bypass_extensions: bool = False
+    ) -> dict[str, Any]:
+        schema: dict[str, Any] = super()._map_serializer(  # type: ignore[no-untyped-call]
+            serializer, direction, bypass_extensions
+        )
+        if direction == "request" and isinstance(serializer, InputSerializer):
+            # InputSerializer refuses unknown fields: a client must not send any.
+            schema["additionalProperties"] = False
+        return schema
+
+
+class TextFieldSchema(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]
+    """Required text must keep a visible character once cleaned (portal.api.clean_text)."""
+
+    target_class = "portal.api.CharField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema: dict[str, Any] = auto_schema._map_serializer_field(
+            self.target, direction, bypass_extensions=True
+        )
+        if direction == "request" and not self.target.allow_blank and "pattern" not in schema:
+            schema["pattern"] = VISIBLE_PATTERN
+        return schema
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]

@@ -88,16 +88,27 @@ def problem_response(
 class Problem(exceptions.APIException):
     """An API error carrying its problem code; raise it from services and views."""
 
-    def __init__(self, code: str, detail: str, *, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        errors: list[dict[str, str]] | None = None,
+    ) -> None:
         self.status_code = PROBLEMS[code][0]
         self.problem_code = code
         self.headers = dict(headers or {})
+        self.errors = errors
         super().__init__(detail=detail, code=code)
 
 
 class NotFoundError(Problem):
-    def __init__(self, detail: str) -> None:
-        super().__init__("NOT_FOUND", detail)
+    """Something the request names does not exist (or belongs to another tenant)."""
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        errors = [{"field": field, "message": f"{detail}."}] if field else None
+        super().__init__("NOT_FOUND", detail, errors=errors)
 
 
 class ServiceUnavailable(Problem):
@@ -189,7 +200,7 @@ def _summary(errors: list[dict[str, str]]) -> str:
 def _translate(exc: Exception) -> tuple[str, str, list[dict[str, str]] | None]:
     """Maps any exception DRF hands us to (code, detail, errors)."""
     if isinstance(exc, Problem):
-        return exc.problem_code, str(exc.detail), None
+        return exc.problem_code, str(exc.detail), exc.errors
     if isinstance(exc, exceptions.ValidationError):
         errors = flatten_errors(exc.detail)
         return "VALIDATION_ERROR", _summary(errors), errors

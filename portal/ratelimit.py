@@ -90,7 +90,9 @@ def consume(request: HttpRequest, group: str) -> Usage | None:
         group=group,
         limit=int(usage["limit"]),
         count=int(usage["count"]),
-        reset=int(time.time()) + int(usage["time_left"]),
+        # A window that ends this very second is reported as ending in the next one, so the
+        # reset is always in the future.
+        reset=int(time.time()) + max(1, int(usage["time_left"])),
     )
 
 

@@ -84,7 +84,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.breakers.DatabaseBreakerMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # django-prometheus's, with unknown methods folded into one label value.
+    "portal.metrics.PrometheusAfterMiddleware",
 ]
 
 FAULT_INJECTION = env.get_bool("FAULT_INJECTION", False)

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 
 from portal.auth import TenantPrincipal
 from portal.models import Tenant
+from portal.problems import NotFoundError
 
 M = TypeVar("M", bound=models.Model)
 
@@ -101,7 +102,8 @@ class TenantRelatedField(serializers.RelatedField):  # type: ignore[type-arg]
             self.fail("invalid", label=self.label_name)
         obj = self.get_queryset().filter(pk=data).first()
         if obj is None:
-            self.fail("does_not_exist", label=self.label_name)
+            # A well-formed id of nothing the caller can see: answered like GET of that id.
+            raise NotFoundError(f"{self.label_name} not found", field=self.field_name)
         return obj
 
     def to_representation(self, value: Any) -> Any:

@@ -32,7 +32,7 @@ def test_it_creates_a_contact_for_the_callers_tenant(api: APIClient, tenant: Ten
         ({"name": "Ada", "phone": "call me"}, {"phone"}),
         ({"name": "Ada", "id": "550e8400-e29b-41d4-a716-446655440000"}, {"id"}),
         ({"name": "Ada", "nickname": "A"}, {"nickname"}),
-        ({"name": "Ada\x00"}, {"name"}),
+        ({"name": "\x00\u202e \u200b"}, {"name"}),
         ({"name": 12}, {"name"}),
         ({"name": "Ada", "company": 0}, {"company"}),
         ({"name": "Ada", "phone": 5551234}, {"phone"}),

@@ -44,7 +44,9 @@ def test_it_refuses_another_tenants_contact(
 ) -> None:
     foreign = ContactFactory.create(tenant=other_tenant)
     response = api.post(URL, {"title": "Steal", "contact_id": str(foreign.id)}, format="json")
-    body = assert_problem(response, 400, "VALIDATION_ERROR")
+    # Exactly like GET of that contact: not found, whoever owns it.
+    body = assert_problem(response, 404, "NOT_FOUND")
+    assert body["detail"] == "Contact not found"
     assert body["errors"] == [{"field": "contact_id", "message": "Contact not found."}]
     assert Job.objects.count() == 0
 
@@ -56,7 +58,6 @@ def test_it_refuses_another_tenants_contact(
         ({"title": "x", "contact_id": "not-a-uuid"}, {"contact_id"}),
         ({"title": "x", "contact_id": "{contact}", "status": "done"}, {"status"}),
         ({"title": "x", "contact_id": "{contact}", "scheduled_for": "tomorrow"}, {"scheduled_for"}),
-        ({"title": "x", "contact_id": "{contact}", "status": "scheduled"}, {"scheduled_for"}),
         ({"title": "x", "contact_id": "{contact}", "tenant": "globex"}, {"tenant"}),
     ],
 )
@@ -67,6 +68,16 @@ def test_it_refuses_invalid_jobs(
     payload = {k: v.replace("{contact}", str(contact.id)) for k, v in payload.items()}
     body = assert_problem(api.post(URL, payload, format="json"), 400, "VALIDATION_ERROR")
     assert error_fields(body) == fields
+    assert Job.objects.count() == 0
+
+
+def test_a_job_is_scheduled_only_with_a_time(api: APIClient, tenant: Tenant) -> None:
+    # A rule on the job's whole state (a PATCH may not name scheduled_for): a 409 like an
+    # illegal transition, so a schema-valid request is never answered "invalid".
+    contact = ContactFactory.create(tenant=tenant)
+    payload = {"title": "x", "contact_id": str(contact.id), "status": "scheduled"}
+    body = assert_problem(api.post(URL, payload, format="json"), 409, "INVALID_STATUS_TRANSITION")
+    assert error_fields(body) == {"scheduled_for"}
     assert Job.objects.count() == 0
 
 

@@ -43,12 +43,12 @@ def test_flushing_again_is_idempotent_and_later_requests_add_up(api: APIClient) 
 def test_a_failed_flush_keeps_the_counts_for_the_next_one(
     api: APIClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from django.db import DatabaseError
+    from django.db import DatabaseError, OperationalError
 
     api.get("/v1/health")
 
     def down(*args: object, **kwargs: object) -> None:
-        raise DatabaseError("down")
+        raise OperationalError("connection refused")  # the database is unreachable
 
     monkeypatch.setattr(MetricRollup.objects, "bulk_create", down)
     with pytest.raises(DatabaseError):
