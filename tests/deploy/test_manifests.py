@@ -64,11 +64,16 @@ def test_the_deployments_serve_port_3000_with_health_probes(name: str) -> None:
     assert annotations["prometheus.io/scrape"] == "true"
     assert annotations["prometheus.io/port"] == "3000"
     assert annotations["prometheus.io/path"] == "/metrics"
-    (container,) = template["spec"]["containers"]
+    container, proxy = template["spec"]["containers"]
     assert container["name"] == "portal-api"  # `kubectl set image … portal-api=…`
-    assert container["ports"] == [{"name": "http", "containerPort": 3000}]
+    assert container["ports"] == [{"name": "app", "containerPort": 3000}]
     for probe in ("readinessProbe", "livenessProbe"):
-        assert container[probe]["httpGet"] == {"path": "/v1/health", "port": "http"}
+        assert container[probe]["httpGet"] == {"path": "/v1/health", "port": "app"}
+    # Clients reach gunicorn only through the buffering proxy (slowloris).
+    assert proxy["name"] == "buffer-proxy"
+    assert proxy["ports"] == [{"name": "http", "containerPort": 8080}]
+    volumes = {v["name"]: v for v in template["spec"]["volumes"]}
+    assert volumes["buffer-proxy-config"]["configMap"]["name"] == "portal-api-buffer-proxy"
     assert template["spec"]["securityContext"]["runAsNonRoot"] is True
     assert container["args"] == ["serve"]
 
@@ -117,6 +122,8 @@ def test_every_workload_reads_the_shared_config() -> None:
                  *by_kind("CronJob").values()]  # fmt: skip
     for workload in workloads:
         for container in pod_spec(workload)["containers"]:
+            if container["name"] == "buffer-proxy":  # nginx: configured by its own file
+                continue
             refs = [e["configMapRef"]["name"] for e in container["envFrom"] if "configMapRef" in e]
             assert refs, workload["metadata"]["name"]
             assert all(ref in configmaps for ref in refs)
@@ -159,6 +166,25 @@ def test_nginx_accepts_the_example_config(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "syntax is ok" in result.stderr
+
+
+def test_nginx_accepts_the_pods_buffer_proxy_config(tmp_path: Path) -> None:
+    nginx = require("nginx", "nginx")
+    (config,) = [d for d in documents() if d["metadata"]["name"] == "portal-api-buffer-proxy"]
+    # The pod's /tmp is an emptyDir; here it is the test's own folder.
+    proxy = config["data"]["default.conf"].replace("/tmp/", f"{tmp_path}/")  # noqa: S108
+    (tmp_path / "default.conf").write_text(proxy)
+    (tmp_path / "nginx.conf").write_text(
+        f"events {{}}\nhttp {{\n  include {tmp_path / 'default.conf'};\n}}\n"
+    )
+    result = subprocess.run(
+        [nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"),
+         "-g", f"pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "client_header_timeout 10s" in config["data"]["default.conf"]
+    assert "proxy_request_buffering on" in config["data"]["default.conf"]
 
 
 def test_promtool_accepts_the_prometheus_config() -> None:

@@ -1,0 +1,69 @@
+"""schemathesis hooks (SCHEMATHESIS_HOOKS=tests.fuzz.hooks, set by scripts/fuzz.py).
+
+The schema lists the accepted upload types; it cannot say that the bytes must be a file of that
+type. A real client sends real files, so the fuzzer's positive cases do too: for every accepted
+type, bytes that start the way such a file starts, followed by anything. Negative cases (and
+the property tests) still send arbitrary bytes under every type.
+"""
+
+from __future__ import annotations
+
+import os
+
+import django
+from hypothesis import strategies as st
+from schemathesis import openapi
+
+# The accepted types come from the app itself, which needs Django's settings loaded.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+django.setup()
+
+from files.content_types import ACCEPTED, content_matches  # noqa: E402 - after setup
+
+OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP = b"PK\x03\x04"
+HEADS: dict[str, list[bytes]] = {
+    "application/pdf": [b"%PDF-1.7\n"],
+    "application/msword": [OLE],
+    "application/vnd.ms-excel": [OLE],
+    "application/vnd.ms-powerpoint": [OLE],
+    "application/rtf": [b"{\\rtf1\\ansi "],
+    "application/zip": [ZIP],
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": [ZIP],
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": [ZIP],
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": [ZIP],
+    "application/vnd.oasis.opendocument.text": [ZIP],
+    "application/vnd.oasis.opendocument.spreadsheet": [ZIP],
+    "image/png": [b"\x89PNG\r\n\x1a\n"],
+    "image/jpeg": [b"\xff\xd8\xff\xe0"],
+    "image/gif": [b"GIF89a", b"GIF87a"],
+    "image/webp": [b"RIFF\x24\x00\x00\x00WEBPVP8 "],
+    "audio/wav": [b"RIFF\x24\x00\x00\x00WAVEfmt "],
+    "image/heic": [b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic"],
+    "video/mp4": [b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"],
+    "video/quicktime": [b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  ", b"\x00\x00\x00\x08wide"],
+    "audio/mpeg": [b"ID3\x04\x00\x00", b"\xff\xfb\x90\x64"],
+}
+
+
+def file_of(content_type: str) -> st.SearchStrategy[bytes]:
+    """Bytes that the API accepts as `content_type`."""
+    if ACCEPTED[content_type].textual:
+        text = st.text(st.characters(blacklist_characters="\x00"), min_size=1, max_size=200)
+        return text.map(lambda value: value.encode("utf-8"))
+    heads = st.sampled_from(HEADS[content_type])
+    return st.tuples(heads, st.binary(max_size=200)).map(lambda parts: parts[0] + parts[1])
+
+
+for _content_type in ACCEPTED:
+    openapi.media_type(_content_type, file_of(_content_type))
+
+
+def _self_check() -> None:
+    missing = set(ACCEPTED) - set(HEADS) - {t for t, a in ACCEPTED.items() if a.textual}
+    assert not missing, missing
+    for content_type, heads in HEADS.items():
+        assert all(content_matches(content_type, head) for head in heads), content_type
+
+
+_self_check()
