@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from portal.models import ApiToken, Tenant, hash_token
@@ -104,9 +105,30 @@ class ApiTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if not change:
             raw, obj.prefix = ApiToken.generate()
             obj.key_hash = hash_token(raw)
-            # Shown once: only the hash is kept.
-            messages.warning(request, f"Copy this token now; it will not be shown again: {raw}")
+            # Shown once by response_add below; only the hash is kept.
+            obj.raw_once = raw  # type: ignore[attr-defined]
         super().save_model(request, obj, form, change)
+
+    def response_add(
+        self, request: HttpRequest, obj: ApiToken, post_url_continue: Any = None
+    ) -> Any:
+        """Shows the new token once, in the page itself: never in a message cookie, which is
+        signed but not encrypted, and never in a URL."""
+        raw = getattr(obj, "raw_once", None)
+        if raw is None:
+            return super().response_add(request, obj, post_url_continue)
+        response = TemplateResponse(
+            request,
+            "admin/portal/apitoken/created.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "token": obj,
+                "raw_token": raw,
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response
 
     @admin.action(description="Revoke selected tokens")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:

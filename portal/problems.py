@@ -288,6 +288,12 @@ ANSWERED_DATABASE_ERRORS = (OperationalError, InterfaceError, IntegrityError, Da
 HTML_PREFIXES = ("/ops/", "/status", "/admin/")
 
 
+def rate_limited_page(request: HttpRequest, detail: str, *, retry_after: int) -> HttpResponse:
+    response = _page_or_problem(request, "RATE_LIMIT_EXCEEDED", detail)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
 def _page_or_problem(request: HttpRequest, code: str, detail: str) -> HttpResponse:
     if not request.path.startswith(HTML_PREFIXES) or request.path.endswith(".json"):
         return problem_response(code, detail)

@@ -76,6 +76,7 @@ MIDDLEWARE = [
     # High up, so every answer below it (401, 429, a breaker's 503) carries CORS headers.
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "portal.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -401,3 +402,5 @@ LOGGING: dict[str, Any] = {
     },
 }
 CSRF_FAILURE_VIEW = "portal.problems.csrf_failure"
+# Sign-in attempts on /admin/login/, per client address and per username (django-ratelimit).
+ADMIN_LOGIN_RATE = env.get_rate("ADMIN_LOGIN_RATE", "10/m")

@@ -49,14 +49,18 @@ HEADS: dict[str, list[bytes]] = {
 def file_of(content_type: str) -> st.SearchStrategy[bytes]:
     """Bytes that the API accepts as `content_type`."""
     if ACCEPTED[content_type].textual:
-        text = st.text(st.characters(blacklist_characters="\x00"), min_size=1, max_size=200)
+        characters = st.characters(codec="utf-8", blacklist_characters="\x00")
+        text = st.text(characters, min_size=1, max_size=200)
         return text.map(lambda value: value.encode("utf-8"))
     heads = st.sampled_from(HEADS[content_type])
     return st.tuples(heads, st.binary(max_size=200)).map(lambda parts: parts[0] + parts[1])
 
 
+# application/json is also every JSON body's media type: registering a strategy for it would
+# replace the fuzzer's schema-driven JSON bodies with arbitrary text.
 for _content_type in ACCEPTED:
-    openapi.media_type(_content_type, file_of(_content_type))
+    if _content_type != "application/json":
+        openapi.media_type(_content_type, file_of(_content_type))
 
 
 def _self_check() -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -57,6 +58,54 @@ def test_adding_a_token_shows_the_raw_value_once(staff: Client, tenant: Tenant) 
     assert token.key_hash == hash_token(raw)
     again = staff.get(f"/admin/portal/apitoken/{token.pk}/change/")
     assert raw not in again.content.decode()
+
+
+def test_a_new_token_never_travels_in_a_cookie(staff: Client, tenant: Tenant) -> None:
+    # The messages cookie is signed, not encrypted: the token is shown in the page instead.
+    response = staff.post(
+        "/admin/portal/apitoken/add/",
+        {"tenant": tenant.pk, "name": "ops_token", "expires_at_0": "", "expires_at_1": ""},
+    )
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    raw = re.search(r"(pt_[A-Za-z0-9]{8}_[A-Za-z0-9_-]+)", response.content.decode())
+    assert raw
+    cookies = " ".join(morsel.value for morsel in response.cookies.values())
+    assert raw.group(1) not in cookies
+    assert "messages" not in response.cookies
+
+
+def test_sign_in_attempts_are_throttled_per_address_and_per_username(
+    client: Client, settings: Any
+) -> None:
+    settings.ADMIN_LOGIN_RATE = "3/m"
+    codes = [
+        client.post("/admin/login/", {"username": f"u{i}", "password": "x"}).status_code
+        for i in range(4)
+    ]
+    assert codes == [200, 200, 200, 429]
+    # Another address, same username: the username's own count still applies.
+    other = [
+        client.post(
+            "/admin/login/", {"username": "victim", "password": "x"}, REMOTE_ADDR=f"10.0.0.{i}"
+        )
+        for i in range(4)
+    ]
+    assert [r.status_code for r in other] == [200, 200, 200, 429]
+    assert other[-1]["Retry-After"] == "60"
+    assert "text/html" in other[-1]["Content-Type"]
+    # Reading the page is never counted.
+    assert client.get("/admin/login/").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/admin/login/", "/v1/docs"])
+def test_pages_for_people_carry_a_strict_policy(client: Client, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 200
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self';" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert "<script>" not in response.content.decode().replace(" ", "")
 
 
 def test_the_admin_refuses_anonymous_users(client: Client) -> None:
