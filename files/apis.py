@@ -236,13 +236,16 @@ class JobFileDownloadView(APIPolicyMixin, APIView):
         job_file = (
             JobFile.objects.select_related("tenant").filter(pk=file_id, job_id=job_id).first()
         )
-        token = ApiToken.objects.filter(prefix=client).first()
+        token = ApiToken.objects.select_related("tenant").filter(prefix=client).first()
         # A link dies with the token it was issued to, and only opens that tenant's files.
         if token is None or not token.is_usable():
             raise Problem(
                 "PERMISSION_DENIED",
                 "The token this link was issued to is no longer valid",
             )
+        # ...and with its tenant's access: a suspended tenant's links stop working at once.
+        if not token.tenant.is_active:
+            raise Problem("PERMISSION_DENIED", "This tenant is suspended")
         if job_file is None or job_file.tenant_id != token.tenant_id:
             raise Problem("NOT_FOUND", "File not found")
         response = FileResponse(

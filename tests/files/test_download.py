@@ -94,6 +94,25 @@ def test_a_link_dies_with_its_token(api: APIClient, anon: APIClient, tenant: Ten
     assert_problem(anon.get(path), 403, "PERMISSION_DENIED")
 
 
+def test_a_link_dies_when_its_tenant_is_suspended(
+    api: APIClient, anon: APIClient, tenant: Tenant
+) -> None:
+    job_file = JobFileFactory.create(job__tenant=tenant)
+    path = signed_path(api, job_file)
+    assert anon.get(path).status_code == 200
+    Tenant.objects.filter(pk=tenant.pk).update(is_active=False)
+    body = assert_problem(anon.get(path), 403, "PERMISSION_DENIED")
+    assert "suspended" in body["detail"]
+
+
+@pytest.mark.parametrize("expires", ["²", "١٢٣", "12\n", " 12", "+12", "1_0", "0x10", "9" * 13])
+def test_only_ascii_digits_are_an_expiry(anon: APIClient, tenant: Tenant, expires: str) -> None:
+    job_file = JobFileFactory.create(job__tenant=tenant)
+    path = f"/v1/jobs/{job_file.job_id}/files/{job_file.id}/download"
+    query = urlencode({"expires": expires, "client": "pt_x", "signature": "a" * 64})
+    assert_problem(anon.get(f"{path}?{query}"), 403, "PERMISSION_DENIED")
+
+
 def test_a_link_signed_for_another_tenants_client_opens_nothing(
     anon: APIClient, tenant: Tenant, other_tenant: Tenant, other_token: str
 ) -> None:
