@@ -106,7 +106,7 @@ class Recorder:
         # one statement can ever share a conflict key, whatever labels were recorded.
         merged: dict[tuple[str, str, str, str, str], tuple[int, Cell]] = {}
         for (minute, version, endpoint, method, klass), cell in snapshot.items():
-            db_key = (str(minute), version[:64], endpoint[:200], method[:10], klass)
+            db_key = self._db_key((minute, version, endpoint, method, klass))
             seen = merged.get(db_key)
             if seen is None:
                 merged[db_key] = (minute, Cell(cell.count, cell.sum_ms, list(cell.buckets)))
@@ -139,7 +139,11 @@ class Recorder:
             # Something in one row: write them one at a time, so the rest still land and the
             # offending row cannot fail every later flush.
             rejected = self._upsert_each(rows)
-            logger.error("Metrics flush: %d row(s) refused by the database: %s", rejected, exc)
+            logger.error("Metrics flush: %d row(s) refused by the database: %s", len(rejected), exc)
+            # A refused row would be refused again: forget its counts rather than retry them.
+            with self._lock:
+                for key in [k for k in self._cells if self._db_key(k) in rejected]:
+                    del self._cells[key]
         # Minutes that had ended before the snapshot cannot change any more.
         self._drop_older_than(started_minute)
         return len(rows)
@@ -153,8 +157,13 @@ class Recorder:
             update_fields=["count", "sum_ms", *BUCKET_FIELDS],
         )
 
-    def _upsert_each(self, rows: list[MetricRollup]) -> int:
-        rejected = 0
+    @staticmethod
+    def _db_key(key: Key) -> tuple[str, str, str, str, str]:
+        minute, version, endpoint, method, klass = key
+        return (str(minute), version[:64], endpoint[:200], method[:10], klass)
+
+    def _upsert_each(self, rows: list[MetricRollup]) -> set[tuple[str, str, str, str, str]]:
+        rejected: set[tuple[str, str, str, str, str]] = set()
         for row in rows:
             try:
                 with transaction.atomic():
@@ -162,7 +171,8 @@ class Recorder:
             except DatabaseError as exc:
                 if is_database_outage(exc):
                     raise
-                rejected += 1
+                minute = str(int(row.minute.timestamp()))
+                rejected.add((minute, row.version, row.endpoint, row.method, row.status_class))
                 logger.exception("Metrics row dropped: %s %s %s", row.method, row.endpoint, exc)
         return rejected
 

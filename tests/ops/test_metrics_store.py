@@ -82,3 +82,49 @@ def test_prune_deletes_only_old_rows() -> None:
     call_command("prune_metrics", stdout=out)
     assert "Deleted 1" in out.getvalue()
     assert MetricRollup.objects.count() == 1
+
+
+def test_invented_methods_share_one_row_and_the_flush_never_conflicts(api: APIClient) -> None:
+    # Two methods sharing their first 10 characters were two rows with one conflict key in one
+    # upsert: PostgreSQL refused the whole statement, and every later flush, for an hour.
+    for method in ("PROPFINDXYZ1", "PROPFINDXYZ2", "BREW", "GET"):
+        api.generic(method, "/v1/contacts")
+    assert recorder.flush() >= 2
+    methods = set(MetricRollup.objects.values_list("method", flat=True))
+    assert methods == {"GET", "OTHER"}
+    assert MetricRollup.objects.get(method="OTHER", status_class="4xx").count == 3
+
+
+def test_labels_that_collide_once_truncated_are_merged_before_the_upsert() -> None:
+    recorder.observe("GET", "/v*/contacts", 200, 5.0, "v" * 64 + "a")
+    recorder.observe("GET", "/v*/contacts", 200, 7.0, "v" * 64 + "b")
+    assert recorder.flush() == 1
+    (row,) = MetricRollup.objects.all()
+    assert (row.version, row.count, row.sum_ms) == ("v" * 64, 2, 12.0)
+
+
+def test_a_row_the_database_refuses_does_not_block_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django.db import DataError
+
+    recorder.observe("GET", "/v*/contacts", 200, 5.0, "1.0.0")
+    recorder.observe("GET", "/v*/jobs", 200, 5.0, "1.0.0")
+    real = recorder._upsert
+
+    def picky(rows: list[MetricRollup]) -> None:
+        if any(row.endpoint == "/v*/jobs" for row in rows):
+            raise DataError("value out of range")
+        real(rows)
+
+    monkeypatch.setattr(recorder, "_upsert", picky)
+    recorder.flush()
+    assert list(MetricRollup.objects.values_list("endpoint", flat=True)) == ["/v*/contacts"]
+    # The refused row is forgotten, not retried: the next flush is clean.
+    recorder.observe("GET", "/v*/health", 200, 5.0, "1.0.0")
+    monkeypatch.setattr(recorder, "_upsert", real)
+    recorder.flush()
+    assert set(MetricRollup.objects.values_list("endpoint", flat=True)) == {
+        "/v*/contacts",
+        "/v*/health",
+    }

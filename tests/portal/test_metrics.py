@@ -129,3 +129,15 @@ def test_a_metrics_token_guards_the_endpoint(client: Client, settings: Any) -> N
 
 def test_an_unknown_format_is_a_problem(client: Client) -> None:
     assert_problem(client.get("/metrics", {"format": "xml"}), 400, "VALIDATION_ERROR")
+
+
+def test_invented_methods_cannot_grow_the_exposition(api: APIClient, client: Client) -> None:
+    api.generic("BREW", "/v1/contacts")
+    before = client.get("/metrics").content.decode()
+    for number in range(40):
+        api.generic(f"X{number:03d}YZ", "/v1/contacts")
+    after = client.get("/metrics").content.decode()
+    assert "X000YZ" not in after
+    assert 'method="OTHER"' in after
+    # Only counts changed: the same series, the same number of lines.
+    assert len(after.splitlines()) == len(before.splitlines())
