@@ -246,7 +246,7 @@ BREAKER_FAIL_MAX = env.get_int("BREAKER_FAIL_MAX", 5, minimum=1)
 # The first trial comes BREAKER_FIRST_RESET_SECONDS after a breaker opens; each failed trial
 # doubles the wait, up to BREAKER_RESET_TIMEOUT.
 BREAKER_FIRST_RESET_SECONDS = env.get_int("BREAKER_FIRST_RESET_SECONDS", 2, minimum=1)
-BREAKER_RESET_TIMEOUT = env.get_int("BREAKER_RESET_TIMEOUT", 30, minimum=1)
+BREAKER_RESET_TIMEOUT = env.get_int("BREAKER_RESET_TIMEOUT", 10, minimum=1)
 # List totals are cached this long, and retired at once by any write through the app
 # (portal/counts.py); 0 counts on every request.
 LIST_COUNT_CACHE_SECONDS = env.get_int("LIST_COUNT_CACHE_SECONDS", 10, minimum=0, maximum=3600)
