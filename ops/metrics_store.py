@@ -87,6 +87,11 @@ class Recorder:
             time.sleep(interval)
             try:
                 self.flush()
+            except DatabaseError as exc:
+                if not is_database_outage(exc):
+                    logger.exception("Metrics flush failed; will retry")
+                else:  # the breakers and health already say so, once per request
+                    logger.warning("Metrics flush waits for the database: %s", exc)
             except Exception:
                 logger.exception("Metrics flush failed; will retry")
             finally:
