@@ -78,3 +78,13 @@ def test_it_refuses_oversized_bodies(api: APIClient, settings: object) -> None:
 def test_it_requires_a_token(anon: APIClient) -> None:
     assert_problem(anon.post(URL, {"name": "A"}, format="json"), 401, "UNAUTHENTICATED")
     assert Contact.objects.count() == 0
+
+
+def test_invisible_and_direction_characters_are_removed_from_text(api: APIClient) -> None:
+    response = api.post(
+        "/v1/contacts",
+        {"name": " \u202eAda\u200b Love\x00lace\u2066 ", "company": "\u202dAcme\ufeff"},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert (response.json()["name"], response.json()["company"]) == ("Ada Lovelace", "Acme")

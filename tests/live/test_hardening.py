@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -177,3 +177,60 @@ def test_recovery_after_a_database_outage_at_the_default_settings(
     # Bounded by the probe period (5 s), and without probes by the back-off cap (10 s).
     assert with_probes <= 6
     assert without <= 11
+
+
+def race(first: Callable[[], int], second: Callable[[], int]) -> tuple[int, int]:
+    barrier = threading.Barrier(2)
+
+    def run(call: Callable[[], int]) -> int:
+        barrier.wait()
+        return call()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        a, b = pool.map(run, [first, second])
+    return a, b
+
+
+def test_creating_a_job_while_its_contact_is_deleted_is_never_a_5xx(
+    stack: tuple[LiveServer, PostgresServer],
+) -> None:
+    server, _ = stack
+    outcomes = set()
+    for trial in range(20):
+        client = session(server)
+        contact = client.post(f"{server.url}/v1/contacts", json={"name": f"Gone {trial}"},
+                              timeout=10).json()["id"]  # fmt: skip
+
+        def create(contact: str = contact) -> int:
+            body = {"title": "t", "contact_id": contact}
+            return session(server).post(f"{server.url}/v1/jobs", json=body, timeout=10).status_code
+
+        def delete(contact: str = contact) -> int:
+            url = f"{server.url}/v1/contacts/{contact}"
+            return session(server).delete(url, timeout=10).status_code
+
+        created, deleted = race(create, delete)
+        outcomes.add((created, deleted))
+        # Either the job came first (and the contact stays, 409), or the contact went first.
+        assert (created, deleted) in {(201, 409), (404, 204)}, (created, deleted)
+    print(f"\njob create vs contact delete: {sorted(outcomes)}")
+
+
+def test_uploading_while_the_job_is_deleted_is_never_a_5xx(
+    stack: tuple[LiveServer, PostgresServer],
+) -> None:
+    server, _ = stack
+    for _ in range(20):
+        job = new_job(session(server), server.url)
+
+        def upload(job: str = job) -> int:
+            files = {"file": ("a.pdf", PDF, "application/pdf")}
+            url = f"{server.url}/v1/jobs/{job}/files"
+            return session(server).post(url, files=files, timeout=10).status_code
+
+        def delete(job: str = job) -> int:
+            return session(server).delete(f"{server.url}/v1/jobs/{job}", timeout=10).status_code
+
+        uploaded, deleted = race(upload, delete)
+        assert deleted == 204
+        assert uploaded in {201, 404}, uploaded

@@ -144,6 +144,9 @@ def test_it_starts_a_rollout_from_the_form(operator: User) -> None:
         {"version": "", "driver": "record"},
         {"version": "2.1.0; rm -rf /", "driver": "record"},
         {"version": "2.1.0", "driver": "teleport"},
+        {"version": "2.1.0", "driver": "record", "image": "ghcr.io/acme/api:'v2"},
+        {"version": "2.1.0", "driver": "record", "image": "api:v2 --server=https://evil"},
+        {"version": "2.1.0", "driver": "record", "image": "-oops"},
     ],
 )
 def test_it_refuses_a_bad_start_form_and_creates_nothing(
