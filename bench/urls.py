@@ -20,10 +20,10 @@ from files import signing
 from files.models import JobFile
 from files.services import download_path
 from jobs.models import Job
-from portal.api import rfc3339
 from portal.auth import resolve_token
-from portal.counts import cached_count
+from portal.list_totals import cached_count
 from portal.models import ApiToken, Tenant
+from portal.timefmt import rfc3339
 
 
 def ts(value: datetime | None) -> str | None:
@@ -57,7 +57,7 @@ def _contact(c: Contact) -> dict[str, Any]:
 
 
 def _count(request: HttpRequest, queryset: QuerySet[Any], token: ApiToken) -> int:
-    # The API's own cached totals (portal/counts.py): the same queries, cache included.
+    # The API's own cached totals (portal/list_totals.py): the same queries, cache included.
     return cached_count(
         queryset, tenant_id=token.tenant_id, path=request.path, params=dict(request.GET.lists())
     )

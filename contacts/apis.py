@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from contacts.filters import ContactFilter
 from contacts.models import CONTACT_ID_PATTERN, Contact
 from contacts.services import contact_create, contact_delete, contact_update
-from portal.api import (
+from portal.drf import (
     APIPolicyMixin,
     CharField,
     EmailField,

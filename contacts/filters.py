@@ -6,7 +6,7 @@ import django_filters
 
 from contacts.models import Contact
 from contacts.selectors import contact_search
-from portal.api import StrictFilterSet
+from portal.drf import StrictFilterSet
 from portal.tenancy import TenantQuerySet
 
 

@@ -6,8 +6,8 @@ from django.db import transaction
 from django.db.models import ProtectedError
 
 from contacts.models import Contact
+from portal.errors import DomainError, NotFoundError
 from portal.models import Tenant
-from portal.problems import NotFoundError, Problem
 
 
 @transaction.atomic
@@ -55,7 +55,7 @@ def contact_delete(*, contact: Contact) -> None:
         contact.delete()
     except ProtectedError as exc:
         count = len(exc.protected_objects)
-        raise Problem(
+        raise DomainError(
             "CONFLICT",
             f"Contact has {count} job(s); delete them or move them to another contact first",
         ) from None

@@ -25,27 +25,31 @@ from rest_framework.views import APIView
 from files import signing
 from files.content_types import ACCEPTED
 from files.models import FILE_ID_PATTERN, JobFile
+from files.selectors import file_for_download
 from files.services import (
-    LimitedUploadHandler,
     file_create,
     file_delete,
     file_open,
     file_signed_url,
-    public_base_url,
 )
+from files.uploads import LimitedUploadHandler
 from jobs.models import JOB_ID_PATTERN, Job
-from portal.api import (
+from portal.auth import TenantPrincipal
+from portal.drf import (
     APIPolicyMixin,
     CharField,
     InputSerializer,
     ModelSerializer,
     check_content_length,
-    rfc3339,
 )
-from portal.auth import TenantPrincipal
-from portal.models import ApiToken
-from portal.problems import Problem
+from portal.errors import DomainError
 from portal.tenancy import TenantAPIView
+from portal.timefmt import rfc3339
+
+
+def public_base_url(request: Request) -> str:
+    return settings.PUBLIC_BASE_URL or f"{request.scheme}://{request.get_host()}"
+
 
 # Multipart framing around the file itself.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
@@ -115,10 +119,10 @@ class FileBase(APIPolicyMixin, TenantAPIView):
     def get_job(self, job_id: str) -> Job:
         jobs: Any = Job.objects
         if not _fullmatch(JOB_ID_PATTERN, job_id):
-            raise Problem("NOT_FOUND", "Job not found")
+            raise DomainError("NOT_FOUND", "Job not found")
         job = jobs.for_tenant(self.tenant).filter(pk=job_id).first()
         if job is None:
-            raise Problem("NOT_FOUND", "Job not found")
+            raise DomainError("NOT_FOUND", "Job not found")
         return job  # type: ignore[no-any-return]
 
     def serializer_context(self) -> dict[str, Any]:
@@ -232,22 +236,8 @@ class JobFileDownloadView(APIPolicyMixin, APIView):
             )
         except signing.SignatureError as exc:
             code = "SIGNED_URL_EXPIRED" if exc.expired else "PERMISSION_DENIED"
-            raise Problem(code, str(exc)) from None
-        job_file = (
-            JobFile.objects.select_related("tenant").filter(pk=file_id, job_id=job_id).first()
-        )
-        token = ApiToken.objects.select_related("tenant").filter(prefix=client).first()
-        # A link dies with the token it was issued to, and only opens that tenant's files.
-        if token is None or not token.is_usable():
-            raise Problem(
-                "PERMISSION_DENIED",
-                "The token this link was issued to is no longer valid",
-            )
-        # ...and with its tenant's access: a suspended tenant's links stop working at once.
-        if not token.tenant.is_active:
-            raise Problem("PERMISSION_DENIED", "This tenant is suspended")
-        if job_file is None or job_file.tenant_id != token.tenant_id:
-            raise Problem("NOT_FOUND", "File not found")
+            raise DomainError(code, str(exc)) from None
+        job_file = file_for_download(job_id=job_id, file_id=file_id, client=client)
         response = FileResponse(
             file_open(job_file),
             as_attachment=True,

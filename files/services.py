@@ -14,11 +14,9 @@ from urllib.parse import parse_qs, urlsplit
 import pybreaker
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.core.files.uploadhandler import FileUploadHandler
 from django.db import transaction
-from rest_framework.exceptions import ValidationError
-from rest_framework.request import Request
 
 from files import signing
 from files.content_types import (
@@ -30,7 +28,7 @@ from files.content_types import (
 from files.models import JobFile, new_file_id
 from jobs.models import Job
 from portal.breakers import breakers, guard
-from portal.problems import NotFoundError, PayloadTooLarge, Problem
+from portal.errors import DomainError, NotFoundError, PayloadTooLargeError
 
 logger = logging.getLogger("portal.files")
 
@@ -75,25 +73,6 @@ def _sha256(upload: UploadedFile) -> str:
     return digest.hexdigest()
 
 
-class LimitedUploadHandler(FileUploadHandler):
-    """Stops reading an upload as soon as it passes the limit, whether or not the client sent
-    a Content-Length, so an oversized body never fills the disk."""
-
-    def __init__(self, limit: int, request: Any = None) -> None:
-        super().__init__(request)
-        self.limit = limit
-        self.received = 0
-
-    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
-        self.received += len(raw_data)
-        if self.received > self.limit:
-            raise PayloadTooLarge(f"File exceeds the {self.limit} byte limit")
-        return raw_data
-
-    def file_complete(self, file_size: int) -> None:
-        return None
-
-
 def file_create(*, job: Job, upload: UploadedFile, name: str | None = None) -> JobFile:
     """Validates and stores an upload. Bytes are written before the row, and removed again if
     the row cannot be saved, so neither is ever left without the other."""
@@ -101,13 +80,13 @@ def file_create(*, job: Job, upload: UploadedFile, name: str | None = None) -> J
     size = upload.size or 0
     limit = settings.FILE_UPLOAD_MAX_BYTES
     if size > limit:
-        raise PayloadTooLarge(f"File exceeds the {limit} byte limit")
+        raise PayloadTooLargeError(f"File exceeds the {limit} byte limit")
     if size == 0:
         raise ValidationError({"file": ["The file is empty."]})
     content_type = effective_content_type(upload.content_type, upload.name or "", filename)
     accepted = ACCEPTED.get(content_type)
     if accepted is None:
-        raise Problem(
+        raise DomainError(
             "UNSUPPORTED_MEDIA_TYPE",
             f"Files of type {content_type} are not accepted; see the API docs for the list",
         )
@@ -170,10 +149,6 @@ def file_delete_bytes(name: str, storage: Any) -> None:
     except (pybreaker.CircuitBreakerError, OSError, BotoCoreError, ClientError):
         # The row is gone already; a leftover blob is logged for the operator, not fatal.
         logger.exception("Could not delete stored file %s; remove it by hand", name)
-
-
-def public_base_url(request: Request) -> str:
-    return settings.PUBLIC_BASE_URL or f"{request.scheme}://{request.get_host()}"
 
 
 def download_path(job_file: JobFile) -> str:

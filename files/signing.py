@@ -83,6 +83,6 @@ def verify(
         raise SignatureError(
             "The link has expired; list the job's files for a fresh one", expired=True
         )
-    if expires_at > current + 900 + CLOCK_SKEW_SECONDS:
+    if expires_at > current + settings.SIGNED_URL_TTL_MAX + CLOCK_SKEW_SECONDS:
         raise SignatureError("The link's expiry is too far in the future")
     return expires_at, client

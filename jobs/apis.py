@@ -14,7 +14,7 @@ from contacts.models import CONTACT_ID_PATTERN, Contact
 from jobs.filters import JobFilter
 from jobs.models import JOB_ID_PATTERN, Job, JobStatus
 from jobs.services import job_create, job_delete, job_update
-from portal.api import (
+from portal.drf import (
     APIPolicyMixin,
     CharField,
     DateTimeField,

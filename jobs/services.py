@@ -9,8 +9,8 @@ from django.db import transaction
 
 from contacts.models import Contact
 from jobs.models import INITIAL_STATUSES, TRANSITIONS, Job, JobStatus
+from portal.errors import DomainError, NotFoundError
 from portal.models import Tenant
-from portal.problems import NotFoundError, Problem
 
 
 def job_check_transition(*, current: str, target: str) -> None:
@@ -18,7 +18,7 @@ def job_check_transition(*, current: str, target: str) -> None:
         return
     if target not in TRANSITIONS[current]:
         allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (final status)"
-        raise Problem(
+        raise DomainError(
             "INVALID_STATUS_TRANSITION",
             f"A job cannot move from {current} to {target}; allowed: {allowed}",
         )
@@ -29,7 +29,7 @@ def _check_schedule(job: Job) -> None:
     # a conflict with that state, like an illegal transition.
     if job.status == JobStatus.SCHEDULED and job.scheduled_for is None:
         message = "A job is scheduled only with a scheduled_for time"
-        raise Problem(
+        raise DomainError(
             "INVALID_STATUS_TRANSITION",
             message,
             errors=[{"field": "scheduled_for", "message": "Required when status is scheduled."}],
@@ -46,7 +46,7 @@ def job_create(
     scheduled_for: datetime | None = None,
 ) -> Job:
     if status not in INITIAL_STATUSES:
-        raise Problem(
+        raise DomainError(
             "INVALID_STATUS_TRANSITION",
             f"A new job starts as {' or '.join(sorted(INITIAL_STATUSES))}, not {status}",
         )

@@ -8,4 +8,8 @@ class PortalConfig(AppConfig):
     verbose_name = "Tenants and API tokens"
 
     def ready(self) -> None:
-        from portal import counts  # noqa: F401 - registers the receivers that retire totals
+        # Here, once every model is loaded: list totals are retired by any tenant-owned write.
+        from portal import list_totals
+        from portal.tenancy import TenantOwnedModel
+
+        list_totals.watch(TenantOwnedModel)

@@ -28,11 +28,14 @@ from typing import Any, TypeVar
 import pybreaker
 from django.conf import settings
 from django.core.cache import caches
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpResponseBase
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
+from portal import request_context
+from portal.errors import ServiceUnavailableError
 from portal.failures import is_cache_failure, is_database_outage, is_storage_failure
+from portal.timefmt import rfc3339
 
 logger = logging.getLogger("portal.breakers")
 T = TypeVar("T")
@@ -86,13 +89,8 @@ class SharedCacheStorage(pybreaker.CircuitBreakerStorage):
         self._seen[key] = (time.monotonic(), value)
 
     def _incr(self, key: str) -> None:
-        full = self._prefix + key
         self._seen.pop(key, None)
-        if not self._cache.add(full, 1, None):
-            try:
-                self._cache.incr(full)
-            except ValueError:
-                self._cache.set(full, 1, None)
+        self._cache.incr_or_start(self._prefix + key)
 
     @property
     def state(self) -> str:
@@ -267,8 +265,6 @@ class BreakerView:
     retry_at: datetime | None
 
     def as_json(self) -> dict[str, Any]:
-        from portal.api import rfc3339
-
         return {
             "state": self.state,
             "failures": self.failures,
@@ -346,18 +342,16 @@ def guard(breaker: PortalBreaker, func: Callable[..., T], *args: Any, **kwargs: 
     """Runs `func` through `breaker`. An open breaker, or an error that means the dependency is
     failing, becomes a 503 problem naming the dependency. Any other error is the caller's to
     handle: it is about this request, and the breaker took it as a sign of life."""
-    from portal.problems import ServiceUnavailable
-
     label = LABELS.get(breaker.name or "", "service")
     try:
         return breaker.call(func, *args, **kwargs)
     except pybreaker.CircuitBreakerError:
-        raise ServiceUnavailable(label, retry_after(breaker)) from None
+        raise ServiceUnavailableError(label, retry_after(breaker)) from None
     except Exception as exc:
         if not breaker.counts_as_failure(exc):
             raise
         logger.warning("%s failed: %s", label, exc)
-        raise ServiceUnavailable(label, 1) from exc
+        raise ServiceUnavailableError(label, 1) from exc
 
 
 class DatabaseFailedError(Exception):
@@ -374,53 +368,13 @@ CLASSIFIERS["database"] = lambda exc: (
 )
 
 
-def mark_database_outage(request: HttpRequest, exc: BaseException) -> bool:
-    """Records on the request that it failed because the database is down (counted by the
-    middleware below); returns whether that was the case."""
+def mark_database_outage(exc: BaseException) -> bool:
+    """Records on the current request's context that it failed because the database is down
+    (counted by portal.database_breaker); returns whether that was the case."""
     if not is_database_outage(exc):
         return False
-    request.database_failed = True  # type: ignore[attr-defined]
+    context = request_context.current()
+    if context is not None:
+        context.database_failed = True
     logger.warning("Database unavailable: %s", exc)
     return True
-
-
-class DatabaseBreakerMiddleware:
-    """Fails fast while the database breaker is open; counts database outages and successes.
-
-    Views report an outage through `mark_database_outage` (the DRF exception handler and
-    `process_exception` below do), which keeps the count in one place. Errors that are about
-    one request (a cancelled statement, a conflict) are answered but never counted.
-    """
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        from portal.problems import service_unavailable_response
-
-        if not request.path.startswith("/v1/") or request.path == "/v1/health":
-            # Health probes the database through the breaker itself; other paths are the
-            # admin and docs, which report their own errors.
-            return self.get_response(request)
-
-        def run() -> HttpResponseBase:
-            response = self.get_response(request)
-            if getattr(request, "database_failed", False):
-                raise DatabaseFailedError(response)
-            return response
-
-        database = breakers.database
-        try:
-            return database.call(run)
-        except DatabaseFailedError as failure:
-            return failure.response
-        except pybreaker.CircuitBreakerError:
-            return service_unavailable_response("database", retry_after(database))
-
-    def process_exception(self, request: HttpRequest, exception: Exception) -> Any:
-        from portal.problems import ANSWERED_DATABASE_ERRORS, database_error_response
-
-        if isinstance(exception, ANSWERED_DATABASE_ERRORS):
-            mark_database_outage(request, exception)
-            return database_error_response(exception)
-        return None

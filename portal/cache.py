@@ -16,6 +16,8 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 from django.core.cache.backends.locmem import LocMemCache
 from pybreaker import CircuitBreakerError
 
+from portal.breakers import CACHE_ERRORS, breakers
+
 logger = logging.getLogger("portal.cache")
 
 
@@ -26,8 +28,6 @@ class FailoverCache(BaseCache):
         self._fallback = LocMemCache(f"portal-failover-{location}", {"TIMEOUT": None})
 
     def _run(self, operation: str, *args: Any, **kwargs: Any) -> Any:
-        from portal.breakers import CACHE_ERRORS, breakers
-
         primary = caches[self._primary_alias]
         try:
             return breakers.cache.call(getattr(primary, operation), *args, **kwargs)
@@ -56,6 +56,15 @@ class FailoverCache(BaseCache):
 
     def incr(self, key: str, delta: int = 1, version: Any = None) -> Any:
         return self._run("incr", key, delta, version)
+
+    def incr_or_start(self, key: str) -> None:
+        """Counts one more under `key` (never expiring), starting at 1 if it is missing or
+        vanished between the two calls."""
+        if not self.add(key, 1, None):
+            try:
+                self.incr(key)
+            except ValueError:
+                self.set(key, 1, None)
 
     def has_key(self, key: str, version: Any = None) -> Any:
         return self._run("has_key", key, version)

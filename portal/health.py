@@ -6,7 +6,6 @@ import contextlib
 import logging
 import os
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +21,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.api import APIPolicyMixin, rfc3339
 from portal.auth import OptionalBearerTokenAuthentication
 from portal.breakers import breakers, not_closed, trial
+from portal.drf import APIPolicyMixin
 from portal.request_context import current_trace_id
+from portal.timefmt import utc_now_ms
 
 logger = logging.getLogger("portal.health")
-
-
-def utc_now_ms() -> str:
-    """Server-generated "now": RFC 3339, UTC, milliseconds (CONTRACT §2)."""
-    return rfc3339(datetime.now(UTC))
 
 
 def _probe_database() -> None:

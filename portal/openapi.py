@@ -11,7 +11,7 @@ from drf_spectacular.extensions import (
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
-from portal.api import VISIBLE_PATTERN, InputSerializer
+from portal.drf import VISIBLE_PATTERN, InputSerializer
 
 
 class ProblemFieldErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -80,9 +80,9 @@ class PortalAutoSchema(AutoSchema):
 
 
 class TextFieldSchema(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]
-    """Required text must keep a visible character once cleaned (portal.api.clean_text)."""
+    """Required text must keep a visible character once cleaned (portal.drf.clean_text)."""
 
-    target_class = "portal.api.CharField"
+    target_class = "portal.drf.CharField"
     match_subclasses = True
 
     def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.counts import cached_count
+from portal.list_totals import cached_count
 from portal.parsing import ascii_int
 
 if TYPE_CHECKING:

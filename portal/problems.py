@@ -17,6 +17,8 @@ from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from portal.breakers import breakers, mark_database_outage, retry_after
+from portal.errors import DomainError, ServiceUnavailableError
 from portal.failures import is_database_outage, is_statement_cancelled
 from portal.request_context import current_trace_id
 
@@ -85,75 +87,37 @@ def problem_response(
     return response
 
 
-class Problem(exceptions.APIException):
-    """An API error carrying its problem code; raise it from services and views."""
-
-    def __init__(
-        self,
-        code: str,
-        detail: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        errors: list[dict[str, str]] | None = None,
-    ) -> None:
-        self.status_code = PROBLEMS[code][0]
-        self.problem_code = code
-        self.headers = dict(headers or {})
-        self.errors = errors
-        super().__init__(detail=detail, code=code)
-
-
-class NotFoundError(Problem):
-    """Something the request names does not exist (or belongs to another tenant)."""
-
-    def __init__(self, detail: str, *, field: str | None = None) -> None:
-        errors = [{"field": field, "message": f"{detail}."}] if field else None
-        super().__init__("NOT_FOUND", detail, errors=errors)
-
-
-class ServiceUnavailable(Problem):
-    """A dependency is down or its breaker is open: fail fast and say when to retry."""
-
-    def __init__(self, dependency: str, retry_after: int) -> None:
-        super().__init__(
-            "SERVICE_UNAVAILABLE",
-            f"The {dependency} is temporarily unavailable; retry after {retry_after} seconds",
-            headers={"Retry-After": str(retry_after)},
-        )
-
-
 def service_unavailable_response(dependency: str, retry_after: int) -> JsonResponse:
-    return problem_response(
-        "SERVICE_UNAVAILABLE",
-        f"The {dependency} is temporarily unavailable; retry after {retry_after} seconds",
-        headers={"Retry-After": str(retry_after)},
-    )
+    return error_response(ServiceUnavailableError(dependency, retry_after))
 
 
-def database_problem(exc: Exception) -> Problem:
+def error_response(error: DomainError) -> JsonResponse:
+    """A domain error as a problem response, for plain Django views and middleware."""
+    return problem_response(error.code, error.detail, errors=error.errors, headers=error.headers)
+
+
+def database_problem(exc: Exception) -> DomainError:
     """The answer to a database error. Only an outage names the database as unavailable (and is
     counted by its breaker); the rest are about this one request."""
-    from portal.breakers import breakers, retry_after
-
     if is_database_outage(exc):
-        return ServiceUnavailable("database", retry_after(breakers.database))
+        return ServiceUnavailableError("database", retry_after(breakers.database))
     if is_statement_cancelled(exc):
-        return Problem(
+        return DomainError(
             "SERVICE_UNAVAILABLE",
             "The request took longer than the database allows for one statement; narrow it "
             "(filters, a smaller limit, a cursor) and try again",
         )
     if isinstance(exc, IntegrityError):
-        return Problem(
+        return DomainError(
             "CONFLICT",
             "The request conflicts with a concurrent change to the same data (an object it "
             "refers to was changed or removed); fetch the current state and retry",
         )
     if isinstance(exc, DataError):
-        return Problem("MALFORMED_REQUEST", "A value is outside what can be stored")
+        return DomainError("MALFORMED_REQUEST", "A value is outside what can be stored")
     # Lock timeouts, deadlocks, serialization failures, a busy SQLite file: contention.
     logger.warning("Database contention: %s", exc)
-    return Problem(
+    return DomainError(
         "SERVICE_UNAVAILABLE",
         "The data is busy with concurrent changes; retry in a second",
         headers={"Retry-After": "1"},
@@ -161,13 +125,7 @@ def database_problem(exc: Exception) -> Problem:
 
 
 def database_error_response(exc: Exception) -> JsonResponse:
-    problem = database_problem(exc)
-    return problem_response(problem.problem_code, str(problem.detail), headers=problem.headers)
-
-
-class PayloadTooLarge(Problem):
-    def __init__(self, detail: str) -> None:
-        super().__init__("PAYLOAD_TOO_LARGE", detail)
+    return error_response(database_problem(exc))
 
 
 def flatten_errors(data: Any, prefix: str = "") -> list[dict[str, str]]:
@@ -199,8 +157,8 @@ def _summary(errors: list[dict[str, str]]) -> str:
 
 def _translate(exc: Exception) -> tuple[str, str, list[dict[str, str]] | None]:
     """Maps any exception DRF hands us to (code, detail, errors)."""
-    if isinstance(exc, Problem):
-        return exc.problem_code, str(exc.detail), exc.errors
+    if isinstance(exc, DomainError):
+        return exc.code, exc.detail, exc.errors
     if isinstance(exc, exceptions.ValidationError):
         errors = flatten_errors(exc.detail)
         return "VALIDATION_ERROR", _summary(errors), errors
@@ -248,13 +206,9 @@ def _translate(exc: Exception) -> tuple[str, str, list[dict[str, str]] | None]:
 
 def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
     """DRF's EXCEPTION_HANDLER: every exception becomes a problem document."""
-    from portal.breakers import mark_database_outage
-
     if isinstance(exc, ANSWERED_DATABASE_ERRORS):
         # An outage is counted by DatabaseBreakerMiddleware; the client gets a fast answer.
-        request = context.get("request")
-        if request is not None:
-            mark_database_outage(request._request, exc)
+        mark_database_outage(exc)
         exc = database_problem(exc)
     elif isinstance(exc, Ratelimited):
         exc = exceptions.Throttled(detail="Rate limit exceeded")

@@ -17,8 +17,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 from django_ratelimit.core import get_usage
 
+from portal import request_context
 from portal.auth import TenantPrincipal
-from portal.problems import Problem
+from portal.errors import DomainError
 
 GROUP_LABELS = {"default": "API", "files": "Files endpoint"}
 
@@ -62,8 +63,13 @@ def client_address(request: HttpRequest) -> str:
         return remote
 
 
+def _principal() -> TenantPrincipal | None:
+    context = request_context.current()
+    return context.principal if context is not None else None
+
+
 def caller_key(group: str, request: HttpRequest) -> str:
-    user: Any = getattr(request, "portal_principal", None)
+    user = _principal()
     if isinstance(user, TenantPrincipal):
         return f"token:{user.token.pk}"
     return f"ip:{client_address(request)}"
@@ -71,7 +77,7 @@ def caller_key(group: str, request: HttpRequest) -> str:
 
 def group_rate(group: str, request: HttpRequest) -> str:
     """The tenant's override when an operator set one, else the configured default."""
-    user: Any = getattr(request, "portal_principal", None)
+    user = _principal()
     if isinstance(user, TenantPrincipal):
         override = getattr(user.tenant, f"rate_limit_{group}", "")
         if override:
@@ -103,10 +109,12 @@ def group_rate_for(group: str) -> Any:
 def enforce(request: HttpRequest, group: str) -> Usage | None:
     """Counts the request and raises a 429 problem when the caller is over the limit."""
     usage = consume(request, group)
-    request.portal_ratelimit = usage  # type: ignore[attr-defined]
+    context = request_context.current()
+    if context is not None:
+        context.ratelimit = usage
     if usage is not None and usage.exceeded:
         wait = usage.retry_after
-        raise Problem(
+        raise DomainError(
             "RATE_LIMIT_EXCEEDED",
             f"{GROUP_LABELS.get(group, group)} rate limit exceeded. "
             f"Please retry after {wait} seconds",
@@ -116,7 +124,8 @@ def enforce(request: HttpRequest, group: str) -> Usage | None:
 
 
 def add_headers(request: HttpRequest, response: HttpResponseBase) -> None:
-    usage: Usage | None = getattr(request, "portal_ratelimit", None)
+    context = request_context.current()
+    usage = context.ratelimit if context is not None else None
     if usage is None:
         return
     response["X-RateLimit-Limit"] = str(usage.limit)

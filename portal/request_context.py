@@ -9,10 +9,16 @@ import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.http import HttpRequest, HttpResponseBase
 
 from portal import metrics
+
+if TYPE_CHECKING:
+    # Types only: both modules import this one.
+    from portal.auth import TenantPrincipal
+    from portal.ratelimit import Usage
 
 logger = logging.getLogger("portal.request")
 
@@ -23,11 +29,19 @@ _TRACEPARENT = re.compile(r"[0-9a-f]{2}-(?P<trace>[0-9a-f]{32})-[0-9a-f]{16}-[0-
 
 @dataclass
 class RequestContext:
+    """What one request carries through the layers, typed, instead of ad-hoc attributes on the
+    request object."""
+
     request_id: str
     trace_id: str
     started: float = field(default_factory=time.perf_counter)
     tenant: str = "-"
     token_prefix: str = "-"  # noqa: S105 - a public prefix, not a secret
+    # Who authentication found (rate limits key on it), and this request's rate-limit usage.
+    principal: TenantPrincipal | None = None
+    ratelimit: Usage | None = None
+    # Set when the request failed because the database is down; its breaker counts it.
+    database_failed: bool = False
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("portal_request", default=None)

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "jobs",
     "files",
     "ops",
+    "demo",
 ]
 
 # Order matters; the README's "How a request flows" walks through it.
@@ -84,7 +85,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "portal.breakers.DatabaseBreakerMiddleware",
+    "portal.database_breaker.DatabaseBreakerMiddleware",
     # django-prometheus's, with unknown methods folded into one label value.
     "portal.metrics.PrometheusAfterMiddleware",
 ]
@@ -248,12 +249,15 @@ BREAKER_FAIL_MAX = env.get_int("BREAKER_FAIL_MAX", 5, minimum=1)
 BREAKER_FIRST_RESET_SECONDS = env.get_int("BREAKER_FIRST_RESET_SECONDS", 2, minimum=1)
 BREAKER_RESET_TIMEOUT = env.get_int("BREAKER_RESET_TIMEOUT", 10, minimum=1)
 # List totals are cached this long, and retired at once by any write through the app
-# (portal/counts.py); 0 counts on every request.
+# (portal/list_totals.py); 0 counts on every request.
 LIST_COUNT_CACHE_SECONDS = env.get_int("LIST_COUNT_CACHE_SECONDS", 10, minimum=0, maximum=3600)
 # How long a worker trusts the breaker state it last read from the shared cache (0: never).
 BREAKER_STATE_CACHE_MS = env.get_int("BREAKER_STATE_CACHE_MS", 1000, minimum=0, maximum=10000)
 # Signed download links live at most 15 minutes, whatever is configured.
-SIGNED_URL_TTL_SECONDS = env.get_int("SIGNED_URL_TTL_SECONDS", 900, minimum=1, maximum=900)
+SIGNED_URL_TTL_MAX = 900
+SIGNED_URL_TTL_SECONDS = env.get_int(
+    "SIGNED_URL_TTL_SECONDS", SIGNED_URL_TTL_MAX, minimum=1, maximum=SIGNED_URL_TTL_MAX
+)
 FILE_UPLOAD_MAX_BYTES = env.get_int("FILE_UPLOAD_MAX_BYTES", 25 * 1024 * 1024, minimum=1)
 # JSON bodies and non-file form fields.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.get_int("REQUEST_BODY_MAX_BYTES", 1024 * 1024, minimum=1024)
@@ -312,8 +316,8 @@ CORS_PREFLIGHT_MAX_AGE = 600
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["portal.auth.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["portal.auth.IsTenantMember"],
-    "DEFAULT_RENDERER_CLASSES": ["portal.api.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["portal.api.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["portal.drf.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["portal.drf.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "portal.pagination.EnvelopePagination",
     "DEFAULT_SCHEMA_CLASS": "portal.openapi.PortalAutoSchema",
     "EXCEPTION_HANDLER": "portal.problems.exception_handler",

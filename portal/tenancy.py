@@ -11,8 +11,8 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 
 from portal.auth import TenantPrincipal
+from portal.errors import NotFoundError
 from portal.models import Tenant
-from portal.problems import NotFoundError
 
 M = TypeVar("M", bound=models.Model)
 

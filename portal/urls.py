@@ -8,7 +8,6 @@ from django.templatetags.static import static
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from ops.views import status_feed, status_page
 from portal.admin_login import throttled_admin_login
 from portal.health import HealthView
 from portal.metrics_view import metrics_endpoint
@@ -35,8 +34,7 @@ urlpatterns = [
     path("admin/login/", throttled_admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("ops/", include("ops.urls")),
-    path("status", status_page, name="status"),
-    path("status.json", status_feed, name="status-feed"),
+    path("", include("ops.status.urls")),
     # Browsers ask for /favicon.ico on pages that name no icon (the admin's login page).
     path("favicon.ico", favicon),
     path("metrics", metrics_endpoint, name="metrics"),

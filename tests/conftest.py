@@ -9,7 +9,7 @@ import pytest
 from django.core.cache import cache, caches
 from rest_framework.test import APIClient
 
-from ops.metrics_store import recorder
+from ops.slo.metrics_store import recorder
 from portal.breakers import breakers
 from portal.health import forget_probes
 from portal.models import Tenant

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ops.drivers import nginx_upstream
+from ops.rollouts.drivers import nginx_upstream
 from tests.live.server import ROOT
 from tests.live.services import require
 

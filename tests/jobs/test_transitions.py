@@ -8,7 +8,7 @@ import pytest
 
 from jobs.models import INITIAL_STATUSES, TRANSITIONS, JobStatus
 from jobs.services import job_check_transition
-from portal.problems import Problem
+from portal.errors import DomainError
 
 ALL = list(JobStatus)
 
@@ -19,9 +19,9 @@ def test_every_pair_follows_the_table(current: str, target: str) -> None:
     if legal:
         job_check_transition(current=current, target=target)
     else:
-        with pytest.raises(Problem) as caught:
+        with pytest.raises(DomainError) as caught:
             job_check_transition(current=current, target=target)
-        assert caught.value.problem_code == "INVALID_STATUS_TRANSITION"
+        assert caught.value.code == "INVALID_STATUS_TRANSITION"
 
 
 def test_final_statuses_have_no_way_out() -> None:

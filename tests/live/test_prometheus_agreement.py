@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import requests
 
-from ops.sources import PrometheusSource, Window
+from ops.slo.sources import PrometheusSource, Window
 from portal.metrics import BUCKETS_MS
 from tests.live.server import ROOT, LiveServer, free_port, gunicorn
 from tests.live.services import redis_server, require
@@ -89,7 +89,7 @@ def report(server: LiveServer, source: str, prometheus_url: str) -> dict[str, di
 SERIES = """
 import json
 from datetime import timedelta
-from ops.sources import EmbeddedSource, PrometheusSource, Window
+from ops.slo.sources import EmbeddedSource, PrometheusSource, Window
 window = Window(timedelta(minutes=10), endpoint="/v*/contacts")
 out = {}
 for source in (EmbeddedSource(), PrometheusSource()):

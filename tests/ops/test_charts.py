@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from ops.charts import Chart, Series, Threshold, nice_max
+from ops.slo.charts import Chart, Series, Threshold, nice_max
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

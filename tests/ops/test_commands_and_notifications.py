@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ops.models import Rollout, RolloutPlan, StatusEntry
-from ops.rollouts import (
+from ops.rollouts.services import (
     CommandFailedError,
     rollout_abort,
     rollout_advance,
@@ -67,7 +67,7 @@ def test_rollback_and_cleanup_commands_run(django_capture_on_commit_callbacks: A
 def test_the_status_page_gets_maintenance_and_rollback_entries(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    from ops.rollouts import rollout_rollback
+    from ops.rollouts.services import rollout_rollback
 
     with django_capture_on_commit_callbacks(execute=True):
         rollout = rollout_create(version="1.0.0", actor="t")

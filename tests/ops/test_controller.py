@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from ops.controller import tick
 from ops.models import GateResult, Release, Rollout, RolloutPlan
-from ops.rollouts import rollout_create, rollout_start
+from ops.rollouts.reconciler import tick
+from ops.rollouts.services import rollout_create, rollout_start
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

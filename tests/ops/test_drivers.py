@@ -11,9 +11,15 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from ops.drivers import AwsAlbDriver, DriverError, NginxDriver, RecordDriver, nginx_upstream
 from ops.models import Rollout
-from ops.rollouts import RolloutError, rollout_create, rollout_start
+from ops.rollouts.drivers import (
+    AwsAlbDriver,
+    DriverError,
+    NginxDriver,
+    RecordDriver,
+    nginx_upstream,
+)
+from ops.rollouts.services import RolloutError, rollout_create, rollout_start
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +66,7 @@ def test_a_refused_config_is_restored_and_the_transition_does_not_happen(
     rollout_start(rollout_id=rollout.pk, actor="t")
     before = nginx.read_text()
     settings.NGINX_TEST_COMMAND = "false"
-    from ops.rollouts import rollout_advance
+    from ops.rollouts.services import rollout_advance
 
     with pytest.raises(RolloutError, match="nginx driver could not set 25%"):
         rollout_advance(rollout_id=rollout.pk, actor="t")

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from ops.gates import CATALOGUE, GateContext, run_gate
 from ops.models import BUCKET_FIELDS, GateResult, MetricRollup, Rollout
-from ops.probes import probe_credentials
-from ops.rollouts import rollout_create
-from ops.sources import EmbeddedSource
+from ops.rollouts.gates import CATALOGUE, GateContext, run_gate
+from ops.rollouts.probes import probe_credentials
+from ops.rollouts.services import rollout_create
+from ops.slo.sources import EmbeddedSource
 from portal.breakers import breakers
 from portal.metrics import BUCKETS_MS
 

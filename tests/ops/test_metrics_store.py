@@ -9,8 +9,8 @@ from django.db.models import Sum
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from ops.metrics_store import bucket_index, recorder, status_class
 from ops.models import MetricRollup
+from ops.slo.metrics_store import bucket_index, recorder, status_class
 from portal.metrics import BUCKETS_MS
 
 pytestmark = pytest.mark.django_db

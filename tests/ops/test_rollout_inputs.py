@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ops.models import Release, Rollout
-from ops.rollouts import RolloutError, command_argv, rollout_create
-from ops.validators import IMAGE_RE
+from ops.rollouts.services import RolloutError, command_argv, rollout_create
+from ops.rollouts.validators import IMAGE_RE
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from ops.models import Rollout, RolloutEvent, RolloutPlan
-from ops.rollouts import (
+from ops.rollouts.services import (
     TRANSITIONS,
     RolloutError,
     rollout_abort,

@@ -9,10 +9,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
-from ops.metrics_store import recorder
 from ops.models import BUCKET_FIELDS, MetricRollup, SLObjective
-from ops.slo import INSUFFICIENT, MET, VIOLATED, evaluate
-from ops.sources import (
+from ops.slo.metrics_store import recorder
+from ops.slo.objectives import INSUFFICIENT, MET, VIOLATED, evaluate
+from ops.slo.sources import (
     EmbeddedSource,
     Window,
     error_rate,

@@ -13,9 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from ops.metrics_store import recorder
 from ops.models import Gate, GateResult, Rollout, RolloutEvent, RolloutPlan, StatusEntry
-from ops.rollouts import rollout_create, rollout_start
+from ops.rollouts.services import rollout_create, rollout_start
+from ops.slo.metrics_store import recorder
 
 S = Rollout.State
 PASSWORD = "a-long-test-password"

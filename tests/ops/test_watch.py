@@ -9,8 +9,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from ops.models import BUCKET_FIELDS, MetricRollup, Release, Rollout, StatusEntry
-from ops.rollouts import rollout_advance, rollout_create, rollout_start
-from ops.watch import watch_step
+from ops.rollouts.services import rollout_advance, rollout_create, rollout_start
+from ops.rollouts.watch import watch_step
 from portal.metrics import BUCKETS_MS
 
 pytestmark = pytest.mark.django_db

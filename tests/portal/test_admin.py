@@ -116,7 +116,7 @@ def test_the_admin_refuses_anonymous_users(client: Client) -> None:
 
 def test_rollout_pages_show_the_plan_and_its_gates(staff: Client) -> None:
     from ops.models import RolloutPlan
-    from ops.rollouts import rollout_create, rollout_start
+    from ops.rollouts.services import rollout_create, rollout_start
 
     plan = RolloutPlan.objects.get(name="default")
     assert staff.get(f"/admin/ops/rolloutplan/{plan.pk}/change/").status_code == 200

@@ -7,9 +7,9 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from contacts.models import Contact
+from demo.data import PDF_SIZE, SEED_CONTACT_ID
 from files.models import JobFile
 from jobs.models import Job
-from portal.demo import PDF_SIZE, SEED_CONTACT_ID
 from portal.models import ApiToken, Tenant
 
 pytestmark = pytest.mark.django_db

@@ -14,12 +14,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ops.controller import tick
-from ops.drivers import DRIVERS
 from ops.models import Rollout, RolloutPlan
-from ops.report import event_json, render_json, render_markdown
-from ops.rollouts import RolloutError, rollout_act, rollout_create, rollout_start
-from ops.watch import watch_step
+from ops.rollouts.drivers import DRIVERS
+from ops.rollouts.reconciler import tick
+from ops.rollouts.report import event_json, render_json, render_markdown
+from ops.rollouts.services import RolloutError, rollout_act, rollout_create, rollout_start
+from ops.rollouts.watch import watch_step
 
 HELP = """Drive a canary rollout (5% → 25% → 50% → 100% on the default plan).
 
@@ -65,6 +65,13 @@ class Command(BaseCommand):
             action = sub.add_parser(name, help=text)
             action.add_argument("id", nargs="?", type=int)
             action.add_argument("--reason", default="")
+            action.add_argument(
+                "--expect-phase",
+                type=int,
+                default=None,
+                help="Act only if the rollout is still in this phase (checked under its lock); "
+                "default: the phase this command reads and prints.",
+            )
         report = sub.add_parser("report", help="Render the execution log (Markdown or JSON).")
         report.add_argument("id", nargs="?", type=int)
         report.add_argument("--format", choices=["md", "json"], default="md")
@@ -76,6 +83,13 @@ class Command(BaseCommand):
         abort = sub.add_parser("abort", help="Stop and send all traffic back to stable.")
         abort.add_argument("id", nargs="?", type=int)
         abort.add_argument("--reason", required=True)
+        abort.add_argument(
+            "--expect-phase",
+            type=int,
+            default=None,
+            help="Act only if the rollout is still in this phase (checked under its lock); "
+            "default: the phase this command reads and prints.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         actor = options["actor"] or f"cli:{getpass.getuser()}"
@@ -100,13 +114,17 @@ class Command(BaseCommand):
                 self._run(actor, options["interval"], options["max_seconds"])
             else:
                 rollout = self._target(options.get("id"))
+                expected = options.get("expect_phase")
+                if expected is None:
+                    expected = rollout.phase_index
+                    self.stdout.write(f"Acting on rollout {rollout.pk} in phase {expected}.")
                 rollout = rollout_act(
                     action,
                     rollout_id=rollout.pk,
                     actor=actor,
                     reason=options["reason"] or "",
-                    # The phase this command saw: a concurrent advance makes it a no-op.
-                    expected_phase=rollout.phase_index if action == "advance" else None,
+                    # Checked under the row lock: if the rollout moved on, nothing happens.
+                    expected_phase=expected,
                 )
                 self.stdout.write(self._line(rollout))
         except RolloutError as exc:
@@ -146,9 +164,7 @@ class Command(BaseCommand):
             if rollout is None:
                 raise CommandError(f"No rollout {rollout_id}")
             return rollout
-        active = Rollout.objects.exclude(
-            state__in=[Rollout.State.SUCCEEDED, Rollout.State.ABORTED, Rollout.State.ROLLED_BACK]
-        ).first()
+        active = Rollout.objects.live().first()
         if active is None:
             raise CommandError("No rollout in flight; give an ID")
         return active

@@ -10,8 +10,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ops.models import SLObjective
-from ops.slo import SLOResult, evaluate
-from ops.sources import (
+from ops.slo.objectives import SLOResult, evaluate
+from ops.slo.sources import (
     EmbeddedSource,
     MetricsSource,
     PrometheusError,

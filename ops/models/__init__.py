@@ -1,0 +1,27 @@
+"""The ops app's models, one module per room, all under the `ops` app label."""
+
+from ops.models.rollouts import (
+    Gate,
+    GateResult,
+    Release,
+    Rollout,
+    RolloutEvent,
+    RolloutPhase,
+    RolloutPlan,
+)
+from ops.models.slo import BUCKET_FIELDS, MetricRollup, SLObjective
+from ops.models.status import StatusEntry
+
+__all__ = [
+    "BUCKET_FIELDS",
+    "Gate",
+    "GateResult",
+    "MetricRollup",
+    "Release",
+    "Rollout",
+    "RolloutEvent",
+    "RolloutPhase",
+    "RolloutPlan",
+    "SLObjective",
+    "StatusEntry",
+]

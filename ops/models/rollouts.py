@@ -1,0 +1,209 @@
+"""Rollouts room: releases, plans with their phases and gates, rollouts, their events and
+gate results."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+
+class Release(models.Model):
+    class Stability(models.TextChoices):
+        UNKNOWN = "", "Not rolled out"
+        WATCHING = "watching", "Under the stability watch"
+        STABLE = "stable", "Stable (watch passed)"
+        BREACHED = "breached", "SLO breached during the watch"
+
+    version = models.CharField(max_length=64, unique=True)
+    image = models.CharField(max_length=300, blank=True, help_text="e.g. portal-api:v1.0.0")
+    notes = models.TextField(blank=True)
+    stability = models.CharField(max_length=16, choices=Stability.choices, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.version
+
+
+class RolloutPlan(models.Model):
+    name = models.SlugField(max_length=50, unique=True)
+    description = models.CharField(max_length=300, blank=True)
+    is_default = models.BooleanField(default=False)
+    max_gate_failures = models.PositiveIntegerField(
+        default=1, help_text="Failed gate evaluations that abort the rollout and roll it back."
+    )
+    rollback_commands = models.JSONField(
+        default=list, blank=True, help_text="Run after traffic is back on stable."
+    )
+    cleanup_commands = models.JSONField(
+        default=list, blank=True, help_text="Run after success (e.g. scale the canary to 0)."
+    )
+    command_timeout = models.PositiveIntegerField(default=300)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RolloutPhase(models.Model):
+    plan = models.ForeignKey(RolloutPlan, on_delete=models.CASCADE, related_name="phases")
+    order = models.PositiveIntegerField()
+    weight = models.PositiveIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Percent of traffic on the canary during this phase.",
+    )
+    bake_seconds = models.PositiveIntegerField(
+        default=300, help_text="Minimum time at this weight before the gates are judged."
+    )
+    commands = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Run on entering the phase, before traffic moves; {version}, {image} and "
+        "{weight} are filled in. A failure aborts the rollout.",
+    )
+
+    class Meta:
+        ordering = ["plan", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "order"], name="rolloutphase_unique_order")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan} phase {self.order} ({self.weight}%)"
+
+
+class RolloutQuerySet(models.QuerySet["Rollout"]):
+    def live(self) -> RolloutQuerySet:
+        """Rollouts in flight: holding their lane, not finished."""
+        return self.filter(state__in=Rollout.LIVE_STATES)
+
+
+class Rollout(models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
+        SUCCEEDED = "succeeded", "Succeeded"
+        ABORTED = "aborted", "Aborted"
+        ROLLED_BACK = "rolled_back", "Rolled back"
+
+    # In flight (holding the lane); every other state is final.
+    LIVE_STATES: ClassVar[frozenset[str]] = frozenset({State.PENDING, State.RUNNING, State.PAUSED})
+    FINAL_STATES: ClassVar[frozenset[str]] = frozenset(
+        {State.SUCCEEDED, State.ABORTED, State.ROLLED_BACK}
+    )
+
+    release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="rollouts")
+    baseline_version = models.CharField(max_length=64, blank=True)
+    plan = models.ForeignKey(RolloutPlan, on_delete=models.PROTECT, related_name="rollouts")
+    driver = models.CharField(max_length=20, default="record")
+    lane = models.CharField(
+        max_length=30, default="canary", help_text="One rollout at a time holds a lane."
+    )
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    phase_index = models.PositiveIntegerField(
+        default=0, help_text="0 before the first phase; n while in phase n."
+    )
+    weight = models.PositiveIntegerField(default=0)
+    phase_started_at = models.DateTimeField(null=True, blank=True)
+    gate_failures = models.PositiveIntegerField(default=0)
+    started_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    watch_until = models.DateTimeField(
+        null=True, blank=True, help_text="End of the stability watch after success."
+    )
+    watch_checked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RolloutQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [
+            ("operate_rollout", "Can start, advance, pause, resume, abort and roll back rollouts")
+        ]
+        constraints = [
+            # At most one rollout in flight per lane (the canary slot): LIVE_STATES, spelled
+            # out because a migration holds this condition as written.
+            models.UniqueConstraint(
+                fields=["lane"],
+                condition=models.Q(state__in=["pending", "running", "paused"]),
+                name="rollout_one_active_per_lane",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"rollout {self.pk} of {self.release} ({self.state})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state in self.FINAL_STATES
+
+
+class RolloutEvent(models.Model):
+    """Every transition and action: who, when, what, why, and the state before and after."""
+
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(auto_now_add=True)
+    actor = models.CharField(max_length=150)
+    action = models.CharField(max_length=40)
+    reason = models.TextField(blank=True)
+    before = models.JSONField(default=dict)
+    after = models.JSONField(default=dict)
+    output = models.TextField(blank=True, help_text="Captured command or driver output.")
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%H:%M:%S} {self.action} by {self.actor}"
+
+
+class Gate(models.Model):
+    """A check a phase must pass before the rollout advances. `params` hold its thresholds and
+    window (see ops/rollouts/gates.py for each kind's parameters and defaults)."""
+
+    phase = models.ForeignKey(RolloutPhase, on_delete=models.CASCADE, related_name="gates")
+    order = models.PositiveIntegerField(default=0)
+    kind = models.CharField(max_length=40)
+    params = models.JSONField(default=dict, blank=True)
+    description = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["phase", "order", "id"]
+
+    def __str__(self) -> str:
+        return self.description or self.kind
+
+
+class GateResult(models.Model):
+    class Verdict(models.TextChoices):
+        PASS = "pass", "Pass"
+        FAIL = "fail", "Fail"
+        INCONCLUSIVE = "inconclusive", "Inconclusive"
+        ERROR = "error", "Probe error"
+
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="gate_results")
+    gate = models.ForeignKey(Gate, on_delete=models.SET_NULL, null=True, related_name="results")
+    kind = models.CharField(max_length=40)
+    phase_index = models.PositiveIntegerField()
+    attempt = models.PositiveIntegerField(default=1)
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    observed = models.CharField(max_length=200, blank=True)
+    target = models.CharField(max_length=200, blank=True)
+    window_seconds = models.PositiveIntegerField(null=True, blank=True)
+    query = models.TextField(blank=True, help_text="The query or probe that was used.")
+    evidence = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.verdict} (phase {self.phase_index}, attempt {self.attempt})"

@@ -1,0 +1,389 @@
+"""The gate catalogue. Each kind takes its parameters from the gate row (defaults below),
+probes the canary (and stable) or asks the metrics source, and returns an outcome with the
+evidence: the verdict, the observed value, the target, and the query or probe used.
+
+Verdicts, as Argo Rollouts has them: pass; fail (counts towards the plan's failure limit);
+inconclusive (too few samples and the like: the rollout pauses for a person, never a silent
+pass); error (the probe itself failed; counted apart from failures).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+from ops.models import GateResult, Rollout
+from ops.rollouts.probes import PROBE_RATE_LIMIT, ProbeCredentials
+from ops.slo.sources import MetricsSource, PrometheusError, Window, fraction_under, quantile
+from portal.parsing import ascii_int
+
+V = GateResult.Verdict
+# A labelled counter with no samples yet (no 5xx so far) still declares its family.
+SEED_FAMILIES = (
+    "# TYPE http_requests_total counter",
+    "# TYPE http_request_duration_ms histogram",
+    "# TYPE http_requests_errors_total counter",
+)
+FOREIGN_ORIGIN = "https://malicious.example.com"
+
+
+@dataclass
+class Outcome:
+    verdict: GateResult.Verdict
+    observed: str = ""
+    target: str = ""
+    query: str = ""
+    evidence: str = ""
+    window_seconds: int | None = None
+
+
+@dataclass
+class GateContext:
+    rollout: Rollout
+    canary_url: str
+    stable_url: str
+    source: MetricsSource
+    probes: ProbeCredentials
+    timeout: float = 5.0
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def get(self, url: str, token: str | None = None, **headers: str) -> requests.Response:
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return self.session.get(url, headers=headers, timeout=self.timeout)
+
+
+GateFunction = Callable[[GateContext, dict[str, Any]], Outcome]
+
+
+@dataclass(frozen=True)
+class GateKind:
+    function: GateFunction
+    defaults: dict[str, Any]
+    summary: str
+
+
+CATALOGUE: dict[str, GateKind] = {}
+
+
+def gate(kind: str, summary: str, **defaults: Any) -> Callable[[GateFunction], GateFunction]:
+    def register(function: GateFunction) -> GateFunction:
+        CATALOGUE[kind] = GateKind(function, defaults, summary)
+        return function
+
+    return register
+
+
+def run_gate(kind: str, ctx: GateContext, params: dict[str, Any]) -> Outcome:
+    spec = CATALOGUE.get(kind)
+    if spec is None:
+        return Outcome(V.ERROR, evidence=f"Unknown gate kind {kind!r}")
+    try:
+        return spec.function(ctx, {**spec.defaults, **params})
+    except (requests.RequestException, PrometheusError, ValueError, KeyError) as exc:
+        return Outcome(V.ERROR, evidence=f"{type(exc).__name__}: {exc}")
+
+
+# --- Health and breakers ---------------------------------------------------------------------
+
+
+@gate("canary_health", "Canary /v1/health is 200 with the new version and no open breaker")
+def canary_health(ctx: GateContext, params: dict[str, Any]) -> Outcome:
+    response = ctx.get(f"{ctx.canary_url}/v1/health", ctx.probes.a.token)
+    body = response.json()
+    version = ctx.rollout.release.version
+    observed = f"{response.status_code} {body.get('status')} version {body.get('version')}"
+    ok = response.status_code == 200 and body.get("version") == version
+    ok = ok and body.get("circuitBreakers") == {}
+    return Outcome(
+        V.PASS if ok else V.FAIL,
+        observed=observed,
+        target=f"200 healthy version {version}, no open breakers",
+        query=f"GET {ctx.canary_url}/v1/health",
+        evidence=response.text[:1000],
+    )
+
+
+@gate("breakers_closed", "Every circuit breaker of the canary is closed")
+def breakers_closed(ctx: GateContext, params: dict[str, Any]) -> Outcome:
+    response = ctx.get(f"{ctx.canary_url}/v1/health")
+    breakers = response.json().get("circuitBreakers")
+    return Outcome(
+        V.PASS if breakers == {} else V.FAIL,
+        observed=f"circuitBreakers {breakers}",
+        target="{}",
+        query=f"GET {ctx.canary_url}/v1/health | .circuitBreakers",
+        evidence=response.text[:1000],
+    )
+
+
+# --- SLOs from the metrics source -------------------------------------------------------------
+
+
+def _window(ctx: GateContext, params: dict[str, Any], version: str | None = None) -> Window:
+    return Window(
+        length=timedelta(seconds=int(params["window_seconds"])),
+        endpoint=params.get("endpoint") or None,
+        version=version or ctx.rollout.release.version,
+    )
+
+
+@gate("latency", "Canary latency quantile under a threshold", endpoint="/v*/health",
+      quantile=0.95, threshold_ms=50, window_seconds=300, min_samples=50)  # fmt: skip
+def latency(ctx: GateContext, params: dict[str, Any]) -> Outcome:
+    window = _window(ctx, params)
+    q, threshold = float(params["quantile"]), float(params["threshold_ms"])
+    counts = ctx.source.counts(window)
+    value = quantile(ctx.source, q, window)
+    share = fraction_under(ctx.source, threshold, window)
+    label = f"p{q * 100:g}"
+    observed = f"{label} {value:.1f} ms over {counts.requests} requests" if value else "no data"
+    base = Outcome(
+        V.INCONCLUSIVE,
+        observed=observed,
+        target=f"{label} < {threshold:g} ms ({q:.0%} of requests within {threshold:g} ms)",
+        query=f"{ctx.source.name}: {label} of http_request_duration_ms"
+        f'{{endpoint="{window.endpoint}",version="{window.version}"}}'
+        f" over {int(window.length.total_seconds())}s",
+        window_seconds=int(window.length.total_seconds()),
+    )
+    if counts.requests < int(params["min_samples"]) or share is None:
+        base.evidence = f"{counts.requests} requests, fewer than {params['min_samples']}"
+        return base
+    # Judged by the bucket at the threshold (exact); the quantile is shown for people.
+    base.verdict = V.PASS if share >= q else V.FAIL
+    base.evidence = f"{share:.2%} of {counts.requests} requests within {threshold:g} ms"
+    return base
+
+
+@gate("error_rate", "Canary 5xx rate under a maximum (429s are not errors)", endpoint="",
+      max_rate=0.01, window_seconds=300, min_samples=50)  # fmt: skip
+def error_rate(ctx: GateContext, params: dict[str, Any]) -> Outcome:
+    window = _window(ctx, params)
+    counts = ctx.source.counts(window)
+    maximum = float(params["max_rate"])
+    outcome = Outcome(
+        V.INCONCLUSIVE,
+        target=f"< {maximum:.2%}",
+        query=f"{ctx.source.name}: 5xx / requests, version {window.version}, "
+        f"{int(window.length.total_seconds())}s",
+        window_seconds=int(window.length.total_seconds()),
+    )
+    if counts.requests < int(params["min_samples"]):
+        outcome.observed = f"{counts.requests} requests"
+        outcome.evidence = f"fewer than {params['min_samples']} requests"
+        return outcome
+    rate = counts.error_rate or 0.0
+    outcome.verdict = V.PASS if rate < maximum else V.FAIL
+    outcome.observed = f"{rate:.3%} ({counts.errors} of {counts.requests})"
+    return outcome
+
+
+@gate("relative_latency", "Canary quantile no worse than stable's by more than a ratio",
+      endpoint="/v*/contacts", quantile=0.95, max_ratio=1.2, window_seconds=900,
+      min_samples=50)  # fmt: skip
+def relative_latency(ctx: GateContext, params: dict[str, Any]) -> Outcome:
+    baseline = ctx.rollout.baseline_version
+    if not baseline:
+        return Outcome(V.INCONCLUSIVE, evidence="The rollout has no baseline version to compare")
+    q = float(params["quantile"])
+    canary_w, stable_w = _window(ctx, params), _window(ctx, params, baseline)
+    samples = (ctx.source.counts(canary_w).requests, ctx.source.counts(stable_w).requests)
+    canary, stable = quantile(ctx.source, q, canary_w), quantile(ctx.source, q, stable_w)
+    ratio = float(params["max_ratio"])
+    outcome = Outcome(
+        V.INCONCLUSIVE,
+        target=f"canary p{q * 100:g} ≤ {ratio:g} x stable",
+        query=f"{ctx.source.name}: p{q * 100:g} for versions {canary_w.version} and {baseline}",
+        window_seconds=int(canary_w.length.total_seconds()),
+    )
+    if min(samples) < int(params["min_samples"]) or canary is None or not stable:
+        outcome.evidence = f"samples canary {samples[0]}, stable {samples[1]}"
+        return outcome
+    outcome.observed = f"canary {canary:.1f} ms vs stable {stable:.1f} ms ({canary / stable:.2f}x)"
+    outcome.verdict = V.PASS if canary <= stable * ratio else V.FAIL
+    return outcome
+
+
+# --- Contract probes ------------------------------------------------------------------------
+
+
+@gate("files_contract", "Files: signed URLs expire within 15 min, no-store, 120/min limit",
+      max_expiry_seconds=900, rate_limit="120")  # fmt: skip
+def files_contract(ctx: GateContext, params: dict[str, Any]) -> Outcome:
+    probe = ctx.probes.a
+    url = f"{ctx.canary_url}/v1/jobs/{probe.job_id}/files?limit=1"
+    started = time.time()
+    response = ctx.get(url, probe.token)
+    problems = []
+    if response.status_code != 200:
+        problems.append(f"status {response.status_code}")
+    if response.headers.get("Cache-Control") != "private, max-age=0, no-store":
+        problems.append(f"Cache-Control {response.headers.get('Cache-Control')!r}")
+    if response.headers.get("Pragma") != "no-cache":
+        problems.append("no Pragma: no-cache")
+    if response.headers.get("X-RateLimit-Limit") != str(params["rate_limit"]):
+        problems.append(f"X-RateLimit-Limit {response.headers.get('X-RateLimit-Limit')}")
+    items = response.json().get("data", []) if response.status_code == 200 else []
+    lifetimes = []
+    for item in items:
+        query = parse_qs(urlsplit(item.get("signed_url", "")).query)
+        if "expires" in query:
+            lifetimes.append(int(query["expires"][0]) - started)
+        elif "X-Amz-Expires" in query:
+            lifetimes.append(float(query["X-Amz-Expires"][0]))
+        else:
+            problems.append("a file without a signed URL")
+    if not items:
+        problems.append("no files listed")
+    if any(lifetime > int(params["max_expiry_seconds"]) + 1 for lifetime in lifetimes):
+        problems.append(f"expiry {max(lifetimes):.0f}s")
+    observed = ", ".join(problems) or (
+        f"expiry {max(lifetimes):.0f}s, no-store, limit {response.headers.get('X-RateLimit-Limit')}"
+    )
+    return Outcome(
+        V.FAIL if problems else V.PASS,
+        observed=observed,
+        target=f"expiry ≤ {params['max_expiry_seconds']}s, no-store + no-cache, "
+        f"X-RateLimit-Limit {params['rate_limit']}",
+        query=f"GET {url}",
+        evidence="\n".join(f"{k}: {v}" for k, v in response.headers.items())[:1500],
+    )
+
+
+@gate("rate_limiter", "Past the limit, the API answers 429 with Retry-After")
+def rate_limiter(ctx: GateContext, params: dict[str, Any]) -> Outcome:
+    url = f"{ctx.canary_url}/v1/health"
+    statuses = []
+    response = ctx.get(url, ctx.probes.rate_limited_token)
+    statuses.append(response.status_code)
+    while response.status_code != 429 and len(statuses) < 30:
+        response = ctx.get(url, ctx.probes.rate_limited_token)
+        statuses.append(response.status_code)
+    retry_after = response.headers.get("Retry-After", "")
+    wait = ascii_int(retry_after, max_digits=9)
+    ok = response.status_code == 429 and wait is not None and wait >= 1
+    ok = ok and response.json().get("code") == "RATE_LIMIT_EXCEEDED"
+    return Outcome(
+        V.PASS if ok else V.FAIL,
+        observed=f"{response.status_code} after {len(statuses)} requests, "
+        f"Retry-After {retry_after!r}",
+        target="429 RATE_LIMIT_EXCEEDED with Retry-After ≥ 1",
+        query=f"GET {url} until limited (probe tenant limit {PROBE_RATE_LIMIT})",
+        evidence=response.text[:500],
+    )
+
+
+@gate("metrics_export", "The canary exports the seed's Prometheus series")
+def metrics_export(ctx: GateContext, params: dict[str, Any]) -> Outcome:
+    response = ctx.get(f"{ctx.canary_url}/metrics?format=prometheus")
+    missing = [family for family in SEED_FAMILIES if family not in response.text]
+    return Outcome(
+        V.PASS if response.status_code == 200 and not missing else V.FAIL,
+        observed=f"{response.status_code}, missing {missing}" if missing else "all series present",
+        target=", ".join(family.split()[2] for family in SEED_FAMILIES),
+        query=f"GET {ctx.canary_url}/metrics?format=prometheus",
+        evidence=response.text[:800],
+    )
+
+
+@gate("cors_refusal", "A disallowed origin gets no Access-Control-Allow-Origin")
+def cors_refusal(ctx: GateContext, params: dict[str, Any]) -> Outcome:
+    response = ctx.get(f"{ctx.canary_url}/v1/health", ctx.probes.a.token, Origin=FOREIGN_ORIGIN)
+    allowed = response.headers.get("Access-Control-Allow-Origin")
+    return Outcome(
+        V.FAIL if allowed in (FOREIGN_ORIGIN, "*") else V.PASS,
+        observed=f"Access-Control-Allow-Origin: {allowed!r}",
+        target="absent",
+        query=f"GET {ctx.canary_url}/v1/health with Origin: {FOREIGN_ORIGIN}",
+    )
+
+
+@gate("tenant_isolation", "Another tenant's contact is 404 NOT_FOUND")
+def tenant_isolation(ctx: GateContext, params: dict[str, Any]) -> Outcome:
+    url = f"{ctx.canary_url}/v1/contacts/{ctx.probes.a.contact_id}"
+    response = ctx.get(url, ctx.probes.b.token)
+    body = response.json()
+    ok = response.status_code == 404 and body.get("code") == "NOT_FOUND"
+    return Outcome(
+        V.PASS if ok else V.FAIL,
+        observed=f"{response.status_code} {body.get('code')}",
+        target="404 NOT_FOUND",
+        query=f"GET {url} as another tenant",
+        evidence=response.text[:500],
+    )
+
+
+def _endpoints(ctx: GateContext) -> list[str]:
+    probe = ctx.probes.a
+    return [
+        "/v1/health",
+        "/v1/contacts?limit=1",
+        f"/v1/contacts/{probe.contact_id}",
+        "/v1/jobs?limit=1",
+        f"/v1/jobs/{probe.job_id}",
+        f"/v1/jobs/{probe.job_id}/files?limit=1",
+    ]
+
+
+@gate("smoke", "Every read endpoint answers 200 on the canary")
+def smoke(ctx: GateContext, params: dict[str, Any]) -> Outcome:
+    results = {path: ctx.get(f"{ctx.canary_url}{path}", ctx.probes.a.token).status_code
+               for path in _endpoints(ctx)}  # fmt: skip
+    failed = {path: code for path, code in results.items() if code != 200}
+    return Outcome(
+        V.FAIL if failed else V.PASS,
+        observed=f"{len(results) - len(failed)}/{len(results)} OK"
+        + (f", {failed}" if failed else ""),
+        target="200 everywhere",
+        query="GET " + ", ".join(results),
+        evidence="\n".join(f"{code} {path}" for path, code in results.items()),
+    )
+
+
+@gate("load_test", "Bounded load: success ≥ 99% (429s excluded), average and p95 reported",
+      iterations=300, min_success=0.99)  # fmt: skip
+def load_test(ctx: GateContext, params: dict[str, Any]) -> Outcome:
+    paths = ["/v1/health", "/v1/contacts?limit=5", "/v1/jobs?limit=5",
+             f"/v1/jobs/{ctx.probes.a.job_id}/files?limit=5"]  # fmt: skip
+    latencies, statuses = [], []
+    for i in range(int(params["iterations"])):
+        started = time.perf_counter()
+        response = ctx.get(f"{ctx.canary_url}{paths[i % len(paths)]}", ctx.probes.a.token)
+        latencies.append((time.perf_counter() - started) * 1000)
+        statuses.append(response.status_code)
+    judged = [s for s in statuses if s != 429]
+    success = sum(1 for s in judged if s < 400) / len(judged) if judged else 0.0
+    p95 = statistics.quantiles(latencies, n=100)[94] if len(latencies) > 1 else latencies[0]
+    return Outcome(
+        V.PASS if judged and success >= float(params["min_success"]) else V.FAIL,
+        observed=f"{success:.2%} success of {len(judged)} ({statuses.count(429)} 429s excluded), "
+        f"avg {statistics.mean(latencies):.1f} ms, p95 {p95:.1f} ms",
+        target=f"≥ {float(params['min_success']):.0%}",
+        query=f"{params['iterations']} requests over {', '.join(paths)}",
+    )
+
+
+@gate("instances_up", "Every listed instance answers health 200", urls=[])
+def instances_up(ctx: GateContext, params: dict[str, Any]) -> Outcome:
+    urls = list(params["urls"]) or [ctx.canary_url, ctx.stable_url]
+    results = {}
+    for url in dict.fromkeys(urls):
+        try:
+            results[url] = ctx.get(f"{url}/v1/health").status_code
+        except requests.RequestException as exc:
+            results[url] = f"down ({type(exc).__name__})"  # type: ignore[assignment]
+    down = {u: s for u, s in results.items() if s != 200}
+    return Outcome(
+        V.FAIL if down else V.PASS,
+        observed=f"{len(results) - len(down)}/{len(results)} up" + (f", {down}" if down else ""),
+        target="all up",
+        query="GET /v1/health on " + ", ".join(results),
+    )

@@ -1,0 +1,316 @@
+"""The rollout state machine. The legal transitions are the table below; each transition is
+one function that runs in a transaction, locks the rollout's row, moves traffic through the
+driver and writes an event row.
+
+    pending --start--> running(phase 1)
+    running(n) --advance--> running(n+1) | succeeded (after the last phase)
+    running --pause--> paused --resume--> running
+    paused --advance--> running(n+1) | succeeded   (a person confirms)
+    pending | running | paused --abort--> aborted      (weight 0)
+    running | paused --rollback--> rolled_back      (weight 0)
+"""
+
+from __future__ import annotations
+
+import shlex
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ops.models import Release, Rollout, RolloutEvent, RolloutPlan
+from ops.rollouts.drivers import DriverError, driver_for, run_command
+from ops.rollouts.notify import notify
+from ops.rollouts.validators import validate_image, validate_version
+
+S = Rollout.State
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "start": frozenset({S.PENDING}),
+    "advance": frozenset({S.RUNNING, S.PAUSED}),
+    "pause": frozenset({S.RUNNING}),
+    "resume": frozenset({S.PAUSED}),
+    "abort": Rollout.LIVE_STATES,
+    "rollback": frozenset({S.RUNNING, S.PAUSED}),
+}
+
+
+class RolloutError(Exception):
+    """A refused action: illegal in the current state, stale, or failed."""
+
+
+class CommandFailedError(RolloutError):
+    """A deploy, rollback or cleanup command failed (the rollout must not go on)."""
+
+
+def command_argv(template: str, values: dict[str, Any]) -> list[str]:
+    """The template split into arguments first, then each argument filled in: a value can never
+    add, remove or quote an argument, whatever it contains."""
+    try:
+        return [argument.format_map(values) for argument in shlex.split(template)]
+    except (ValueError, KeyError, IndexError) as exc:
+        raise CommandFailedError(f"The plan's command {template!r} is malformed: {exc}") from exc
+
+
+def _run_commands(rollout: Rollout, commands: list[str], *, weight: int) -> str:
+    values = {
+        "version": rollout.release.version,
+        "image": rollout.release.image or f"portal-api:v{rollout.release.version}",
+        "weight": weight,
+    }
+    outputs = []
+    for template in commands:
+        argv = command_argv(template, values)
+        try:
+            outputs.append(run_command(argv, rollout.plan.command_timeout))
+        except DriverError as exc:
+            raise CommandFailedError(f"Command failed: {exc}") from exc
+    return "\n".join(outputs)
+
+
+def _snapshot(rollout: Rollout) -> dict[str, Any]:
+    return {"state": rollout.state, "phase": rollout.phase_index, "weight": rollout.weight}
+
+
+def _locked(rollout_id: int) -> Rollout:
+    rollout = Rollout.objects.select_for_update().filter(pk=rollout_id).first()
+    if rollout is None:
+        raise RolloutError(f"No rollout {rollout_id}")
+    return rollout
+
+
+def _check(rollout: Rollout, action: str, expected_phase: int | None = None) -> None:
+    """Under the row lock: the action must be legal now, and when the caller says which phase
+    it saw, the rollout must still be in it (a stale page or command acts on nothing)."""
+    if expected_phase is not None and rollout.phase_index != expected_phase:
+        raise RolloutError(
+            f"The rollout moved on since you looked: it is already in phase "
+            f"{rollout.phase_index}, not {expected_phase}. Nothing was done."
+        )
+    if rollout.state not in TRANSITIONS[action]:
+        allowed = ", ".join(a for a, states in TRANSITIONS.items() if rollout.state in states)
+        raise RolloutError(
+            f"Cannot {action} rollout {rollout.pk}: it is {rollout.state}"
+            f" (allowed now: {allowed or 'nothing, it is finished'})"
+        )
+
+
+def _move(
+    rollout: Rollout,
+    *,
+    action: str,
+    actor: str,
+    reason: str = "",
+    state: str | None = None,
+    phase: int | None = None,
+    weight: int | None = None,
+) -> Rollout:
+    before = _snapshot(rollout)
+    outputs = []
+    if phase is not None and phase != rollout.phase_index:
+        entering = rollout.plan.phases.filter(order=phase).first()
+        if entering is not None and entering.commands:
+            outputs.append(_run_commands(rollout, entering.commands, weight=entering.weight))
+    output = ""
+    if weight is not None and weight != rollout.weight:
+        try:
+            output = driver_for(rollout.driver).set_weight(rollout, weight)
+        except DriverError as exc:
+            raise RolloutError(
+                f"The {rollout.driver} driver could not set {weight}%: {exc}"
+            ) from exc
+        rollout.weight = weight
+    if output:
+        outputs.append(output)
+    if state in {S.ABORTED, S.ROLLED_BACK} and rollout.plan.rollback_commands:
+        # Traffic is already back on stable; a failing rollback command is recorded, not fatal.
+        try:
+            outputs.append(_run_commands(rollout, rollout.plan.rollback_commands, weight=0))
+        except CommandFailedError as exc:
+            outputs.append(str(exc))
+    if state == S.SUCCEEDED and rollout.plan.cleanup_commands:
+        try:
+            outputs.append(_run_commands(rollout, rollout.plan.cleanup_commands, weight=100))
+        except CommandFailedError as exc:
+            outputs.append(str(exc))
+    if phase is not None and phase != rollout.phase_index:
+        rollout.phase_index = phase
+        rollout.phase_started_at = timezone.now()
+        rollout.gate_failures = 0
+    if state is not None:
+        rollout.state = state
+        finished = timezone.now()
+        if rollout.is_terminal:
+            rollout.finished_at = finished
+        if state == S.SUCCEEDED and settings.ROLLOUT_WATCH_HOURS:
+            # The stability watch: `rollout tick` keeps judging the new version's SLOs.
+            rollout.watch_until = finished + timedelta(hours=settings.ROLLOUT_WATCH_HOURS)
+            Release.objects.filter(pk=rollout.release_id).update(
+                stability=Release.Stability.WATCHING
+            )
+    rollout.save()
+    RolloutEvent.objects.create(
+        rollout=rollout,
+        actor=actor,
+        action=action,
+        reason=reason,
+        before=before,
+        after=_snapshot(rollout),
+        output="\n".join(outputs),
+    )
+    event = {"start": "started", "complete": "completed", "rollback": "rolled_back",
+             "abort": "aborted"}.get(action)  # fmt: skip
+    if event:
+        notify(event, rollout, reason)
+    return rollout
+
+
+def rollout_create(
+    *,
+    version: str,
+    actor: str,
+    image: str = "",
+    plan: RolloutPlan | None = None,
+    driver: str = "record",
+    baseline_version: str = "",
+) -> Rollout:
+    driver_for(driver)  # refuse an unknown driver before anything is written
+    try:
+        validate_version(version)
+        if baseline_version:
+            validate_version(baseline_version)
+        if image:
+            validate_image(image)
+    except ValidationError as exc:
+        raise RolloutError(" ".join(exc.messages)) from None
+    plan = plan or RolloutPlan.objects.filter(is_default=True).first()
+    if plan is None:
+        raise RolloutError("No rollout plan given and no default plan exists")
+    if not plan.phases.exists():
+        raise RolloutError(f"Plan {plan} has no phases")
+    release, _ = Release.objects.get_or_create(version=version, defaults={"image": image})
+    try:
+        with transaction.atomic():
+            rollout = Rollout.objects.create(
+                release=release,
+                plan=plan,
+                driver=driver,
+                started_by=actor,
+                baseline_version=baseline_version,
+            )
+            RolloutEvent.objects.create(
+                rollout=rollout, actor=actor, action="create", after=_snapshot(rollout)
+            )
+    except IntegrityError:
+        active = Rollout.objects.live().first()
+        raise RolloutError(f"Another rollout is in flight: {active}") from None
+    return rollout
+
+
+@transaction.atomic
+def rollout_start(*, rollout_id: int, actor: str, expected_phase: int | None = None) -> Rollout:
+    rollout = _locked(rollout_id)
+    _check(rollout, "start", expected_phase)
+    first = rollout.plan.phases.order_by("order").first()
+    if first is None:
+        raise RolloutError(f"Plan {rollout.plan} has no phases")
+    return _move(
+        rollout, action="start", actor=actor, state=S.RUNNING, phase=1, weight=first.weight
+    )
+
+
+@transaction.atomic
+def rollout_advance(
+    *, rollout_id: int, actor: str, expected_phase: int | None = None, reason: str = ""
+) -> Rollout:
+    """Moves to the next phase, or finishes after the last one. `expected_phase` is the phase
+    the caller saw: if the rollout has moved on meanwhile, nothing happens, so two people (or
+    two controllers) pressing "advance" at once advance it once."""
+    rollout = _locked(rollout_id)
+    _check(rollout, "advance", expected_phase)
+    phases = list(rollout.plan.phases.order_by("order"))
+    if rollout.phase_index >= len(phases):
+        return _move(rollout, action="complete", actor=actor, reason=reason, state=S.SUCCEEDED)
+    nxt = phases[rollout.phase_index]
+    return _move(
+        rollout,
+        action="advance",
+        actor=actor,
+        reason=reason,
+        state=S.RUNNING,
+        phase=rollout.phase_index + 1,
+        weight=nxt.weight,
+    )
+
+
+@transaction.atomic
+def rollout_pause(
+    *, rollout_id: int, actor: str, reason: str = "", expected_phase: int | None = None
+) -> Rollout:
+    rollout = _locked(rollout_id)
+    _check(rollout, "pause", expected_phase)
+    return _move(rollout, action="pause", actor=actor, reason=reason, state=S.PAUSED)
+
+
+@transaction.atomic
+def rollout_resume(
+    *, rollout_id: int, actor: str, reason: str = "", expected_phase: int | None = None
+) -> Rollout:
+    rollout = _locked(rollout_id)
+    _check(rollout, "resume", expected_phase)
+    return _move(rollout, action="resume", actor=actor, reason=reason, state=S.RUNNING)
+
+
+@transaction.atomic
+def rollout_abort(
+    *, rollout_id: int, actor: str, reason: str, expected_phase: int | None = None
+) -> Rollout:
+    if not reason.strip():
+        raise RolloutError("An abort needs a reason")
+    rollout = _locked(rollout_id)
+    _check(rollout, "abort", expected_phase)
+    return _move(rollout, action="abort", actor=actor, reason=reason, state=S.ABORTED, weight=0)
+
+
+@transaction.atomic
+def rollout_rollback(
+    *, rollout_id: int, actor: str, reason: str, expected_phase: int | None = None
+) -> Rollout:
+    rollout = _locked(rollout_id)
+    _check(rollout, "rollback", expected_phase)
+    return _move(
+        rollout, action="rollback", actor=actor, reason=reason, state=S.ROLLED_BACK, weight=0
+    )
+
+
+def rollout_act(
+    action: str,
+    *,
+    rollout_id: int,
+    actor: str,
+    reason: str = "",
+    expected_phase: int | None = None,
+) -> Rollout:
+    """A person's action by name, for the CLI and the console alike. `expected_phase` is the
+    phase the person saw; it is checked under the row lock, for every action."""
+    common: dict[str, Any] = {
+        "rollout_id": rollout_id,
+        "actor": actor,
+        "expected_phase": expected_phase,
+    }
+    if action == "start":
+        return rollout_start(**common)
+    if action == "advance":
+        return rollout_advance(**common, reason=reason)
+    if action == "pause":
+        return rollout_pause(**common, reason=reason)
+    if action == "resume":
+        return rollout_resume(**common, reason=reason)
+    if action == "abort":
+        return rollout_abort(**common, reason=reason)
+    if action == "rollback":
+        return rollout_rollback(**common, reason=reason)
+    raise RolloutError(f"Unknown action {action!r}; known: {', '.join(TRANSITIONS)}")

@@ -1,0 +1,1 @@
+"""Status room: the public status page and its JSON feed. Imports neither other room."""

@@ -1,0 +1,301 @@
+"""API plumbing shared by every endpoint: renderer, bounded parsers, cache policy, ordering."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import django_filters
+from django.conf import settings
+from django.db import models
+from django.db.models import QuerySet
+from rest_framework import exceptions, filters, parsers, renderers, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from portal import ratelimit, request_context
+from portal.errors import DomainError, PayloadTooLargeError
+from portal.timefmt import rfc3339
+
+if TYPE_CHECKING:
+    # Types only: rest_framework.views imports this module through api_settings.
+    from rest_framework.views import APIView
+
+
+class JSONRenderer(renderers.JSONRenderer):
+    charset = "utf-8"
+
+
+# No request body of this API nests deeper than 2; 32 leaves room and keeps every later step
+# (validation, error flattening, logging) far from Python's recursion limit.
+MAX_JSON_DEPTH = 32
+
+
+def json_depth(value: Any) -> int:
+    """How deeply `value` nests, counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
+class JSONParser(parsers.JSONParser):
+    """Reads at most REQUEST_BODY_MAX_BYTES (a bigger body is a 413 problem) and refuses JSON
+    nested deeper than MAX_JSON_DEPTH (400)."""
+
+    def parse(
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if stream is None:
+            raise exceptions.ParseError("Request body is empty")
+        body = stream.read(limit + 1)
+        if len(body) > limit:
+            raise PayloadTooLargeError(f"Request body exceeds {limit} bytes")
+        too_deep = f"JSON nests deeper than {MAX_JSON_DEPTH} levels"
+        try:
+            data = super().parse(io.BytesIO(body), media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError(too_deep) from None
+        if json_depth(data) > MAX_JSON_DEPTH:
+            raise exceptions.ParseError(too_deep)
+        return data
+
+
+def check_content_length(request: Request, limit: int) -> None:
+    """Refuses a declared body bigger than `limit` before any of it is read."""
+    raw = request.META.get("CONTENT_LENGTH") or "0"
+    try:
+        length = int(raw)
+    except ValueError:
+        raise exceptions.ParseError("Invalid Content-Length header") from None
+    if length > limit:
+        raise PayloadTooLargeError(f"Request body exceeds {limit} bytes")
+
+
+class APIPolicyMixin:
+    """Policies every API view shares: bodies must declare their length, and responses are
+    never stored by shared caches (CONTRACT §7)."""
+
+    cache_control: ClassVar[str] = "private, no-store"
+    pragma_no_cache: ClassVar[bool] = False
+    # The rate-limit group this view counts against (None: not rate limited).
+    ratelimit_group: ClassVar[str | None] = "default"
+    # Whether callers without a token are counted (by address). Health is not: every pod on a
+    # node is probed from the node's one address.
+    ratelimit_anonymous: ClassVar[bool] = True
+
+    def perform_authentication(self, request: Request) -> None:
+        # Counted whether or not authentication succeeds: a failed token is keyed by address.
+        try:
+            super().perform_authentication(request)  # type: ignore[misc]
+        finally:
+            principal = getattr(request, "_user", None)
+            context = request_context.current()
+            if context is not None:
+                context.principal = principal
+            if self.ratelimit_group and (principal is not None or self.ratelimit_anonymous):
+                ratelimit.enforce(request._request, self.ratelimit_group)
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # Django reads a body without Content-Length as empty; say so instead of answering
+        # as if the client had sent nothing.
+        chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if chunked and not request.META.get("CONTENT_LENGTH"):
+            raise DomainError(
+                "LENGTH_REQUIRED", "Send the request body with a Content-Length header"
+            )
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        ratelimit.add_headers(request._request, response)
+        response["Cache-Control"] = self.cache_control
+        # JSON is never a document to render or frame.
+        response.headers.setdefault(
+            "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"
+        )
+        if self.pragma_no_cache:
+            response["Pragma"] = "no-cache"
+        return response
+
+
+class DateTimeField(serializers.DateTimeField):
+    def to_representation(self, value: Any) -> str | None:  # type: ignore[override]
+        if not value:
+            return None
+        if isinstance(value, str):
+            return value
+        return rfc3339(value)
+
+
+class StrictStringMixin:
+    """Refuses numbers and booleans instead of silently turning them into text."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            self.fail("invalid")  # type: ignore[attr-defined]
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+# Text input is cleaned the same way everywhere, and the schema says exactly how: characters in
+# INVISIBLE (controls, bidi overrides and isolates, zero-width and other format characters,
+# line and paragraph separators) are removed, then WHITESPACE (ECMAScript's \s, spelled out so
+# Python and JavaScript agree) is trimmed from both ends. Required text must keep at least one
+# other character: the schema's pattern VISIBLE_PATTERN says so.
+INVISIBLE = "\x00-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
+WHITESPACE = "\t\n\x0b\x0c\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_INVISIBLE_RE = re.compile(f"[{INVISIBLE}]+")
+_TRIM_RE = re.compile(f"^[{WHITESPACE}]+|[{WHITESPACE}]+$")
+VISIBLE_PATTERN = f"[^{WHITESPACE}{INVISIBLE}]"
+
+
+def clean_text(value: str) -> str:
+    return _TRIM_RE.sub("", _INVISIBLE_RE.sub("", value))
+
+
+class CharField(StrictStringMixin, serializers.CharField):
+    """Single-line text: invisible characters removed, whitespace trimmed (see clean_text)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["trim_whitespace"] = False
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = clean_text(super().to_internal_value(data))
+        if value == "" and not self.allow_blank:
+            self.fail("blank")
+        return value
+
+
+class EmailField(StrictStringMixin, serializers.EmailField):
+    pass
+
+
+class RegexField(StrictStringMixin, serializers.RegexField):
+    pass
+
+
+class BlankAsNullMixin:
+    """Optional text stored blank is shown as null, so `format` in the schema always holds."""
+
+    def to_representation(self, value: Any) -> Any:
+        if value in ("", None):
+            return None
+        return super().to_representation(value)  # type: ignore[misc]
+
+
+class OptionalEmailOutput(BlankAsNullMixin, serializers.EmailField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(read_only=True, allow_null=True, **kwargs)
+
+
+class OptionalTextOutput(BlankAsNullMixin, serializers.CharField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(read_only=True, allow_null=True, **kwargs)
+
+
+class ModelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    """Output serializers: every timestamp rendered the same way."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: DateTimeField,
+    }
+
+
+class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """Input that refuses fields it does not know, so a typo is an error, not a silent no-op
+    (the schema says `additionalProperties: false`)."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        initial = getattr(self, "initial_data", None)
+        if isinstance(initial, Mapping):
+            writable = {name for name, f in self.fields.items() if not f.read_only}
+            unknown = sorted(set(initial) - writable)
+            if unknown:
+                raise exceptions.ValidationError(
+                    {name: ["Unknown or read-only field."] for name in unknown}
+                )
+        return attrs
+
+
+class StrictFilterSet(django_filters.FilterSet):
+    """A filter given with an empty value (`?status=`) is refused rather than ignored;
+    free-text filters may be empty."""
+
+    def is_valid(self) -> bool:
+        valid: bool = super().is_valid()
+        for name, declared in self.filters.items():
+            empty = name in self.data and self.data.get(name) == ""
+            if empty and not isinstance(declared, django_filters.CharFilter):
+                self.form.add_error(name, "May not be empty.")
+                valid = False
+        return valid
+
+
+class StrictOrderingFilter(filters.OrderingFilter):
+    """`?ordering=` as a comma-separated list of exact terms (`name` or `-name`, each at most
+    once, at most one per allowed field); anything else is a 400. Ties are always broken by id."""
+
+    ordering_param = "ordering"
+
+    @staticmethod
+    def terms(allowed: list[str]) -> list[str]:
+        return [term for field in allowed for term in (field, f"-{field}")]
+
+    def get_ordering(self, request: Request, queryset: QuerySet[Any], view: APIView) -> list[str]:
+        allowed: list[str] = list(getattr(view, "ordering_fields", []))
+        raw = request.query_params.get(self.ordering_param)
+        if raw is None or raw == "":
+            ordering = list(getattr(view, "ordering", ["-created_at"]))
+        else:
+            ordering = raw.split(",")
+            valid = set(self.terms(allowed))
+            exact = all(term in valid for term in ordering)
+            if not exact or len(set(ordering)) != len(ordering) or len(ordering) > len(allowed):
+                raise exceptions.ValidationError(
+                    {
+                        "ordering": [
+                            f"Unknown ordering; allowed: {', '.join(allowed)} (prefix - for "
+                            "descending), comma-separated, each at most once."
+                        ]
+                    }
+                )
+        if not any(term.lstrip("-") in {"id", "pk"} for term in ordering):
+            descending = ordering[0].startswith("-") if ordering else False
+            ordering.append("-id" if descending else "id")
+        return ordering
+
+    def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
+        allowed: list[str] = list(getattr(view, "ordering_fields", []))
+        return [
+            {
+                "name": self.ordering_param,
+                "in": "query",
+                "required": False,
+                "description": "Comma-separated fields, `-` prefix for descending, each at most "
+                f"once. Allowed: {', '.join(allowed)}. Ties are broken by id.",
+                "style": "form",
+                "explode": False,
+                "schema": {
+                    "type": "array",
+                    "items": {"type": "string", "enum": self.terms(allowed)},
+                    "uniqueItems": True,
+                    "maxItems": len(allowed),
+                },
+            }
+        ]
