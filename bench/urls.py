@@ -45,15 +45,26 @@ def _page(request: HttpRequest) -> tuple[int, int]:
 
 def _envelope(rows: list[dict[str, Any]], total: int, limit: int, offset: int) -> JsonResponse:
     return JsonResponse(
-        {"data": rows, "total": total, "limit": limit, "offset": offset,
-         "has_more": offset + len(rows) < total}
-    )  # fmt: skip
+        {
+            "data": rows,
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+            "has_more": offset + len(rows) < total,
+        }
+    )
 
 
 def _contact(c: Contact) -> dict[str, Any]:
-    return {"id": str(c.id), "name": c.name, "email": c.email, "phone": c.phone,
-            "company": c.company, "created_at": ts(c.created_at),
-            "updated_at": ts(c.updated_at)}  # fmt: skip
+    return {
+        "id": str(c.id),
+        "name": c.name,
+        "email": c.email,
+        "phone": c.phone,
+        "company": c.company,
+        "created_at": ts(c.created_at),
+        "updated_at": ts(c.updated_at),
+    }
 
 
 def _count(request: HttpRequest, queryset: QuerySet[Any], token: ApiToken) -> int:
@@ -72,8 +83,14 @@ def health(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     caches["shared"].get("health:probe")
-    return JsonResponse({"status": "healthy", "timestamp": ts(datetime.now(UTC)),
-                         "version": settings.APP_VERSION, "circuitBreakers": {}})  # fmt: skip
+    return JsonResponse(
+        {
+            "status": "healthy",
+            "timestamp": ts(datetime.now(UTC)),
+            "version": settings.APP_VERSION,
+            "circuitBreakers": {},
+        }
+    )
 
 
 def contacts(request: HttpRequest) -> JsonResponse:
@@ -103,11 +120,17 @@ def jobs(request: HttpRequest) -> JsonResponse:
     limit, offset = _page(request)
     queryset = Job.objects.filter(tenant=token.tenant)
     rows = [
-        {"id": j.id, "title": j.title, "status": j.status, "contact_id": str(j.contact_id),
-         "scheduled_for": ts(j.scheduled_for), "created_at": ts(j.created_at),
-         "updated_at": ts(j.updated_at)}
+        {
+            "id": j.id,
+            "title": j.title,
+            "status": j.status,
+            "contact_id": str(j.contact_id),
+            "scheduled_for": ts(j.scheduled_for),
+            "created_at": ts(j.created_at),
+            "updated_at": ts(j.updated_at),
+        }
         for j in queryset.order_by("-created_at")[offset : offset + limit]
-    ]  # fmt: skip
+    ]
     return _envelope(rows, _count(request, queryset, token), limit, offset)
 
 
@@ -126,10 +149,18 @@ def job_files(request: HttpRequest, job_id: str) -> JsonResponse:
     for f in queryset.order_by("-created_at")[offset : offset + limit]:
         signed = signing.sign(base_url=base, path=download_path(f), client=token.prefix)
         rows.append(
-            {"id": f.id, "name": f.name, "kind": f.kind, "content_type": f.content_type,
-             "size": f.size, "sha256": f.sha256, "signed_url": signed.url,
-             "expires_at": ts(signed.expires_at), "created_at": ts(f.created_at)}
-        )  # fmt: skip
+            {
+                "id": f.id,
+                "name": f.name,
+                "kind": f.kind,
+                "content_type": f.content_type,
+                "size": f.size,
+                "sha256": f.sha256,
+                "signed_url": signed.url,
+                "expires_at": ts(signed.expires_at),
+                "created_at": ts(f.created_at),
+            }
+        )
     response = _envelope(rows, _count(request, queryset, token), limit, offset)
     response["Cache-Control"] = "private, max-age=0, no-store"
     return response

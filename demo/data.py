@@ -1,4 +1,4 @@
-"""Deterministic demo data: the seed log's tenant `acme` and a second tenant `globex`."""
+"""Deterministic demo data: the tenant `acme` and a second tenant `globex`."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from jobs.models import Job, JobStatus
 from portal.models import Tenant
 from portal.services import tenant_ensure
 
-# The seed's tenancy check reads this contact with another tenant's token and expects 404.
+# The Postman collection's tenancy check reads this contact with another tenant's token
+# and expects 404.
 SEED_CONTACT_ID = uuid.UUID("550e8400-e29b-41d4-a716-446655440000")
 NAMESPACE = uuid.UUID("6f1c1f3e-2d0b-4c57-9a43-5c2f0d1e7a10")
 BASE_TIME = datetime(2025, 9, 1, 10, 15, tzinfo=UTC)

@@ -106,7 +106,7 @@ class JobFileUploadSerializer(InputSerializer):
 
 
 class FileBase(APIPolicyMixin, TenantAPIView):
-    """Files routes: the seed's no-store policy on every response, errors included."""
+    """Files routes: a no-store policy on every response, errors included."""
 
     model = JobFile
     serializer_class = JobFileSerializer

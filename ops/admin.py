@@ -20,8 +20,17 @@ from ops.models import (
 
 @admin.register(SLObjective)
 class SLObjectiveAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ["name", "endpoint", "kind", "threshold_ms", "target", "window_seconds",
-                    "period_days", "min_samples", "is_active"]  # fmt: skip
+    list_display = [
+        "name",
+        "endpoint",
+        "kind",
+        "threshold_ms",
+        "target",
+        "window_seconds",
+        "period_days",
+        "min_samples",
+        "is_active",
+    ]
     list_filter = ["kind", "is_active"]
     list_editable = ["target", "is_active"]
     search_fields = ["name", "endpoint"]
@@ -89,8 +98,14 @@ class GateResultInline(admin.TabularInline):  # type: ignore[type-arg]
     extra = 0
     can_delete = False
     fields = readonly_fields = (
-        "phase_index", "attempt", "kind", "verdict", "observed", "target", "created_at",
-    )  # fmt: skip
+        "phase_index",
+        "attempt",
+        "kind",
+        "verdict",
+        "observed",
+        "target",
+        "created_at",
+    )
 
     def has_add_permission(self, request: Any, obj: Any = None) -> bool:
         return False
@@ -100,8 +115,17 @@ class GateResultInline(admin.TabularInline):  # type: ignore[type-arg]
 class RolloutAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Read-only here: rollouts move only through their transitions (commands, staff pages)."""
 
-    list_display = ["id", "release", "state", "phase_index", "weight", "plan", "driver",
-                    "started_by", "created_at"]  # fmt: skip
+    list_display = [
+        "id",
+        "release",
+        "state",
+        "phase_index",
+        "weight",
+        "plan",
+        "driver",
+        "started_by",
+        "created_at",
+    ]
     list_filter = ["state", "driver", "plan"]
     inlines = [GateResultInline, RolloutEventInline]
 

@@ -40,8 +40,10 @@ class ConsolePage(View):
         if not (user.is_active and user.is_staff):
             response = forbidden(request, "The ops console is for staff accounts only.")
         elif self.operator_only and not user.has_perm(PERMISSION):
-            response = forbidden(request, "Acting on rollouts needs the “operate rollouts” "
-                                          "permission; ask an administrator.")  # fmt: skip
+            response = forbidden(
+                request,
+                "Acting on rollouts needs the “operate rollouts” permission; ask an administrator.",
+            )
         else:
             response = super().dispatch(request, *args, **kwargs)
         add_never_cache_headers(response)

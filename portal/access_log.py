@@ -18,7 +18,7 @@ from gunicorn.glogging import Logger
 from portal.parsing import ascii_int
 
 
-class JsonAccessLogger(Logger):  # type: ignore[misc]
+class JsonAccessLogger(Logger):
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: timedelta) -> None:
         if not self.access_log_enabled:
             return

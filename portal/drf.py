@@ -86,7 +86,7 @@ def check_content_length(request: Request, limit: int) -> None:
 
 class APIPolicyMixin:
     """Policies every API view shares: bodies must declare their length, and responses are
-    never stored by shared caches (CONTRACT §7)."""
+    never stored by shared caches."""
 
     cache_control: ClassVar[str] = "private, no-store"
     pragma_no_cache: ClassVar[bool] = False
@@ -175,7 +175,12 @@ class CharField(StrictStringMixin, serializers.CharField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> Any:
-        value = clean_text(super().to_internal_value(data))
+        raw = super().to_internal_value(data)
+        # The limit applies to what was sent, as the schema's maxLength says, not to what is
+        # left once invisible characters are removed.
+        if self.max_length is not None and len(raw) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        value = clean_text(raw)
         if value == "" and not self.allow_blank:
             self.fail("blank")
         return value

@@ -38,8 +38,7 @@ def cached_count(
         return queryset.count()
     cache = caches["shared"]
     generation = cache.get(_generation_key(queryset.model, tenant_id), 0)
-    filters = sorted((k, v) for k, values in params.items() if k not in PAGE_PARAMS
-                     for v in values)  # fmt: skip
+    filters = sorted((k, v) for k, values in params.items() if k not in PAGE_PARAMS for v in values)
     digest = hashlib.sha256(repr((path, filters)).encode()).hexdigest()[:32]
     key = f"count:{queryset.model._meta.label_lower}:{tenant_id}:{generation}:{digest}"
     total = cache.get(key)

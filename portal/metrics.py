@@ -1,6 +1,6 @@
 """HTTP metrics, recorded once per request from RequestContextMiddleware.
 
-Prometheus series (names and labels are the seed's, plus `version`):
+Prometheus series (the conventional names and labels, plus `version`):
 - `http_requests_total{method,endpoint,version}`
 - `http_request_duration_ms{method,endpoint,version}` histogram, buckets at every SLO threshold
 - `http_requests_errors_total{method,endpoint,version}` (5xx responses)
@@ -26,8 +26,26 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, multiproces
 # Upper bounds in milliseconds. Every SLO threshold is a bound, so "fraction under threshold"
 # is exact; the rest give quantiles a useful resolution.
 BUCKETS_MS: tuple[float, ...] = (
-    5, 10, 25, 50, 75, 100, 150, 200, 250, 300, 400, 500, 600, 800, 1000, 1500, 2500, 5000, 10000,
-)  # fmt: skip
+    5,
+    10,
+    25,
+    50,
+    75,
+    100,
+    150,
+    200,
+    250,
+    300,
+    400,
+    500,
+    600,
+    800,
+    1000,
+    1500,
+    2500,
+    5000,
+    10000,
+)
 LABELS = ("method", "endpoint", "version")
 
 REQUESTS = Counter("http_requests_total", "Total HTTP requests", LABELS)
@@ -152,6 +170,6 @@ class _MethodLabels:
 
 class PrometheusAfterMiddleware(
     _MethodLabels,
-    django_prometheus_middleware.PrometheusAfterMiddleware,  # type: ignore[misc]
+    django_prometheus_middleware.PrometheusAfterMiddleware,
 ):
     pass

@@ -107,9 +107,13 @@ class Result:
 
 def manage(env: dict[str, str], *args: str, settings: str = "portal.settings") -> str:
     result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, check=False, capture_output=True,
-        text=True, env={**env, "DJANGO_SETTINGS_MODULE": settings},
-    )  # fmt: skip
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**env, "DJANGO_SETTINGS_MODULE": settings},
+    )
     if result.returncode:
         raise SystemExit(f"manage.py {args[0]} failed:\n{result.stderr}")
     return result.stdout
@@ -137,9 +141,18 @@ def worker_rss_mib(master: int) -> float:
 
 def wrk(url: str, token: str, seconds: int) -> dict[str, Any]:
     command = [
-        WRK, f"-t{WRK_THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s",
-        "-s", str(REPORTER), "-H", f"Authorization: Bearer {token}", url,
-    ]  # fmt: skip
+        WRK,
+        f"-t{WRK_THREADS}",
+        f"-c{CONNECTIONS}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(REPORTER),
+        "-H",
+        f"Authorization: Bearer {token}",
+        url,
+    ]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     line = next(line for line in output.splitlines() if line.startswith("{"))
     report: dict[str, Any] = json.loads(line)
@@ -150,8 +163,10 @@ def measure(server: LiveServer, case: Case, tokens: dict[str, str]) -> Result:
     url = f"{server.url}{case.path}"
     wrk(url, tokens[case.tenant], 3)  # warm-up: connections, caches, the query planner
     report = wrk(url, tokens[case.tenant], DURATION)
-    errors = sum(report[k] for k in ("connect_errors", "read_errors", "write_errors",
-                                     "status_errors", "timeouts"))  # fmt: skip
+    errors = sum(
+        report[k]
+        for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts")
+    )
     return Result(
         rps=report["requests"] / (report["duration_us"] / 1e6),
         p50_ms=report["p50_us"] / 1000,
@@ -177,9 +192,13 @@ def count_queries(
 
 def machine() -> str:
     cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")), platform.processor() or "unknown CPU",
-    )  # fmt: skip
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown CPU",
+    )
     memory = next(
         int(line.split()[1]) // 1024 // 1024
         for line in Path("/proc/meminfo").read_text().splitlines()
@@ -201,10 +220,12 @@ def versions() -> str:
 
 
 def commit() -> str:
-    head = subprocess.run([GIT, "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                          text=True, check=False).stdout.strip()  # fmt: skip
-    dirty = subprocess.run([GIT, "status", "--porcelain"], cwd=ROOT, capture_output=True,
-                           text=True, check=False).stdout.strip()  # fmt: skip
+    head = subprocess.run(
+        [GIT, "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.strip()
+    dirty = subprocess.run(
+        [GIT, "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.strip()
     return f"{head}{' (with uncommitted changes)' if dirty else ''}"
 
 
@@ -245,10 +266,13 @@ def write_report(
             f"| {case.name} `{case.path}` | {case.tenant} | {mine.rps:,.0f} | {mine.p50_ms:.1f} | "
             f"{mine.p95_ms:.1f} | {mine.p99_ms:.1f} | {mine.errors} | {mine.queries} | "
             f"{mine.rss_mib:.0f} | "
-            + (f"{theirs.rps:,.0f} | {theirs.p99_ms:.1f} | {theirs.queries} | "
-               if theirs else "n/a | n/a | n/a | ")
+            + (
+                f"{theirs.rps:,.0f} | {theirs.p99_ms:.1f} | {theirs.queries} | "
+                if theirs
+                else "n/a | n/a | n/a | "
+            )
             + f"{ratio} |"
-        )  # fmt: skip
+        )
     lines += [
         "",
         "Errors count connection errors, timeouts and non-2xx answers. Queries per request are "
@@ -313,13 +337,16 @@ def main() -> int:
         Case("files list", "/v1/jobs/job_prod_test/files", "acme"),
     ]
     results: dict[str, dict[str, Result]] = {"portal": {}, "bare": {}}
-    for label, app, settings in (("portal", "portal.wsgi", "portal.settings"),
-                                 ("bare", "bench.wsgi", "bench.settings")):  # fmt: skip
+    for label, app, settings in (
+        ("portal", "portal.wsgi", "portal.settings"),
+        ("bare", "bench.wsgi", "bench.settings"),
+    ):
         mine = [c for c in cases if label == "portal" or c.baseline]
         queries = count_queries(env, mine, tokens, settings)
         server_env = {**env, "DJANGO_SETTINGS_MODULE": settings}
-        with gunicorn(workers=WORKERS, env=server_env, database_url=DATABASE_URL,
-                      prepare=False, app=app) as server:  # fmt: skip
+        with gunicorn(
+            workers=WORKERS, env=server_env, database_url=DATABASE_URL, prepare=False, app=app
+        ) as server:
             for case in mine:
                 # Requests a slow case left running (up to the 5 s statement timeout) must not
                 # weigh on the next one.
@@ -327,8 +354,11 @@ def main() -> int:
                 result = measure(server, case, tokens)
                 result.queries = queries[case.name]
                 results[label][case.name] = result
-                print(f"{label:6} {case.name:32} {result.rps:8,.0f} req/s  p99 "
-                      f"{result.p99_ms:7.1f} ms  errors {result.errors}", flush=True)  # fmt: skip
+                print(
+                    f"{label:6} {case.name:32} {result.rps:8,.0f} req/s  p99 "
+                    f"{result.p99_ms:7.1f} ms  errors {result.errors}",
+                    flush=True,
+                )
     write_report(cases, results["portal"], results["bare"], started)
     print(f"Wrote {OUTPUT.relative_to(ROOT)}")
     return 0

@@ -32,15 +32,23 @@ def main() -> int:
         workers=workers, env=env, seed_demo=True, database_url=os.environ.get("FUZZ_DATABASE_URL")
     ) as server:
         command = [
-            str(BIN / "schemathesis"), "run", f"{server.url}/v1/schema",
-            "--header", f"Authorization: Bearer {server.token}",
-            "--checks", "all",
-            "--max-examples", os.environ.get("FUZZ_MAX_EXAMPLES", "60"),
-            "--phases", "examples,coverage,fuzzing,stateful",
-            "--request-timeout", "10",
-            "--seed", os.environ.get("FUZZ_SEED", "1"),
+            str(BIN / "schemathesis"),
+            "run",
+            f"{server.url}/v1/schema",
+            "--header",
+            f"Authorization: Bearer {server.token}",
+            "--checks",
+            "all",
+            "--max-examples",
+            os.environ.get("FUZZ_MAX_EXAMPLES", "60"),
+            "--phases",
+            "examples,coverage,fuzzing,stateful",
+            "--request-timeout",
+            "10",
+            "--seed",
+            os.environ.get("FUZZ_SEED", "1"),
             "--no-color",
-        ]  # fmt: skip
+        ]
         hooks_env = {
             **os.environ,
             "SCHEMATHESIS_HOOKS": "tests.fuzz.hooks",

@@ -30,18 +30,28 @@ def main() -> int:
         subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=POSTMAN, check=True)
     (ROOT / "artifacts").mkdir(exist_ok=True)
     workers = 2 if os.environ.get("REDIS_URL") else 1
-    with gunicorn(workers=workers, seed_demo=True,
-                  database_url=os.environ.get("NEWMAN_DATABASE_URL")) as server:  # fmt: skip
+    with gunicorn(
+        workers=workers, seed_demo=True, database_url=os.environ.get("NEWMAN_DATABASE_URL")
+    ) as server:
         command = [
-            str(NEWMAN), "run", str(POSTMAN / "Portal_API_Collection.json"),
-            "--environment", str(POSTMAN / "Local_Environment.json"),
-            "--env-var", f"baseUrl={server.url}",
-            "--env-var", f"token={server.token}",
-            "--iteration-count", ITERATIONS,
-            "--reporters", "cli,json",
-            "--reporter-json-export", str(ROOT / "artifacts" / "newman.json"),
-            "--color", "off",
-        ]  # fmt: skip
+            str(NEWMAN),
+            "run",
+            str(POSTMAN / "Portal_API_Collection.json"),
+            "--environment",
+            str(POSTMAN / "Local_Environment.json"),
+            "--env-var",
+            f"baseUrl={server.url}",
+            "--env-var",
+            f"token={server.token}",
+            "--iteration-count",
+            ITERATIONS,
+            "--reporters",
+            "cli,json",
+            "--reporter-json-export",
+            str(ROOT / "artifacts" / "newman.json"),
+            "--color",
+            "off",
+        ]
         return subprocess.run(command, cwd=ROOT, check=False).returncode
 
 

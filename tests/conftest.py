@@ -32,17 +32,8 @@ def _fresh_cache_and_breakers() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _uncached_totals(settings: Any) -> None:
-    # Tests run inside a transaction that never commits, so totals would never be retired;
-    # tests/portal/test_counts.py turns the cache on and runs the commit hooks.
-    settings.LIST_COUNT_CACHE_SECONDS = 0
-
-
-@pytest.fixture(autouse=True)
-def _no_background_flush(settings: Any) -> None:
-    # Tests flush the embedded metrics store themselves: a background thread would write
-    # outside the test's transaction.
-    settings.METRICS_FLUSH_SECONDS = 0
+def _empty_metrics_store() -> None:
+    # No test sees another's observations (portal.test_settings turns the flusher off).
     recorder._reset()
 
 

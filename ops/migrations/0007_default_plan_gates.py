@@ -45,7 +45,7 @@ GATES: dict[int, list[tuple[str, dict[str, Any], str]]] = {
         ("latency", {"endpoint": "/v*/jobs/{jobId}/files", "quantile": 0.99,
                      "threshold_ms": 1000, "window_seconds": 900}, "Files p99 < 1000 ms"),
     ],
-}  # fmt: skip
+}
 
 
 def seed(apps: Any, schema_editor: Any) -> None:

@@ -3,7 +3,7 @@
 - `record` (local default): the weight is only recorded.
 - `nginx`: writes a weighted upstream file atomically, checks the configuration, reloads nginx.
 - `aws-alb`: points an ALB listener's default action at the stable and canary target groups
-  with the weights (the seed's `modify-listener` forward config), through boto3.
+  with the weights (`modify-listener` with a weighted forward config), through boto3.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ class NginxDriver:
 
 
 class AwsAlbDriver:
-    """The seed's `aws elbv2 modify-listener --default-actions file://canary-5pct.json`."""
+    """What `aws elbv2 modify-listener --default-actions file://canary-5pct.json` does."""
 
     name = "aws-alb"
 

@@ -135,8 +135,15 @@ def _window(ctx: GateContext, params: dict[str, Any], version: str | None = None
     )
 
 
-@gate("latency", "Canary latency quantile under a threshold", endpoint="/v*/health",
-      quantile=0.95, threshold_ms=50, window_seconds=300, min_samples=50)  # fmt: skip
+@gate(
+    "latency",
+    "Canary latency quantile under a threshold",
+    endpoint="/v*/health",
+    quantile=0.95,
+    threshold_ms=50,
+    window_seconds=300,
+    min_samples=50,
+)
 def latency(ctx: GateContext, params: dict[str, Any]) -> Outcome:
     window = _window(ctx, params)
     q, threshold = float(params["quantile"]), float(params["threshold_ms"])
@@ -163,8 +170,14 @@ def latency(ctx: GateContext, params: dict[str, Any]) -> Outcome:
     return base
 
 
-@gate("error_rate", "Canary 5xx rate under a maximum (429s are not errors)", endpoint="",
-      max_rate=0.01, window_seconds=300, min_samples=50)  # fmt: skip
+@gate(
+    "error_rate",
+    "Canary 5xx rate under a maximum (429s are not errors)",
+    endpoint="",
+    max_rate=0.01,
+    window_seconds=300,
+    min_samples=50,
+)
 def error_rate(ctx: GateContext, params: dict[str, Any]) -> Outcome:
     window = _window(ctx, params)
     counts = ctx.source.counts(window)
@@ -186,9 +199,15 @@ def error_rate(ctx: GateContext, params: dict[str, Any]) -> Outcome:
     return outcome
 
 
-@gate("relative_latency", "Canary quantile no worse than stable's by more than a ratio",
-      endpoint="/v*/contacts", quantile=0.95, max_ratio=1.2, window_seconds=900,
-      min_samples=50)  # fmt: skip
+@gate(
+    "relative_latency",
+    "Canary quantile no worse than stable's by more than a ratio",
+    endpoint="/v*/contacts",
+    quantile=0.95,
+    max_ratio=1.2,
+    window_seconds=900,
+    min_samples=50,
+)
 def relative_latency(ctx: GateContext, params: dict[str, Any]) -> Outcome:
     baseline = ctx.rollout.baseline_version
     if not baseline:
@@ -215,8 +234,12 @@ def relative_latency(ctx: GateContext, params: dict[str, Any]) -> Outcome:
 # --- Contract probes ------------------------------------------------------------------------
 
 
-@gate("files_contract", "Files: signed URLs expire within 15 min, no-store, 120/min limit",
-      max_expiry_seconds=900, rate_limit="120")  # fmt: skip
+@gate(
+    "files_contract",
+    "Files: signed URLs expire within 15 min, no-store, 120/min limit",
+    max_expiry_seconds=900,
+    rate_limit="120",
+)
 def files_contract(ctx: GateContext, params: dict[str, Any]) -> Outcome:
     probe = ctx.probes.a
     url = f"{ctx.canary_url}/v1/jobs/{probe.job_id}/files?limit=1"
@@ -281,7 +304,7 @@ def rate_limiter(ctx: GateContext, params: dict[str, Any]) -> Outcome:
     )
 
 
-@gate("metrics_export", "The canary exports the seed's Prometheus series")
+@gate("metrics_export", "The canary exports the Prometheus request series")
 def metrics_export(ctx: GateContext, params: dict[str, Any]) -> Outcome:
     response = ctx.get(f"{ctx.canary_url}/metrics?format=prometheus")
     missing = [family for family in SEED_FAMILIES if family not in response.text]
@@ -335,8 +358,10 @@ def _endpoints(ctx: GateContext) -> list[str]:
 
 @gate("smoke", "Every read endpoint answers 200 on the canary")
 def smoke(ctx: GateContext, params: dict[str, Any]) -> Outcome:
-    results = {path: ctx.get(f"{ctx.canary_url}{path}", ctx.probes.a.token).status_code
-               for path in _endpoints(ctx)}  # fmt: skip
+    results = {
+        path: ctx.get(f"{ctx.canary_url}{path}", ctx.probes.a.token).status_code
+        for path in _endpoints(ctx)
+    }
     failed = {path: code for path, code in results.items() if code != 200}
     return Outcome(
         V.FAIL if failed else V.PASS,
@@ -348,11 +373,19 @@ def smoke(ctx: GateContext, params: dict[str, Any]) -> Outcome:
     )
 
 
-@gate("load_test", "Bounded load: success ≥ 99% (429s excluded), average and p95 reported",
-      iterations=300, min_success=0.99)  # fmt: skip
+@gate(
+    "load_test",
+    "Bounded load: success ≥ 99% (429s excluded), average and p95 reported",
+    iterations=300,
+    min_success=0.99,
+)
 def load_test(ctx: GateContext, params: dict[str, Any]) -> Outcome:
-    paths = ["/v1/health", "/v1/contacts?limit=5", "/v1/jobs?limit=5",
-             f"/v1/jobs/{ctx.probes.a.job_id}/files?limit=5"]  # fmt: skip
+    paths = [
+        "/v1/health",
+        "/v1/contacts?limit=5",
+        "/v1/jobs?limit=5",
+        f"/v1/jobs/{ctx.probes.a.job_id}/files?limit=5",
+    ]
     latencies, statuses = [], []
     for i in range(int(params["iterations"])):
         started = time.perf_counter()

@@ -71,16 +71,23 @@ def _status(payload: dict[str, Any], rollout: Rollout) -> None:
     if event == "started":
         StatusEntry.objects.get_or_create(
             reference=reference,
-            defaults={"kind": StatusEntry.Kind.MAINTENANCE, "title": payload["title"],
-                      "rollout": rollout},
-        )  # fmt: skip
+            defaults={
+                "kind": StatusEntry.Kind.MAINTENANCE,
+                "title": payload["title"],
+                "rollout": rollout,
+            },
+        )
         return
     if event == "watch_breach":
         StatusEntry.objects.get_or_create(
             reference=f"incident-{rollout.created_at:%Y%m%d}-{rollout.pk:03d}",
-            defaults={"kind": StatusEntry.Kind.INCIDENT, "title": payload["title"],
-                      "body": payload["reason"], "rollout": rollout},
-        )  # fmt: skip
+            defaults={
+                "kind": StatusEntry.Kind.INCIDENT,
+                "title": payload["title"],
+                "body": payload["reason"],
+                "rollout": rollout,
+            },
+        )
         return
     if event == "watch_passed":
         return
@@ -90,10 +97,14 @@ def _status(payload: dict[str, Any], rollout: Rollout) -> None:
     if event == "rolled_back":
         StatusEntry.objects.get_or_create(
             reference=f"rollback-{rollout.created_at:%Y%m%d}-{rollout.pk:03d}",
-            defaults={"kind": StatusEntry.Kind.ROLLBACK, "title": payload["title"],
-                      "body": payload["reason"], "rollout": rollout,
-                      "resolved_at": timezone.now()},
-        )  # fmt: skip
+            defaults={
+                "kind": StatusEntry.Kind.ROLLBACK,
+                "title": payload["title"],
+                "body": payload["reason"],
+                "rollout": rollout,
+                "resolved_at": timezone.now(),
+            },
+        )
 
 
 def notify(event: str, rollout: Rollout, reason: str = "") -> None:

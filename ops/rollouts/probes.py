@@ -49,9 +49,14 @@ def _fixture(slug: str) -> tuple[Tenant, Contact, Job]:
         job = Job.objects.create(tenant=tenant, contact=contact, title="Rollout probe job")
     if not JobFile.objects.filter(job=job).exists():
         job_file = JobFile(
-            tenant=tenant, job=job, name="probe.pdf", content_type="application/pdf",
-            kind=FileKind.DOCUMENT, size=len(PROBE_FILE), sha256="0" * 64,
-        )  # fmt: skip
+            tenant=tenant,
+            job=job,
+            name="probe.pdf",
+            content_type="application/pdf",
+            kind=FileKind.DOCUMENT,
+            size=len(PROBE_FILE),
+            sha256="0" * 64,
+        )
         job_file.blob.save("probe.pdf", ContentFile(PROBE_FILE), save=False)
         job_file.save(force_insert=True)
     return tenant, contact, job

@@ -51,9 +51,13 @@ def _record_failure(rollout_id: int, actor: str, reason: str) -> Rollout:
         rollout.gate_failures += 1
         rollout.save(update_fields=["gate_failures"])
         RolloutEvent.objects.create(
-            rollout=rollout, actor=actor, action="gate_failed", reason=reason,
-            before=before, after={"gate_failures": rollout.gate_failures},
-        )  # fmt: skip
+            rollout=rollout,
+            actor=actor,
+            action="gate_failed",
+            reason=reason,
+            before=before,
+            after={"gate_failures": rollout.gate_failures},
+        )
     return rollout
 
 
@@ -74,12 +78,19 @@ def evaluate_phase(rollout: Rollout, gates: list[Gate]) -> list[GateResult]:
         outcome: Outcome = run_gate(gate.kind, context, gate.params)
         results.append(
             GateResult.objects.create(
-                rollout=rollout, gate=gate, kind=gate.kind, phase_index=rollout.phase_index,
-                attempt=attempt, verdict=outcome.verdict, observed=outcome.observed[:200],
-                target=outcome.target[:200], window_seconds=outcome.window_seconds,
-                query=outcome.query, evidence=outcome.evidence,
+                rollout=rollout,
+                gate=gate,
+                kind=gate.kind,
+                phase_index=rollout.phase_index,
+                attempt=attempt,
+                verdict=outcome.verdict,
+                observed=outcome.observed[:200],
+                target=outcome.target[:200],
+                window_seconds=outcome.window_seconds,
+                query=outcome.query,
+                evidence=outcome.evidence,
             )
-        )  # fmt: skip
+        )
     return results
 
 
@@ -94,10 +105,13 @@ def check_gates(*, rollout_id: int, actor: str) -> list[GateResult]:
     results = evaluate_phase(rollout, gates)
     verdicts = ", ".join(f"{r.kind} {r.verdict}" for r in results) or "the phase has no gates"
     RolloutEvent.objects.create(
-        rollout=rollout, actor=actor, action="gates_checked",
+        rollout=rollout,
+        actor=actor,
+        action="gates_checked",
         reason=f"Phase {rollout.phase_index}: {verdicts}",
-        before={"phase": rollout.phase_index}, after={"phase": rollout.phase_index},
-    )  # fmt: skip
+        before={"phase": rollout.phase_index},
+        after={"phase": rollout.phase_index},
+    )
     return results
 
 

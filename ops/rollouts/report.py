@@ -1,5 +1,5 @@
 """A rollout's execution log, rendered from its events and gate results in the shape of the
-seed's deployment log (Markdown), or as JSON."""
+deployment execution log (Markdown), or as JSON."""
 
 from __future__ import annotations
 
@@ -8,10 +8,18 @@ from typing import Any
 
 from ops.models import GateResult, Rollout, RolloutEvent, StatusEntry
 
-PHASE_NAMES = {5: "Initial Canary", 25: "Expanded Canary", 50: "Majority Canary",
-               100: "Complete Rollout"}  # fmt: skip
-MARK = {"pass": "✅ PASS", "fail": "❌ FAIL", "inconclusive": "⚠️ INCONCLUSIVE",
-        "error": "⚠️ PROBE ERROR"}  # fmt: skip
+PHASE_NAMES = {
+    5: "Initial Canary",
+    25: "Expanded Canary",
+    50: "Majority Canary",
+    100: "Complete Rollout",
+}
+MARK = {
+    "pass": "✅ PASS",
+    "fail": "❌ FAIL",
+    "inconclusive": "⚠️ INCONCLUSIVE",
+    "error": "⚠️ PROBE ERROR",
+}
 FINAL: dict[str, str] = {
     Rollout.State.SUCCEEDED: "✅ **COMPLETED SUCCESSFULLY**",
     Rollout.State.ROLLED_BACK: "❌ **ROLLED BACK**",
@@ -128,8 +136,13 @@ def render_markdown(rollout: Rollout) -> str:
             if failed:
                 lines += ["<details><summary>Evidence</summary>", ""]
                 for result in failed:
-                    lines += [f"**{result.kind}** — `{_cell(result.query)}`", "```",
-                              result.evidence[:1500], "```", ""]  # fmt: skip
+                    lines += [
+                        f"**{result.kind}** — `{_cell(result.query)}`",
+                        "```",
+                        result.evidence[:1500],
+                        "```",
+                        "",
+                    ]
                 lines += ["</details>", ""]
             verdict = "✅ **PASS**" if not failed else "❌ **FAIL**"
             lines += [f"**Phase {phase['order']} Result**: {verdict}", ""]

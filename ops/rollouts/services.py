@@ -161,8 +161,12 @@ def _move(
         after=_snapshot(rollout),
         output="\n".join(outputs),
     )
-    event = {"start": "started", "complete": "completed", "rollback": "rolled_back",
-             "abort": "aborted"}.get(action)  # fmt: skip
+    event = {
+        "start": "started",
+        "complete": "completed",
+        "rollback": "rolled_back",
+        "abort": "aborted",
+    }.get(action)
     if event:
         notify(event, rollout, reason)
     return rollout

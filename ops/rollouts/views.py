@@ -42,20 +42,50 @@ ACTIONS: dict[str, Action] = {
     a.name: a
     for a in (
         Action("start", "Start", False, False, "primary", "Moves traffic to phase 1."),
-        Action("gates", "Check gates now", False, False, "secondary",
-               "Judges this phase's gates now and records the results; moves nothing."),
-        Action("advance", "Advance", True, False, "primary",
-               "Moves to the next phase's weight, whatever the gates said."),
-        Action("pause", "Pause", False, False, "secondary",
-               "The controller stops judging and advancing until someone resumes."),
+        Action(
+            "gates",
+            "Check gates now",
+            False,
+            False,
+            "secondary",
+            "Judges this phase's gates now and records the results; moves nothing.",
+        ),
+        Action(
+            "advance",
+            "Advance",
+            True,
+            False,
+            "primary",
+            "Moves to the next phase's weight, whatever the gates said.",
+        ),
+        Action(
+            "pause",
+            "Pause",
+            False,
+            False,
+            "secondary",
+            "The controller stops judging and advancing until someone resumes.",
+        ),
         Action("resume", "Resume", False, False, "primary", "The controller takes over again."),
-        Action("abort", "Abort", True, True, "danger",
-               "Returns all traffic to stable and ends the rollout."),
-        Action("rollback", "Roll back", True, True, "danger",
-               "Returns all traffic to stable, runs the plan's rollback commands, and marks "
-               "the release rolled back."),
+        Action(
+            "abort",
+            "Abort",
+            True,
+            True,
+            "danger",
+            "Returns all traffic to stable and ends the rollout.",
+        ),
+        Action(
+            "rollback",
+            "Roll back",
+            True,
+            True,
+            "danger",
+            "Returns all traffic to stable, runs the plan's rollback commands, and marks "
+            "the release rolled back.",
+        ),
     )
-}  # fmt: skip
+}
 
 
 def legal_actions(rollout: Rollout) -> list[Action]:
@@ -89,9 +119,13 @@ class RolloutStartView(ConsolePage):
             data = form.cleaned_data
             try:
                 rollout = rollout_create(
-                    version=data["version"], image=data["image"], plan=data["plan"],
-                    driver=data["driver"], baseline_version=data["baseline_version"], actor=actor,
-                )  # fmt: skip
+                    version=data["version"],
+                    image=data["image"],
+                    plan=data["plan"],
+                    driver=data["driver"],
+                    baseline_version=data["baseline_version"],
+                    actor=actor,
+                )
             except (RolloutError, ValueError) as exc:
                 form.add_error(None, str(exc))
             else:
@@ -140,9 +174,13 @@ class RolloutActionView(ConsolePage):
         return self._confirm(request, rollout, chosen, form)
 
     def _confirm(
-        self, request: HttpRequest, rollout: Rollout, action: Action, form: ActionForm,
+        self,
+        request: HttpRequest,
+        rollout: Rollout,
+        action: Action,
+        form: ActionForm,
         status: int = 200,
-    ) -> HttpResponse:  # fmt: skip
+    ) -> HttpResponse:
         context = {
             **rollout_detail(rollout),
             "action": action,

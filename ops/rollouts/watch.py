@@ -67,9 +67,12 @@ def watch_step(*, actor: str = "controller", force: bool = False) -> str | None:
         else:
             action, outcome = "watch_check", "ok"
         RolloutEvent.objects.create(
-            rollout=locked, actor=actor, action=action, reason=_summary(results),
+            rollout=locked,
+            actor=actor,
+            action=action,
+            reason=_summary(results),
             after={"stability": outcome, "watch_until": rollout.watch_until.isoformat()},
-        )  # fmt: skip
+        )
         if breached:
             notify("watch_breach", locked, _summary(breached))
         elif ending:

@@ -136,10 +136,16 @@ def evaluate(
     attainment = sli(objective, period)
     budget = None if attainment is None else 1 - (1 - attainment) / (1 - objective.target)
     alerts = [
-        BurnAlert(name, long, short, factor, burn_rate(objective, counts(long)),
-                  burn_rate(objective, counts(short)))
+        BurnAlert(
+            name,
+            long,
+            short,
+            factor,
+            burn_rate(objective, counts(long)),
+            burn_rate(objective, counts(short)),
+        )
         for name, long, short, factor in BURN_RATE_ALERTS
-    ]  # fmt: skip
+    ]
     return SLOResult(
         objective=objective,
         source=source.name,

@@ -183,7 +183,7 @@ class PrometheusError(Exception):
 class PrometheusSource:
     """Prometheus's HTTP API. Counts over a window are the counter's value at the end minus
     its value a window earlier (rate() and increase() extrapolate, which would make counts
-    approximate); quantiles use the seed's histogram_quantile over rate()."""
+    approximate); quantiles use histogram_quantile over rate(), as dashboards do."""
 
     name = "prometheus"
 
@@ -301,7 +301,7 @@ class PrometheusSource:
         return points
 
     def seed_quantile(self, q: float, window: Window) -> float | None:
-        """The seed log's own query: histogram_quantile over rate() of the buckets."""
+        """The usual dashboard query: histogram_quantile over rate() of the buckets."""
         seconds = int(window.length.total_seconds())
         promql = (
             f"histogram_quantile({q}, sum by (le) "

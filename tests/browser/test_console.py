@@ -99,7 +99,7 @@ def test_an_operator_runs_a_rollout_from_the_browser(tab: Tab, site: Site) -> No
     expect(page.get_by_role("link", name="Advance…")).to_have_count(0)
     tab.screenshot("rollout-detail")
 
-    # The execution log downloads as Markdown in the seed's shape.
+    # The execution log downloads as Markdown in the execution log's shape.
     with page.expect_download() as download:
         page.get_by_role("link", name="Execution log (Markdown)").click()
     text = open(download.value.path(), encoding="utf-8").read()  # noqa: SIM115

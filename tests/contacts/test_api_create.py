@@ -88,3 +88,9 @@ def test_invisible_and_direction_characters_are_removed_from_text(api: APIClient
     )
     assert response.status_code == 201, response.content
     assert (response.json()["name"], response.json()["company"]) == ("Ada Lovelace", "Acme")
+
+
+def test_the_length_limit_counts_what_was_sent(api: APIClient) -> None:
+    # 201 characters, 2 of them invisible: over the schema's maxLength of 200, so refused.
+    response = api.post("/v1/contacts", {"name": "\u200b\u200b" + "x" * 199}, format="json")
+    assert_problem(response, 400, "VALIDATION_ERROR")

@@ -22,7 +22,11 @@ ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
 @pytest.fixture
 def production(tmp_path: Path) -> dict[str, str]:
     """The image's environment, as in the Dockerfile, with a throwaway database."""
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DEBUG"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"REDIS_URL", "DEBUG", "DJANGO_SETTINGS_MODULE"}
+    }
     return {
         **env,
         "PATH": f"{BIN}:{env['PATH']}",
@@ -38,9 +42,13 @@ def production(tmp_path: Path) -> dict[str, str]:
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["/bin/sh", str(ENTRYPOINT), *args], env=env, capture_output=True, text=True,
-        timeout=120, check=False,
-    )  # fmt: skip
+        ["/bin/sh", str(ENTRYPOINT), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_check_passes_under_production_settings(production: dict[str, str]) -> None:
@@ -69,9 +77,12 @@ def serving(production: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[
     port = free_port()
     env = {**production, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1"}
     server = subprocess.Popen(
-        ["/bin/sh", str(ENTRYPOINT)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        ["/bin/sh", str(ENTRYPOINT)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-    )  # fmt: skip
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url)

@@ -118,8 +118,11 @@ def test_migrations_are_a_job_and_the_controller_a_cronjob() -> None:
 
 def test_every_workload_reads_the_shared_config() -> None:
     configmaps = by_kind("ConfigMap")
-    workloads = [*by_kind("Deployment").values(), *by_kind("Job").values(),
-                 *by_kind("CronJob").values()]  # fmt: skip
+    workloads = [
+        *by_kind("Deployment").values(),
+        *by_kind("Job").values(),
+        *by_kind("CronJob").values(),
+    ]
     for workload in workloads:
         for container in pod_spec(workload)["containers"]:
             if container["name"] == "buffer-proxy":  # nginx: configured by its own file
@@ -146,8 +149,9 @@ def test_the_kubernetes_plan_only_names_deployments_that_exist() -> None:
 
 def test_the_nginx_example_is_what_the_driver_writes() -> None:
     example = (ROOT / "deploy" / "nginx" / "upstream-example.conf").read_text()
-    written = nginx_upstream(stable="127.0.0.1:8001", canary="127.0.0.1:8002", weight=25,
-                             rollout_id=7)  # fmt: skip
+    written = nginx_upstream(
+        stable="127.0.0.1:8001", canary="127.0.0.1:8002", weight=25, rollout_id=7
+    )
     assert example == written
 
 
@@ -160,10 +164,20 @@ def test_nginx_accepts_the_example_config(tmp_path: Path) -> None:
         f"  include {folder / 'portal-api.conf'};\n}}\n"
     )
     result = subprocess.run(
-        [nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"),
-         "-g", f"pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            nginx,
+            "-t",
+            "-p",
+            str(tmp_path),
+            "-c",
+            str(tmp_path / "nginx.conf"),
+            "-g",
+            f"pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "syntax is ok" in result.stderr
 
@@ -178,10 +192,20 @@ def test_nginx_accepts_the_pods_buffer_proxy_config(tmp_path: Path) -> None:
         f"events {{}}\nhttp {{\n  include {tmp_path / 'default.conf'};\n}}\n"
     )
     result = subprocess.run(
-        [nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"),
-         "-g", f"pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            nginx,
+            "-t",
+            "-p",
+            str(tmp_path),
+            "-c",
+            str(tmp_path / "nginx.conf"),
+            "-g",
+            f"pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "client_header_timeout 10s" in config["data"]["default.conf"]
     assert "proxy_request_buffering on" in config["data"]["default.conf"]
@@ -191,25 +215,41 @@ def test_promtool_accepts_the_prometheus_config() -> None:
     promtool = require("promtool", "prometheus")
     result = subprocess.run(
         [promtool, "check", "config", str(ROOT / "deploy" / "prometheus" / "prometheus.yml")],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def compose_command() -> list[str]:
     docker = shutil.which("docker")
-    if docker and subprocess.run([docker, "compose", "version"], capture_output=True,
-                                 check=False).returncode == 0:  # fmt: skip
+    if (
+        docker
+        and subprocess.run(
+            [docker, "compose", "version"], capture_output=True, check=False
+        ).returncode
+        == 0
+    ):
         return [docker, "compose"]
     return [require("docker-compose", "docker-compose")]
 
 
 def test_docker_compose_config_validates() -> None:
-    env = {**os.environ, "SECRET_KEY": "x" * 50, "APP_VERSION": "1.2.3"}
+    env = {
+        **os.environ,
+        "SECRET_KEY": "x" * 50,
+        "APP_VERSION": "1.2.3",
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+    }
     result = subprocess.run(
         [*compose_command(), "-f", str(ROOT / "docker-compose.yml"), "config"],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
     services = config["services"]
@@ -223,10 +263,14 @@ def test_docker_compose_config_validates() -> None:
 
 
 def test_docker_compose_refuses_to_run_without_a_secret_key() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DJANGO_SETTINGS_MODULE"}}
     result = subprocess.run(
         [*compose_command(), "-f", str(ROOT / "docker-compose.yml"), "config"],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr

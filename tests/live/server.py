@@ -66,6 +66,8 @@ def gunicorn(
             "DATABASE_URL": database_url or f"sqlite:///{tmp}/live.sqlite3",
             "MEDIA_ROOT": f"{tmp}/media",
             "LOG_LEVEL": "WARNING",
+            # The real settings, as users run them (pytest exports its test settings).
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
             **(env or {}),
         }
 

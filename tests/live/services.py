@@ -67,10 +67,21 @@ class RedisServer:
     def start(self) -> None:
         binary = require("redis-server", "redis-server")
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.directory)],
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
             stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+        )
         _wait_port(self.port, up=True)
 
     def stop(self) -> None:
@@ -139,10 +150,13 @@ def postgres_server() -> Iterator[PostgresServer]:
             shutil.chown(tmp, "postgres", "postgres")
         data = tmp / "data"
         subprocess.run(
-            _as_postgres([_pg_bin("initdb"), "-D", str(data), "-U", "postgres",
-                          "--auth=trust", "--no-sync"]),
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            _as_postgres(
+                [_pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync"]
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         server = PostgresServer(port=free_port(), data=data)
         server.start()
         try:

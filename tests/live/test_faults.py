@@ -76,9 +76,15 @@ class Traffic:
             created = body.get("id") if write and status == 201 else None
             with self._lock:
                 self.results.append(
-                    Result(time.monotonic(), "write" if write else "read", status,
-                           time.monotonic() - started, created, content_type)
-                )  # fmt: skip
+                    Result(
+                        time.monotonic(),
+                        "write" if write else "read",
+                        status,
+                        time.monotonic() - started,
+                        created,
+                        content_type,
+                    )
+                )
             time.sleep(0.01)
 
     def __enter__(self) -> Traffic:

@@ -43,8 +43,9 @@ def session(server: LiveServer) -> requests.Session:
 
 def new_job(client: requests.Session, url: str) -> str:
     contact = client.post(f"{url}/v1/contacts", json={"name": "Files"}, timeout=10).json()
-    job = client.post(f"{url}/v1/jobs", json={"title": "t", "contact_id": contact["id"]},
-                      timeout=10)  # fmt: skip
+    job = client.post(
+        f"{url}/v1/jobs", json={"title": "t", "contact_id": contact["id"]}, timeout=10
+    )
     return str(job.json()["id"])
 
 
@@ -57,16 +58,19 @@ def test_bad_file_names_from_one_tenant_never_open_the_storage_breaker(
     url = f"{server.url}/v1/jobs/{job}/files"
     names = ["é" * 204, "???", "..", "\u202e" * 3, "ﾟ" * 250, "a/" * 100] * 3
     codes = [
-        client.post(url, files={"file": ("x.pdf", PDF, "application/pdf")}, data={"name": name},
-                    timeout=10).status_code
+        client.post(
+            url, files={"file": ("x.pdf", PDF, "application/pdf")}, data={"name": name}, timeout=10
+        ).status_code
         for name in names
-    ]  # fmt: skip
+    ]
     assert set(codes) == {201}, codes
     health = requests.get(f"{server.url}/v1/health", timeout=10).json()
     assert health["status"] == "healthy", health
     # Every worker still stores files.
-    assert [client.post(url, files={"file": ("ok.pdf", PDF, "application/pdf")},
-                        timeout=10).status_code for _ in range(6)] == [201] * 6  # fmt: skip
+    assert [
+        client.post(url, files={"file": ("ok.pdf", PDF, "application/pdf")}, timeout=10).status_code
+        for _ in range(6)
+    ] == [201] * 6
 
 
 def test_concurrent_patches_of_different_fields_both_survive(
@@ -76,8 +80,9 @@ def test_concurrent_patches_of_different_fields_both_survive(
     client = session(server)
     lost = 0
     for trial in range(30):
-        contact = client.post(f"{server.url}/v1/contacts", json={"name": f"Race {trial}"},
-                              timeout=10).json()  # fmt: skip
+        contact = client.post(
+            f"{server.url}/v1/contacts", json={"name": f"Race {trial}"}, timeout=10
+        ).json()
         url = f"{server.url}/v1/contacts/{contact['id']}"
         barrier = threading.Barrier(2)
 
@@ -101,9 +106,12 @@ def test_anonymous_health_is_never_refused_from_one_address(
     stack: tuple[LiveServer, PostgresServer],
 ) -> None:
     server, _ = stack
-    with gunicorn(workers=2, env={"REDIS_URL": server.env["REDIS_URL"],
-                                  "RATE_LIMIT_DEFAULT": "5/m"},
-                  database_url=server.env["DATABASE_URL"], prepare=False) as limited:  # fmt: skip
+    with gunicorn(
+        workers=2,
+        env={"REDIS_URL": server.env["REDIS_URL"], "RATE_LIMIT_DEFAULT": "5/m"},
+        database_url=server.env["DATABASE_URL"],
+        prepare=False,
+    ) as limited:
         with ThreadPoolExecutor(max_workers=4) as pool:
             codes = list(
                 pool.map(
@@ -113,9 +121,14 @@ def test_anonymous_health_is_never_refused_from_one_address(
             )
         assert set(codes) == {200}
         # With a token, health counts against the token's limit, as every other route does.
-        tokened = [requests.get(f"{limited.url}/v1/health", timeout=10,
-                                headers={"Authorization": f"Bearer {server.token}"}).status_code
-                   for _ in range(7)]  # fmt: skip
+        tokened = [
+            requests.get(
+                f"{limited.url}/v1/health",
+                timeout=10,
+                headers={"Authorization": f"Bearer {server.token}"},
+            ).status_code
+            for _ in range(7)
+        ]
         assert tokened[-1] == 429
 
 
@@ -153,9 +166,14 @@ def test_health_with_a_token_during_an_outage_still_says_unhealthy(
     server, postgres = stack
     postgres.stop()
     try:
-        answers = [requests.get(f"{server.url}/v1/health", timeout=10,
-                                headers={"Authorization": f"Bearer {server.token}"})
-                   for _ in range(5)]  # fmt: skip
+        answers = [
+            requests.get(
+                f"{server.url}/v1/health",
+                timeout=10,
+                headers={"Authorization": f"Bearer {server.token}"},
+            )
+            for _ in range(5)
+        ]
     finally:
         postgres.start()
     for answer in answers:
@@ -198,8 +216,9 @@ def test_creating_a_job_while_its_contact_is_deleted_is_never_a_5xx(
     outcomes = set()
     for trial in range(20):
         client = session(server)
-        contact = client.post(f"{server.url}/v1/contacts", json={"name": f"Gone {trial}"},
-                              timeout=10).json()["id"]  # fmt: skip
+        contact = client.post(
+            f"{server.url}/v1/contacts", json={"name": f"Gone {trial}"}, timeout=10
+        ).json()["id"]
 
         def create(contact: str = contact) -> int:
             body = {"title": "t", "contact_id": contact}

@@ -51,10 +51,15 @@ def prometheus(target: str) -> Iterator[str]:
         )
         port = free_port()
         process = subprocess.Popen(
-            [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp}/data",
-             f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp}/data",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 30
@@ -79,10 +84,23 @@ def prom_value(url: str, promql: str) -> float:
 def report(server: LiveServer, source: str, prometheus_url: str) -> dict[str, dict[str, Any]]:
     env = {**server.env, "PROMETHEUS_URL": prometheus_url}
     output = subprocess.run(
-        [sys.executable, "manage.py", "slo_report", "--format", "json", "--source", source,
-         "--window", "5m"],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
+        [
+            sys.executable,
+            "manage.py",
+            "slo_report",
+            "--format",
+            "json",
+            "--source",
+            source,
+            "--window",
+            "5m",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return {row["objective"]: row for row in json.loads(output)}
 
 
@@ -105,8 +123,12 @@ def series_totals(server: LiveServer, prometheus_url: str) -> dict[str, list[int
     env = {**server.env, "PROMETHEUS_URL": prometheus_url}
     output = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", SERIES],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     totals: dict[str, list[int]] = json.loads(output.strip().splitlines()[-1])
     return totals
 
@@ -116,8 +138,11 @@ def bucket_of(value: float) -> float:
 
 
 def test_prometheus_and_the_embedded_store_agree() -> None:
-    env = {"FAULT_INJECTION": "true", "METRICS_FLUSH_SECONDS": "1",
-           "RATE_LIMIT_DEFAULT": "100000/m"}  # fmt: skip
+    env = {
+        "FAULT_INJECTION": "true",
+        "METRICS_FLUSH_SECONDS": "1",
+        "RATE_LIMIT_DEFAULT": "100000/m",
+    }
     with (
         redis_server() as redis,
         gunicorn(workers=2, env={**env, "REDIS_URL": redis.url}) as server,
@@ -156,7 +181,7 @@ def test_prometheus_and_the_embedded_store_agree() -> None:
             embedded = report(server, "embedded", prom)
             from_prometheus = report(server, "prometheus", prom)
             series = series_totals(server, prom)
-            # The seed log's own query (histogram_quantile over rate()) lands in the bucket.
+            # The usual dashboard query (histogram_quantile over rate()) lands in the bucket.
             seed_p95 = PrometheusSource(url=prom).seed_quantile(
                 0.95, Window(timedelta(minutes=5), endpoint="/v*/contacts")
             )

@@ -25,11 +25,18 @@ from tests.live.services import require
 
 pytestmark = pytest.mark.live
 GATES = [
-    ("canary_health", {}), ("breakers_closed", {}), ("smoke", {}), ("tenant_isolation", {}),
-    ("cors_refusal", {}), ("metrics_export", {}), ("files_contract", {}), ("rate_limiter", {}),
+    ("canary_health", {}),
+    ("breakers_closed", {}),
+    ("smoke", {}),
+    ("tenant_isolation", {}),
+    ("cors_refusal", {}),
+    ("metrics_export", {}),
+    ("files_contract", {}),
+    ("rate_limiter", {}),
     ("error_rate", {"min_samples": 1, "window_seconds": 300}),
-    ("load_test", {"iterations": 40}), ("instances_up", {}),
-]  # fmt: skip
+    ("load_test", {"iterations": 40}),
+    ("instances_up", {}),
+]
 PLAN = f"""
 from ops.models import RolloutPlan
 plan, _ = RolloutPlan.objects.get_or_create(name="e2e", defaults={{"is_default": False}})
@@ -49,9 +56,14 @@ class Stack:
 
     def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True,
-            text=True, check=check, timeout=300,
-        )  # fmt: skip
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=300,
+        )
 
     def canary_share(self, requests_count: int = 100) -> float:
         versions = Counter(
@@ -115,9 +127,14 @@ def stack(*, broken_canary: bool = False) -> Iterator[Stack]:
             # A canary whose database is misconfigured: it starts, but cannot serve.
             canary_env["DATABASE_URL"] = "postgres://nobody@127.0.0.1:9/missing"
         canary: LiveServer = exits.enter_context(
-            gunicorn(workers=1, env=canary_env, database_url=canary_env.get("DATABASE_URL",
-                     database), prepare=not broken_canary, wait=not broken_canary)
-        )  # fmt: skip
+            gunicorn(
+                workers=1,
+                env=canary_env,
+                database_url=canary_env.get("DATABASE_URL", database),
+                prepare=not broken_canary,
+                wait=not broken_canary,
+            )
+        )
         host = lambda server: server.url.removeprefix("http://")  # noqa: E731
         upstream = tmp / "upstream.conf"
         proxy, nginx_env = exits.enter_context(nginx(upstream, host(stable)))
@@ -139,8 +156,9 @@ def stack(*, broken_canary: bool = False) -> Iterator[Stack]:
 def test_a_rollout_moves_real_traffic_through_every_phase_and_reports() -> None:
     with stack() as e2e:
         assert e2e.canary_share() == 0
-        e2e.manage("rollout", "start", "1.0.0", "--plan", "e2e", "--driver", "nginx",
-                   "--baseline", "0.9.0")  # fmt: skip
+        e2e.manage(
+            "rollout", "start", "1.0.0", "--plan", "e2e", "--driver", "nginx", "--baseline", "0.9.0"
+        )
         shares = {}
         while True:
             status = e2e.status()
@@ -178,10 +196,11 @@ def test_a_broken_canary_fails_phase_one_and_is_rolled_back_to_zero() -> None:
         assert "canary_health" in report
         assert "❌ **ROLLED BACK**" in report
         entries = e2e.manage(
-            "shell", "-c",
+            "shell",
+            "-c",
             "from ops.models import StatusEntry; "
             "print(sorted(e.kind for e in StatusEntry.objects.all()))",
-        ).stdout  # fmt: skip
+        ).stdout
         assert "'rollback'" in entries
 
 
@@ -189,9 +208,12 @@ def test_killing_rollout_run_mid_phase_and_starting_again_finishes_once() -> Non
     with stack() as e2e:
         e2e.manage("rollout", "start", "1.0.0", "--plan", "e2e", "--driver", "nginx")
         runner = subprocess.Popen(
-            [sys.executable, "manage.py", "rollout", "run", "--interval", "0.5"], cwd=ROOT,
-            env=e2e.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [sys.executable, "manage.py", "rollout", "run", "--interval", "0.5"],
+            cwd=ROOT,
+            env=e2e.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 120
         while e2e.status()["phase"] < 2 and time.monotonic() < deadline:
             time.sleep(0.2)

@@ -13,8 +13,11 @@ def at(minutes: int) -> datetime:
 
 
 def test_it_draws_one_point_per_value_and_breaks_the_line_at_gaps() -> None:
-    series = Series("canary", "s-canary", [(at(0), 1.0), (at(1), 2.0), (at(2), None),
-                                          (at(3), 4.0), (at(4), 5.0)])  # fmt: skip
+    series = Series(
+        "canary",
+        "s-canary",
+        [(at(0), 1.0), (at(1), 2.0), (at(2), None), (at(3), 4.0), (at(4), 5.0)],
+    )
     svg = Chart("rate", "req/s", [series]).svg()
     assert svg.count('<circle class="pt s-canary"') == 4
     assert svg.count("<polyline") == 2  # the gap splits the line in two
@@ -37,8 +40,13 @@ def test_it_escapes_labels() -> None:
 
 
 def test_thresholds_stretch_the_axis_and_negative_values_go_below_zero() -> None:
-    svg = Chart("budget", "%", [Series("b", "o-0", [(at(0), -30.0), (at(1), 40.0)])],
-                [Threshold("exhausted", 0.0)], floor_max=100.0).svg()  # fmt: skip
+    svg = Chart(
+        "budget",
+        "%",
+        [Series("b", "o-0", [(at(0), -30.0), (at(1), 40.0)])],
+        [Threshold("exhausted", 0.0)],
+        floor_max=100.0,
+    ).svg()
     labels = re.findall(r'text-anchor="end">([^<]+%)</text>', svg)
     assert labels[0] == "-50%"
     assert labels[-1] == "100%"

@@ -24,8 +24,9 @@ def plan(**fields: Any) -> RolloutPlan:
     phase_commands = fields.pop("phase_commands", {})
     made = RolloutPlan.objects.create(name=f"cmd-{RolloutPlan.objects.count()}", **fields)
     for order, weight in enumerate([5, 100], start=1):
-        made.phases.create(order=order, weight=weight, bake_seconds=0,
-                           commands=phase_commands.get(order, []))  # fmt: skip
+        made.phases.create(
+            order=order, weight=weight, bake_seconds=0, commands=phase_commands.get(order, [])
+        )
     return made
 
 

@@ -124,11 +124,13 @@ def test_the_report_renders_the_seeds_shape_for_a_success_and_a_rollback() -> No
     call_command("rollout", "report", str(rollout.pk), stdout=out)
     text = out.getvalue()
     assert text.startswith("# Portal API v1.0.0 Deployment Execution Log")
-    for heading in ("## Phase 1: Initial Canary (5% Traffic)",
-                    "## Phase 2: Expanded Canary (25% Traffic)",
-                    "## Phase 3: Majority Canary (50% Traffic)",
-                    "## Phase 4: Complete Rollout (100% Traffic)",
-                    "## Post-Deployment Summary"):  # fmt: skip
+    for heading in (
+        "## Phase 1: Initial Canary (5% Traffic)",
+        "## Phase 2: Expanded Canary (25% Traffic)",
+        "## Phase 3: Majority Canary (50% Traffic)",
+        "## Phase 4: Complete Rollout (100% Traffic)",
+        "## Post-Deployment Summary",
+    ):
         assert heading in text
     assert "| canary_health | 200 healthy version 1.0.0 | 200 healthy version 1.0.0" in text
     assert "**Phase 4 Result**: ✅ **PASS**" in text

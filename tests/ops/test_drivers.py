@@ -43,8 +43,9 @@ def nginx(settings: Any, tmp_path: Path) -> Path:
     ],
 )
 def test_the_upstream_file_has_the_weights(weight: int, lines: list[str]) -> None:
-    text = nginx_upstream(stable="10.0.0.1:3000", canary="10.0.0.2:3000", weight=weight,
-                          rollout_id=7)  # fmt: skip
+    text = nginx_upstream(
+        stable="10.0.0.1:3000", canary="10.0.0.2:3000", weight=weight, rollout_id=7
+    )
     servers = [line.strip() for line in text.splitlines() if line.strip().startswith("server")]
     assert servers == lines
     assert "upstream portal_api {" in text
@@ -102,14 +103,17 @@ def test_the_alb_driver_sends_the_seeds_weighted_forward_config(
     elb = boto3.client("elbv2", region_name="us-east-1")
     lb = elb.create_load_balancer(Name="portal-api", Subnets=subnets)["LoadBalancers"][0]
     groups = [
-        elb.create_target_group(Name=name, Protocol="HTTP", Port=3000, VpcId=vpc,
-                                HealthCheckPath="/v1/health")["TargetGroups"][0]["TargetGroupArn"]
+        elb.create_target_group(
+            Name=name, Protocol="HTTP", Port=3000, VpcId=vpc, HealthCheckPath="/v1/health"
+        )["TargetGroups"][0]["TargetGroupArn"]
         for name in ("portal-api-prod", "portal-api-canary")
-    ]  # fmt: skip
+    ]
     listener = elb.create_listener(
-        LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+        LoadBalancerArn=lb["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=80,
         DefaultActions=[{"Type": "forward", "TargetGroupArn": groups[0]}],
-    )["Listeners"][0]["ListenerArn"]  # fmt: skip
+    )["Listeners"][0]["ListenerArn"]
     settings.ALB_LISTENER_ARN = listener
     settings.ALB_STABLE_TARGET_GROUP_ARN, settings.ALB_CANARY_TARGET_GROUP_ARN = groups
 

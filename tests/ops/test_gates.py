@@ -49,18 +49,34 @@ def traffic(version: str, endpoint: str, at_ms: float, count: int, status: str =
     minute = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
     index = BUCKETS_MS.index(at_ms)
     MetricRollup.objects.create(
-        process=f"test-{uuid.uuid4()}", minute=minute, version=version,
-        endpoint=endpoint, method="GET", status_class=status, count=count,
-        sum_ms=at_ms * count, **{BUCKET_FIELDS[index]: count},
-    )  # fmt: skip
+        process=f"test-{uuid.uuid4()}",
+        minute=minute,
+        version=version,
+        endpoint=endpoint,
+        method="GET",
+        status_class=status,
+        count=count,
+        sum_ms=at_ms * count,
+        **{BUCKET_FIELDS[index]: count},
+    )
 
 
 def test_every_catalogued_kind_is_tested_here() -> None:
     tested = {
-        "canary_health", "breakers_closed", "latency", "error_rate", "relative_latency",
-        "files_contract", "rate_limiter", "metrics_export", "cors_refusal", "tenant_isolation",
-        "smoke", "load_test", "instances_up",
-    }  # fmt: skip
+        "canary_health",
+        "breakers_closed",
+        "latency",
+        "error_rate",
+        "relative_latency",
+        "files_contract",
+        "rate_limiter",
+        "metrics_export",
+        "cors_refusal",
+        "tenant_isolation",
+        "smoke",
+        "load_test",
+        "instances_up",
+    }
     assert set(CATALOGUE) == tested
 
 
@@ -94,8 +110,13 @@ def storage_down() -> None:
 def test_latency_is_inconclusive_without_samples_then_judged_at_the_threshold(
     ctx: GateContext,
 ) -> None:
-    params = {"endpoint": "/v*/contacts", "quantile": 0.95, "threshold_ms": 300,
-              "window_seconds": 900, "min_samples": 50}  # fmt: skip
+    params = {
+        "endpoint": "/v*/contacts",
+        "quantile": 0.95,
+        "threshold_ms": 300,
+        "window_seconds": 900,
+        "min_samples": 50,
+    }
     assert run_gate("latency", ctx, params).verdict == V.INCONCLUSIVE
     traffic("1.0.0", "/v*/contacts", 100, 96)
     traffic("1.0.0", "/v*/contacts", 400, 4)
@@ -121,8 +142,13 @@ def test_error_rate_gate(ctx: GateContext) -> None:
 
 
 def test_relative_latency_compares_canary_with_stable(ctx: GateContext) -> None:
-    params = {"endpoint": "/v*/contacts", "quantile": 0.95, "max_ratio": 1.2,
-              "window_seconds": 900, "min_samples": 50}  # fmt: skip
+    params = {
+        "endpoint": "/v*/contacts",
+        "quantile": 0.95,
+        "max_ratio": 1.2,
+        "window_seconds": 900,
+        "min_samples": 50,
+    }
     assert run_gate("relative_latency", ctx, params).verdict == V.INCONCLUSIVE
     traffic("0.9.0", "/v*/contacts", 100, 100)
     traffic("1.0.0", "/v*/contacts", 100, 100)
@@ -132,9 +158,17 @@ def test_relative_latency_compares_canary_with_stable(ctx: GateContext) -> None:
 
 
 @pytest.mark.parametrize(
-    "kind", ["files_contract", "rate_limiter", "metrics_export", "cors_refusal",
-             "tenant_isolation", "smoke", "instances_up"],
-)  # fmt: skip
+    "kind",
+    [
+        "files_contract",
+        "rate_limiter",
+        "metrics_export",
+        "cors_refusal",
+        "tenant_isolation",
+        "smoke",
+        "instances_up",
+    ],
+)
 def test_contract_probes_pass_against_the_real_api(ctx: GateContext, kind: str) -> None:
     outcome = run_gate(kind, ctx, {})
     assert outcome.verdict == V.PASS, outcome

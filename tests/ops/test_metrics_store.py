@@ -75,9 +75,14 @@ def test_prune_deletes_only_old_rows() -> None:
     now = timezone.now()
     for age in (1, 40):
         MetricRollup.objects.create(
-            process="p", minute=now - timedelta(days=age), version="1", endpoint="/x",
-            method="GET", status_class="2xx", count=1,
-        )  # fmt: skip
+            process="p",
+            minute=now - timedelta(days=age),
+            version="1",
+            endpoint="/x",
+            method="GET",
+            status_class="2xx",
+            count=1,
+        )
     out = StringIO()
     call_command("prune_metrics", stdout=out)
     assert "Deleted 1" in out.getvalue()

@@ -20,8 +20,16 @@ from ops.rollouts.validators import IMAGE_RE
 
 pytestmark = pytest.mark.django_db
 
-BAD_IMAGES = ["ghcr.io/acme/api:'v2", "api:v2 --server=https://evil", "-oops", "a b", "A:1",
-              "api:v2\nkubectl delete ns prod", "", "api:" + "x" * 200]  # fmt: skip
+BAD_IMAGES = [
+    "ghcr.io/acme/api:'v2",
+    "api:v2 --server=https://evil",
+    "-oops",
+    "a b",
+    "A:1",
+    "api:v2\nkubectl delete ns prod",
+    "",
+    "api:" + "x" * 200,
+]
 BAD_VERSIONS = ["", "bad version!", "-1", "1.0;rm", "é", "x" * 65]
 
 
@@ -47,17 +55,23 @@ def test_the_cli_refuses_bad_input_with_a_non_zero_exit() -> None:
 
 
 @pytest.mark.parametrize(
-    "image", ["portal-api:v1.0.0", "ghcr.io/acme/portal-api:v1.4.0", "localhost:5000/a/b:c",
-              "registry.example.com/team/app@sha256:" + "0" * 64]
-)  # fmt: skip
+    "image",
+    [
+        "portal-api:v1.0.0",
+        "ghcr.io/acme/portal-api:v1.4.0",
+        "localhost:5000/a/b:c",
+        "registry.example.com/team/app@sha256:" + "0" * 64,
+    ],
+)
 def test_real_image_references_are_accepted(image: str) -> None:
     assert rollout_create(version="2.0.0", image=image, actor="alice").release.image == image
 
 
 @given(st.text(max_size=40))
 def test_a_value_is_always_exactly_one_argument(value: str) -> None:
-    argv = command_argv("kubectl set image deployment/x portal-api={image} -n prod",
-                        {"image": value})  # fmt: skip
+    argv = command_argv(
+        "kubectl set image deployment/x portal-api={image} -n prod", {"image": value}
+    )
     assert argv == ["kubectl", "set", "image", "deployment/x", f"portal-api={value}", "-n", "prod"]
 
 

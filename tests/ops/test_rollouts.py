@@ -10,7 +10,6 @@ from django.db import connection
 
 from ops.models import Rollout, RolloutEvent, RolloutPlan
 from ops.rollouts.services import (
-    TRANSITIONS,
     RolloutError,
     rollout_abort,
     rollout_act,
@@ -65,18 +64,32 @@ def test_a_rollout_walks_every_phase_to_success_with_an_event_each_step() -> Non
     assert "record driver" in start.output
 
 
+# The documented state machine, written out here rather than read from the code it checks.
+LEGAL = {
+    "start": {"pending"},
+    "advance": {"running", "paused"},
+    "pause": {"running"},
+    "resume": {"paused"},
+    "abort": {"pending", "running", "paused"},
+    "rollback": {"running", "paused"},
+}
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("state", "action"),
-    list(itertools.product([S.PENDING, S.RUNNING, S.PAUSED, S.SUCCEEDED, S.ABORTED,
-                            S.ROLLED_BACK], ACTIONS)),
-)  # fmt: skip
+    list(
+        itertools.product(
+            [S.PENDING, S.RUNNING, S.PAUSED, S.SUCCEEDED, S.ABORTED, S.ROLLED_BACK], ACTIONS
+        )
+    ),
+)
 def test_every_action_in_every_state_follows_the_table(state: str, action: str) -> None:
     rollout = new_rollout()
     Rollout.objects.filter(pk=rollout.pk).update(state=state, phase_index=1, weight=5)
     rollout.refresh_from_db()
     events_before = RolloutEvent.objects.count()
-    if state in TRANSITIONS[action]:
+    if state in LEGAL[action]:
         moved = ACTIONS[action](rollout)
         assert RolloutEvent.objects.count() > events_before
         if action in {"abort", "rollback"}:

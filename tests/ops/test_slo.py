@@ -39,9 +39,13 @@ def record(
 ) -> None:
     minute = (NOW - timedelta(minutes=minutes_ago)).replace(second=0, microsecond=0)
     row, _ = MetricRollup.objects.get_or_create(
-        process=process, minute=minute, version=version, endpoint=endpoint, method="GET",
+        process=process,
+        minute=minute,
+        version=version,
+        endpoint=endpoint,
+        method="GET",
         status_class=status_class,
-    )  # fmt: skip
+    )
     index = BUCKETS_MS.index(at_ms) if at_ms in BUCKETS_MS else len(BUCKETS_MS)
     setattr(row, BUCKET_FIELDS[index], getattr(row, BUCKET_FIELDS[index]) + count)
     row.count += count
@@ -55,10 +59,15 @@ def window(minutes: int = 5, **kwargs: str) -> Window:
 
 def objective(**kwargs: object) -> SLObjective:
     values: dict[str, object] = {
-        "name": "Contacts p95 < 300 ms (test)", "endpoint": "/v*/contacts", "kind": "latency",
-        "threshold_ms": 300, "target": 0.95, "window_seconds": 300, "min_samples": 20,
+        "name": "Contacts p95 < 300 ms (test)",
+        "endpoint": "/v*/contacts",
+        "kind": "latency",
+        "threshold_ms": 300,
+        "target": 0.95,
+        "window_seconds": 300,
+        "min_samples": 20,
         **kwargs,
-    }  # fmt: skip
+    }
     return SLObjective.objects.create(**values)
 
 
@@ -136,9 +145,12 @@ def test_rate_limited_requests_are_not_errors() -> None:
 
 @pytest.mark.parametrize(
     ("kind", "threshold", "field"),
-    [("latency", None, "threshold_ms"), ("latency", 333, "threshold_ms"),
-     ("availability", 300, "threshold_ms")],
-)  # fmt: skip
+    [
+        ("latency", None, "threshold_ms"),
+        ("latency", 333, "threshold_ms"),
+        ("availability", 300, "threshold_ms"),
+    ],
+)
 def test_objectives_are_validated(kind: str, threshold: float | None, field: str) -> None:
     bad = SLObjective(name="x", kind=kind, threshold_ms=threshold, target=0.99)
     with pytest.raises(ValidationError) as caught:
@@ -148,8 +160,14 @@ def test_objectives_are_validated(kind: str, threshold: float | None, field: str
 
 def test_the_seeds_objectives_are_installed() -> None:
     names = set(SLObjective.objects.values_list("name", flat=True))
-    assert {"Health p95 < 50 ms", "Contacts p95 < 300 ms", "Jobs p95 < 400 ms",
-            "Files p95 < 500 ms", "Files p99 < 1000 ms", "Error rate < 1%"} <= names  # fmt: skip
+    assert {
+        "Health p95 < 50 ms",
+        "Contacts p95 < 300 ms",
+        "Jobs p95 < 400 ms",
+        "Files p95 < 500 ms",
+        "Files p99 < 1000 ms",
+        "Error rate < 1%",
+    } <= names
 
 
 def test_slo_report_prints_a_table_and_json() -> None:

@@ -124,9 +124,13 @@ def test_it_accepts_a_post_with_the_pages_csrf_token(running: Rollout, operator:
 def test_it_starts_a_rollout_from_the_form(operator: User) -> None:
     response = client_for(operator).post(
         reverse("ops:rollout-start"),
-        {"version": "2.1.0", "baseline_version": "2.0.0", "driver": "record",
-         "plan": RolloutPlan.objects.get(is_default=True).pk},
-    )  # fmt: skip
+        {
+            "version": "2.1.0",
+            "baseline_version": "2.0.0",
+            "driver": "record",
+            "plan": RolloutPlan.objects.get(is_default=True).pk,
+        },
+    )
     rollout = Rollout.objects.get(release__version="2.1.0")
     assert response.status_code == 303
     assert response["Location"] == reverse("ops:rollout", args=[rollout.pk])
@@ -372,6 +376,7 @@ def test_the_detail_page_queries_do_not_grow_with_its_history(
     gate = Gate.objects.filter(phase__plan=running.plan).first()
     for attempt in range(1, 21):
         RolloutEvent.objects.create(rollout=running, actor="t", action="gates_checked")
-        GateResult.objects.create(rollout=running, gate=gate, kind="smoke", phase_index=1,
-                                  attempt=attempt, verdict="pass")  # fmt: skip
+        GateResult.objects.create(
+            rollout=running, gate=gate, kind="smoke", phase_index=1, attempt=attempt, verdict="pass"
+        )
     assert queries() == before

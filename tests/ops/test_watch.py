@@ -27,10 +27,16 @@ def succeeded(version: str = "1.0.0") -> Rollout:
 def slow_health(version: str, count: int = 200, at_ms: float = 400) -> None:
     minute = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
     MetricRollup.objects.create(
-        process="watch-test", minute=minute, version=version, endpoint="/v*/health",
-        method="GET", status_class="2xx", count=count, sum_ms=at_ms * count,
+        process="watch-test",
+        minute=minute,
+        version=version,
+        endpoint="/v*/health",
+        method="GET",
+        status_class="2xx",
+        count=count,
+        sum_ms=at_ms * count,
         **{BUCKET_FIELDS[BUCKETS_MS.index(at_ms)]: count},
-    )  # fmt: skip
+    )
 
 
 def test_success_starts_a_24_hour_watch() -> None:

@@ -48,8 +48,10 @@ def wrapped(cause: BaseException) -> OperationalError:
 @pytest.mark.parametrize(
     ("error", "outage"),
     [
-        (wrapped(psycopg.errors.QueryCanceled("canceling statement due to statement timeout")),
-         False),
+        (
+            wrapped(psycopg.errors.QueryCanceled("canceling statement due to statement timeout")),
+            False,
+        ),
         (wrapped(psycopg.errors.LockNotAvailable("could not obtain lock")), False),
         (wrapped(psycopg.errors.DeadlockDetected("deadlock detected")), False),
         (wrapped(psycopg.errors.SerializationFailure("could not serialize")), False),
@@ -61,7 +63,7 @@ def wrapped(cause: BaseException) -> OperationalError:
         (wrapped(psycopg.errors.CannotConnectNow("the database system is starting up")), True),
         (wrapped(sqlite3.OperationalError("unable to open database file")), True),
     ],
-)  # fmt: skip
+)
 def test_only_an_unreachable_database_is_an_outage(error: Exception, outage: bool) -> None:
     assert is_database_outage(error) is outage
 
@@ -77,17 +79,37 @@ def test_only_an_unreachable_database_is_an_outage(error: Exception, outage: boo
         (OSError(errno.ENOSPC, "No space left on device"), True),
         (OSError(errno.EROFS, "Read-only file system"), True),
         (OSError(errno.EACCES, "Permission denied"), True),
-        (ClientError({"Error": {"Code": "NoSuchKey"}, "ResponseMetadata": {"HTTPStatusCode": 404}},
-                     "GetObject"), False),
-        (ClientError({"Error": {"Code": "KeyTooLongError"},
-                      "ResponseMetadata": {"HTTPStatusCode": 400}}, "PutObject"), False),
-        (ClientError({"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": 503}},
-                     "PutObject"), True),
-        (ClientError({"Error": {"Code": "AccessDenied"},
-                      "ResponseMetadata": {"HTTPStatusCode": 403}}, "PutObject"), True),
+        (
+            ClientError(
+                {"Error": {"Code": "NoSuchKey"}, "ResponseMetadata": {"HTTPStatusCode": 404}},
+                "GetObject",
+            ),
+            False,
+        ),
+        (
+            ClientError(
+                {"Error": {"Code": "KeyTooLongError"}, "ResponseMetadata": {"HTTPStatusCode": 400}},
+                "PutObject",
+            ),
+            False,
+        ),
+        (
+            ClientError(
+                {"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": 503}},
+                "PutObject",
+            ),
+            True,
+        ),
+        (
+            ClientError(
+                {"Error": {"Code": "AccessDenied"}, "ResponseMetadata": {"HTTPStatusCode": 403}},
+                "PutObject",
+            ),
+            True,
+        ),
         (EndpointConnectionError(endpoint_url="https://s3"), True),
     ],
-)  # fmt: skip
+)
 def test_only_a_failing_storage_counts_for_its_breaker(error: Exception, failure: bool) -> None:
     assert is_storage_failure(error) is failure
 
@@ -108,9 +130,23 @@ def test_a_real_statement_timeout_is_not_an_outage() -> None:
 
 NAMES = st.one_of(
     st.text(max_size=300),
-    st.sampled_from(["é" * 204, "???", "..", "../../etc/passwd", "\x00", "a\u202egnp.exe",
-                     "CON", "ﾟ" * 255, "x" * 255 + ".pdf", " ", ".pdf", "\\\\server\\share"]),
-)  # fmt: skip
+    st.sampled_from(
+        [
+            "é" * 204,
+            "???",
+            "..",
+            "../../etc/passwd",
+            "\x00",
+            "a\u202egnp.exe",
+            "CON",
+            "ﾟ" * 255,
+            "x" * 255 + ".pdf",
+            " ",
+            ".pdf",
+            "\\\\server\\share",
+        ]
+    ),
+)
 
 
 @given(name=NAMES)

@@ -26,9 +26,13 @@ def test_an_allowed_origin_gets_cors_headers_and_exposed_headers(api: APIClient)
     assert response["Access-Control-Allow-Origin"] == ALLOWED
     exposed = {h.strip().lower() for h in response["Access-Control-Expose-Headers"].split(",")}
     assert exposed >= {
-        "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset",
-        "retry-after", "x-request-id", "x-trace-id",
-    }  # fmt: skip
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "retry-after",
+        "x-request-id",
+        "x-trace-id",
+    }
 
 
 def test_a_disallowed_origin_gets_no_allow_origin(api: APIClient) -> None:

@@ -24,19 +24,29 @@ def test_an_injected_failure_is_a_problem_measured_under_its_route(client: Clien
     from portal.settings import MIDDLEWARE
 
     middleware = list(MIDDLEWARE)
-    middleware.insert(middleware.index("portal.request_context.RequestContextMiddleware") + 1,
-                      "portal.faults.FaultInjectionMiddleware")  # fmt: skip
+    middleware.insert(
+        middleware.index("portal.request_context.RequestContextMiddleware") + 1,
+        "portal.faults.FaultInjectionMiddleware",
+    )
     with override_settings(MIDDLEWARE=middleware):
         response = client.get("/v1/health", HTTP_X_FAULT_STATUS="503")
     assert_problem(response, 503, "SERVICE_UNAVAILABLE")
 
 
 def test_fault_injection_is_refused_in_production() -> None:
-    env = {"PATH": os.environ.get("PATH", ""), "PORTAL_ENV": "production",
-           "SECRET_KEY": "s" * 60, "FAULT_INJECTION": "true"}  # fmt: skip
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PORTAL_ENV": "production",
+        "SECRET_KEY": "s" * 60,
+        "FAULT_INJECTION": "true",
+    }
     result = subprocess.run(
-        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True,
-        text=True, check=False,
-    )  # fmt: skip
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode != 0
     assert "FAULT_INJECTION must not be enabled in production" in result.stderr

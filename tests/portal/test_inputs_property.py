@@ -23,18 +23,46 @@ pytestmark = pytest.mark.django_db
 # Text of every kind, plus values built to look almost valid.
 NEAR_MISSES = st.sampled_from(
     [
-        "²", "١٢", "٣", "12\n", " 5", "5 ", "+5", "-1", "1_0", "0x1f", "1e3", "9" * 40, "",
-        "--name", "-", ",", "name,", "name,,email", "-name,-name", "NAME", "name\n", "n\u0430me",
-        "\x00", "\u202e", "\ud7ff", "é" * 300, "%00", "../", "pending,", "pending\n",
+        "²",
+        "١٢",
+        "٣",
+        "12\n",
+        " 5",
+        "5 ",
+        "+5",
+        "-1",
+        "1_0",
+        "0x1f",
+        "1e3",
+        "9" * 40,
+        "",
+        "--name",
+        "-",
+        ",",
+        "name,",
+        "name,,email",
+        "-name,-name",
+        "NAME",
+        "name\n",
+        "n\u0430me",
+        "\x00",
+        "\u202e",
+        "\ud7ff",
+        "é" * 300,
+        "%00",
+        "../",
+        "pending,",
+        "pending\n",
     ]
-)  # fmt: skip
+)
 TEXT = st.one_of(st.text(max_size=60), NEAR_MISSES)
 HEADER_TEXT = st.builds(
     str.__add__,
     st.sampled_from(["", "", "Bearer ", "bearer ", "Token "]),
-    st.one_of(st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=80),
-              NEAR_MISSES),
-)  # fmt: skip
+    st.one_of(
+        st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=80), NEAR_MISSES
+    ),
+)
 LIST_PARAMS = {
     "/v1/contacts": ["limit", "offset", "ordering", "q"],
     "/v1/jobs": ["limit", "offset", "ordering", "status", "contact_id"],
@@ -100,9 +128,10 @@ def test_no_query_parameter_value_gets_a_5xx(world: dict[str, str], data: st.Dat
 @given(data=st.data())
 @settings(HYPOTHESIS, max_examples=200)
 def test_no_header_value_gets_a_5xx(world: dict[str, str], data: st.DataObject) -> None:
-    headers: dict[str, Any] = {name: data.draw(HEADER_TEXT) for name in data.draw(
-        st.lists(st.sampled_from(HEADERS), min_size=1, unique=True)
-    )}  # fmt: skip
+    headers: dict[str, Any] = {
+        name: data.draw(HEADER_TEXT)
+        for name in data.draw(st.lists(st.sampled_from(HEADERS), min_size=1, unique=True))
+    }
     path = data.draw(st.sampled_from(["/v1/health", "/v1/contacts", "/metrics", "/v1/nope"]))
     assert_answered(Client().get(path, **headers))
 

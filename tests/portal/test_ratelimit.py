@@ -29,7 +29,7 @@ def test_every_response_carries_the_limit_headers(api: APIClient) -> None:
     assert api.get("/v1/contacts")["X-RateLimit-Remaining"] == "58"
 
 
-def test_health_is_limited_per_token_like_the_seed(api: APIClient) -> None:
+def test_health_with_a_token_is_limited_per_token(api: APIClient) -> None:
     response = api.get("/v1/health")
     assert (response["X-RateLimit-Limit"], response["X-RateLimit-Remaining"]) == ("60", "59")
 

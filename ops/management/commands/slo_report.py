@@ -39,8 +39,18 @@ def _ms(value: float | None) -> str:
 
 
 def table(results: list[SLOResult]) -> str:
-    header = ["objective", "endpoint", "samples", "SLI", "target", "verdict", "p95 ms",
-              "p99 ms", "budget left", "alerts"]  # fmt: skip
+    header = [
+        "objective",
+        "endpoint",
+        "samples",
+        "SLI",
+        "target",
+        "verdict",
+        "p95 ms",
+        "p99 ms",
+        "budget left",
+        "alerts",
+    ]
     rows = [header]
     for r in results:
         firing = [a.name for a in r.alerts if a.state == "firing"]

@@ -1,0 +1,18 @@
+"""Settings for the test suite: the real settings, with what only tests want.
+
+Database and cache still come from the environment, so `make test` runs on SQLite and again on
+PostgreSQL + Redis. Servers the live tests start run the real `portal.settings`.
+"""
+
+from __future__ import annotations
+
+from portal.settings import *  # noqa: F403 - the real settings, then the overrides below
+
+# Hashing passwords slowly is the point in production and a waste in tests.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Tests run inside a transaction that never commits, so cached totals would never be retired;
+# tests/portal/test_list_totals.py turns the cache on and runs the commit hooks.
+LIST_COUNT_CACHE_SECONDS = 0
+# Tests flush the embedded metrics store themselves: a background thread would write outside
+# the test's transaction.
+METRICS_FLUSH_SECONDS = 0
