@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint fmt check pytest e2e fuzz newman bench migrate seed clean
+.PHONY: run test test-fast lint fmt check pytest e2e fuzz newman bench migrate seed clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,7 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/djlint --lint templates ops/templates
 
 check: $(VENV)/.dev
 	$(PY) manage.py check --fail-level WARNING
@@ -39,6 +40,10 @@ check: $(VENV)/.dev
 
 pytest: $(VENV)/.dev
 	$(VENV)/bin/pytest
+
+## test-fast: the unit suite on both cores (pytest-xdist), without the live and browser suites.
+test-fast: $(VENV)/.dev
+	$(VENV)/bin/pytest -n auto -m "not live and not browser"
 
 ## e2e: the staff console in Debian's Chromium (Playwright); screenshots in artifacts/.
 e2e: $(VENV)/.dev

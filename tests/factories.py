@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import factory
 from django.core.files.base import ContentFile
+from django.utils import timezone
 
 from contacts.models import Contact
 from files.models import FileKind, JobFile
 from jobs.models import Job, JobStatus
+from ops.models import BUCKET_FIELDS, MetricRollup, RolloutPlan, SLObjective
+from portal.metrics import BUCKETS_MS
 from portal.models import Tenant
 
 PDF_BYTES = b"%PDF-1.4\n% test document\n" + b"0" * 200 + b"\n%%EOF\n"
@@ -64,3 +69,78 @@ class JobFileFactory(factory.django.DjangoModelFactory[JobFile]):
         data = extracted or PDF_BYTES
         obj.size = len(data)
         obj.blob.save(obj.name, ContentFile(data), save=create)
+
+
+# --- ops ------------------------------------------------------------------------------------
+
+
+class RolloutPlanFactory(factory.django.DjangoModelFactory[RolloutPlan]):
+    """A plan whose first `phases` of `weights` are its phases, each baking `bake` seconds,
+    guarded by `gates` ((kind, params) pairs) and running `phase_commands[order]`."""
+
+    class Meta:
+        model = RolloutPlan
+
+    name = factory.Sequence(lambda n: f"test-plan-{n}")
+
+    @classmethod
+    def _create(
+        cls,
+        model_class: Any,
+        *args: Any,
+        phases: int = 4,
+        weights: Sequence[int] = (5, 25, 50, 100),
+        bake: int = 0,
+        gates: Sequence[tuple[str, dict[str, Any]]] = (),
+        phase_commands: dict[int, list[str]] | None = None,
+        **kwargs: Any,
+    ) -> RolloutPlan:
+        plan: RolloutPlan = super()._create(model_class, *args, **kwargs)
+        for order, weight in enumerate(weights[:phases], start=1):
+            phase = plan.phases.create(
+                order=order,
+                weight=weight,
+                bake_seconds=bake,
+                commands=(phase_commands or {}).get(order, []),
+            )
+            for position, (kind, params) in enumerate(gates):
+                phase.gates.create(order=position, kind=kind, params=params)
+        return plan
+
+
+class MetricRollupFactory(factory.django.DjangoModelFactory[MetricRollup]):
+    """One minute of one version's traffic on one endpoint, all in one latency bucket."""
+
+    class Meta:
+        model = MetricRollup
+
+    at_ms = 25.0
+    process = factory.Sequence(lambda n: f"test-process-{n}")
+    minute = factory.LazyFunction(
+        lambda: timezone.now().replace(second=0, microsecond=0) - timedelta(minutes=1)
+    )
+    version = "1.0.0"
+    endpoint = "/v*/contacts"
+    method = "GET"
+    status_class = "2xx"
+    count = 10
+    sum_ms = factory.LazyAttribute(lambda o: o.at_ms * o.count)
+
+    @classmethod
+    def _create(cls, model_class: Any, *args: Any, **kwargs: Any) -> MetricRollup:
+        at_ms = kwargs.pop("at_ms", 25.0)
+        kwargs.setdefault(BUCKET_FIELDS[BUCKETS_MS.index(at_ms)], kwargs["count"])
+        return super()._create(model_class, *args, **kwargs)  # type: ignore[no-any-return]
+
+
+class SLObjectiveFactory(factory.django.DjangoModelFactory[SLObjective]):
+    class Meta:
+        model = SLObjective
+
+    name = factory.Sequence(lambda n: f"Objective {n} (test)")
+    endpoint = "/v*/contacts"
+    kind = "latency"
+    threshold_ms = 300
+    target = 0.95
+    window_seconds = 300
+    min_samples = 20

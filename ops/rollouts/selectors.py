@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from ops.models import GateResult, Release, Rollout
+from ops.models.rollouts import RolloutQuerySet
 from ops.rollouts.report import report_data
 from ops.slo.dashboard import InFlight, Versions
 
@@ -63,6 +64,11 @@ def rollout_for_page(pk: int) -> Rollout:
         "plan__phases",
     )
     return get_object_or_404(queryset, pk=pk)
+
+
+def rollout_list() -> RolloutQuerySet:
+    """Rollouts newest first, with what the list shows of each (no query per row)."""
+    return Rollout.objects.select_related("release", "plan")
 
 
 def current_versions(stable: str = "", canary: str = "") -> Versions:

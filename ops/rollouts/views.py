@@ -18,7 +18,7 @@ from ops.models import GateResult, Rollout
 from ops.rollouts.forms import ActionForm, StartRolloutForm
 from ops.rollouts.reconciler import check_gates
 from ops.rollouts.report import render_json, render_markdown
-from ops.rollouts.selectors import rollout_detail, rollout_for_page
+from ops.rollouts.selectors import rollout_detail, rollout_for_page, rollout_list
 from ops.rollouts.services import (
     TRANSITIONS,
     RolloutError,
@@ -99,10 +99,9 @@ class RolloutListView(ConsolePage):
     nav = "rollouts"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        rollouts = Rollout.objects.select_related("release", "plan")
-        page = Paginator(rollouts, 25).get_page(request.GET.get("page"))
-        active = rollouts.filter(state__in=Rollout.LIVE_STATES).first()
-        return self.page(request, "ops/rollout_list.html", {"page": page, "active": active})
+        page = Paginator(rollout_list(), 25).get_page(request.GET.get("page"))
+        context = {"page": page, "active": rollout_list().live().first()}
+        return self.page(request, "ops/rollout_list.html", context)
 
 
 class RolloutStartView(ConsolePage):

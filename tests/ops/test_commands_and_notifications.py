@@ -16,18 +16,13 @@ from ops.rollouts.services import (
     rollout_create,
     rollout_start,
 )
+from tests.factories import RolloutPlanFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def plan(**fields: Any) -> RolloutPlan:
-    phase_commands = fields.pop("phase_commands", {})
-    made = RolloutPlan.objects.create(name=f"cmd-{RolloutPlan.objects.count()}", **fields)
-    for order, weight in enumerate([5, 100], start=1):
-        made.phases.create(
-            order=order, weight=weight, bake_seconds=0, commands=phase_commands.get(order, [])
-        )
-    return made
+    return RolloutPlanFactory.create(weights=(5, 100), **fields)
 
 
 def test_phase_commands_run_before_traffic_moves_and_are_logged(

@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 from ops.models import GateResult, Release, Rollout, RolloutPlan
 from ops.rollouts.reconciler import tick
 from ops.rollouts.services import rollout_create, rollout_start
+from tests.factories import RolloutPlanFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,12 +24,7 @@ def _canary(live_server: Any, settings: Any) -> None:
 
 
 def plan(gates: list[tuple[str, dict[str, Any]]], bake: int = 0, phases: int = 4) -> RolloutPlan:
-    made = RolloutPlan.objects.create(name=f"test-{RolloutPlan.objects.count()}")
-    for order, weight in enumerate([5, 25, 50, 100][:phases], start=1):
-        phase = made.phases.create(order=order, weight=weight, bake_seconds=bake)
-        for position, (kind, params) in enumerate(gates):
-            phase.gates.create(order=position, kind=kind, params=params)
-    return made
+    return RolloutPlanFactory.create(gates=gates, bake=bake, phases=phases)
 
 
 def started(the_plan: RolloutPlan, version: str = "1.0.0") -> Rollout:

@@ -4,19 +4,17 @@ HTTP, the test database), and the metrics source fed through MetricRollup rows."
 from __future__ import annotations
 
 import errno
-import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from ops.models import BUCKET_FIELDS, GateResult, MetricRollup, Rollout
+from ops.models import GateResult, Rollout
 from ops.rollouts.gates import CATALOGUE, GateContext, run_gate
 from ops.rollouts.probes import probe_credentials
 from ops.rollouts.services import rollout_create
 from ops.slo.sources import EmbeddedSource
 from portal.breakers import breakers
-from portal.metrics import BUCKETS_MS
+from tests.factories import MetricRollupFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 V = GateResult.Verdict
@@ -46,18 +44,8 @@ def _default_plan(db: None) -> None:
 
 
 def traffic(version: str, endpoint: str, at_ms: float, count: int, status: str = "2xx") -> None:
-    minute = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
-    index = BUCKETS_MS.index(at_ms)
-    MetricRollup.objects.create(
-        process=f"test-{uuid.uuid4()}",
-        minute=minute,
-        version=version,
-        endpoint=endpoint,
-        method="GET",
-        status_class=status,
-        count=count,
-        sum_ms=at_ms * count,
-        **{BUCKET_FIELDS[index]: count},
+    MetricRollupFactory.create(
+        version=version, endpoint=endpoint, at_ms=at_ms, count=count, status_class=status
     )
 
 

@@ -22,6 +22,7 @@ from ops.slo.sources import (
     sample_count,
 )
 from portal.metrics import BUCKETS_MS
+from tests.factories import SLObjectiveFactory
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
@@ -68,7 +69,7 @@ def objective(**kwargs: object) -> SLObjective:
         "min_samples": 20,
         **kwargs,
     }
-    return SLObjective.objects.create(**values)
+    return SLObjectiveFactory.create(**values)
 
 
 def test_counts_rates_and_fractions_come_from_the_window() -> None:
