@@ -64,6 +64,27 @@ class Env:
             raise ImproperlyConfigured(f"{name} must be at most {maximum}, got {number}")
         return number
 
+    def get_float(
+        self,
+        name: str,
+        default: float,
+        *,
+        minimum: float | None = None,
+        maximum: float | None = None,
+    ) -> float:
+        value = self._raw(name)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+        if number != number or (minimum is not None and number < minimum):
+            raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value!r}")
+        if maximum is not None and number > maximum:
+            raise ImproperlyConfigured(f"{name} must be at most {maximum}, got {number}")
+        return number
+
     def get_list(self, name: str, default: str = "") -> list[str]:
         value = self._raw(name)
         raw = default if value is None else value

@@ -287,7 +287,16 @@ ALB_LISTENER_ARN = env.get_str("ALB_LISTENER_ARN") or ""
 ALB_STABLE_TARGET_GROUP_ARN = env.get_str("ALB_STABLE_TARGET_GROUP_ARN") or ""
 ALB_CANARY_TARGET_GROUP_ARN = env.get_str("ALB_CANARY_TARGET_GROUP_ARN") or ""
 AWS_ALB_REGION = env.get_str("AWS_ALB_REGION") or env.get_str("AWS_DEFAULT_REGION") or "us-east-1"
+# Consecutive ticks whose probes of the canary fail (no answer) before it is rolled back.
 ROLLOUT_MAX_PROBE_ERRORS = env.get_int("ROLLOUT_MAX_PROBE_ERRORS", 3, minimum=1)
+# The guard: hard signals judged on every tick, bake or not (canary health, breakers, and the
+# canary's 5xx rate over the last ROLLOUT_GUARD_WINDOW_SECONDS once it has
+# ROLLOUT_GUARD_MIN_SAMPLES requests). A breach rolls back at once.
+ROLLOUT_GUARD_MAX_ERROR_RATE = env.get_float("ROLLOUT_GUARD_MAX_ERROR_RATE", 0.05, minimum=0.0)
+ROLLOUT_GUARD_WINDOW_SECONDS = env.get_int("ROLLOUT_GUARD_WINDOW_SECONDS", 60, minimum=10)
+ROLLOUT_GUARD_MIN_SAMPLES = env.get_int("ROLLOUT_GUARD_MIN_SAMPLES", 20, minimum=1)
+# A rollout left paused (waiting for a person) longer than this is aborted; 0: never.
+ROLLOUT_PAUSE_DEADLINE_SECONDS = env.get_int("ROLLOUT_PAUSE_DEADLINE_SECONDS", 3600, minimum=0)
 METRICS_STORE_ENABLED = env.get_bool("METRICS_STORE_ENABLED", True)
 METRICS_FLUSH_SECONDS = env.get_int("METRICS_FLUSH_SECONDS", 5, minimum=0)
 METRICS_BUFFER_MINUTES = env.get_int("METRICS_BUFFER_MINUTES", 60, minimum=1)

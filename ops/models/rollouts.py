@@ -113,6 +113,9 @@ class Rollout(models.Model):
     weight = models.PositiveIntegerField(default=0)
     phase_started_at = models.DateTimeField(null=True, blank=True)
     gate_failures = models.PositiveIntegerField(default=0)
+    probe_errors = models.PositiveIntegerField(
+        default=0, help_text="Consecutive ticks whose guard could not reach the canary."
+    )
     started_by = models.CharField(max_length=150)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)

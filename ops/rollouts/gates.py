@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+from django.conf import settings
 
 from ops.models import GateResult, Rollout
 from ops.rollouts.probes import PROBE_RATE_LIMIT, ProbeCredentials
@@ -306,7 +307,9 @@ def rate_limiter(ctx: GateContext, params: dict[str, Any]) -> Outcome:
 
 @gate("metrics_export", "The canary exports the Prometheus request series")
 def metrics_export(ctx: GateContext, params: dict[str, Any]) -> Outcome:
-    response = ctx.get(f"{ctx.canary_url}/metrics?format=prometheus")
+    # With METRICS_TOKEN set (as in production), /metrics wants it.
+    token = settings.METRICS_TOKEN or None
+    response = ctx.get(f"{ctx.canary_url}/metrics?format=prometheus", token)
     missing = [family for family in SEED_FAMILIES if family not in response.text]
     return Outcome(
         V.PASS if response.status_code == 200 and not missing else V.FAIL,

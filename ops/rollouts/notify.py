@@ -24,6 +24,16 @@ MESSAGES = {
     "aborted": "Maintenance ended: the rollout of Portal API {version} was stopped",
     "watch_breach": "Incident: Portal API {version} breached an SLO during its stability watch",
     "watch_passed": "Portal API {version} passed its stability watch",
+    # For the operators' channels only (log, webhook): never on the public status page.
+    "waiting": "Rollout of Portal API {version} is paused, waiting for a person",
+    "gate_failed": "Rollout of Portal API {version}: a gate failed",
+}
+INTERNAL_EVENTS = frozenset({"waiting", "gate_failed"})
+# What the public status page says: a neutral sentence per event, never an operator's reason
+# or a command's output (those stay in the event log and the operators' channels).
+PUBLIC_BODIES = {
+    "rolled_back": "The new version was withdrawn; the previous version serves all traffic.",
+    "watch_breach": "A recent release is degrading the service; we are looking into it.",
 }
 
 
@@ -67,6 +77,8 @@ def _webhook(payload: dict[str, Any]) -> None:
 
 def _status(payload: dict[str, Any], rollout: Rollout) -> None:
     event = payload["event"]
+    if event in INTERNAL_EVENTS:
+        return
     reference = f"maint-{rollout.created_at:%Y%m%d}-{rollout.pk:03d}"
     if event == "started":
         StatusEntry.objects.get_or_create(
@@ -84,7 +96,7 @@ def _status(payload: dict[str, Any], rollout: Rollout) -> None:
             defaults={
                 "kind": StatusEntry.Kind.INCIDENT,
                 "title": payload["title"],
-                "body": payload["reason"],
+                "body": PUBLIC_BODIES["watch_breach"],
                 "rollout": rollout,
             },
         )
@@ -100,7 +112,7 @@ def _status(payload: dict[str, Any], rollout: Rollout) -> None:
             defaults={
                 "kind": StatusEntry.Kind.ROLLBACK,
                 "title": payload["title"],
-                "body": payload["reason"],
+                "body": PUBLIC_BODIES["rolled_back"],
                 "rollout": rollout,
                 "resolved_at": timezone.now(),
             },

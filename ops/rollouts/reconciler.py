@@ -2,14 +2,24 @@
 
 A tick keeps no state of its own: everything is read from and written to the database, so it
 is safe from cron or a Kubernetes CronJob, and a controller killed at any point resumes on the
-next tick. Gates are evaluated without holding the rollout's lock; the decision is then applied
-through the row-locked transitions with the phase the tick saw, so two ticks racing advance once.
+next tick. Every tick, baking or not:
+
+1. **The guard** judges the hard signals (canary health, its breakers, its 5xx rate over the
+   last minute). A breach rolls back at once; ROLLOUT_MAX_PROBE_ERRORS consecutive ticks that
+   cannot reach the canary roll back too (an unreachable canary is a failed one).
+2. Once the bake is over, the phase's gates are judged; failures roll back, inconclusive
+   results wait for a person (who is notified), probe errors that persist roll back.
+3. A rollout left paused longer than ROLLOUT_PAUSE_DEADLINE_SECONDS is aborted.
+
+Gates are evaluated without holding the rollout's lock; every decision is then applied through
+the row-locked transitions with the phase *and state* the tick saw, so two ticks racing advance
+once, and a person's pause (or any other move) made meanwhile wins over the tick.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from django.conf import settings
 from django.db import transaction
@@ -18,10 +28,12 @@ from django.utils import timezone
 
 from ops.models import Gate, GateResult, Rollout, RolloutEvent
 from ops.rollouts.gates import GateContext, Outcome, run_gate
+from ops.rollouts.notify import notify
 from ops.rollouts.probes import probe_credentials
 from ops.rollouts.services import (
     CommandFailedError,
     RolloutError,
+    rollout_abort,
     rollout_advance,
     rollout_pause,
     rollout_rollback,
@@ -33,7 +45,15 @@ V = GateResult.Verdict
 
 
 TickAction = Literal[
-    "idle", "waiting", "advanced", "succeeded", "retrying", "probe_error", "paused", "rolled_back"
+    "idle",
+    "waiting",
+    "advanced",
+    "succeeded",
+    "retrying",
+    "probe_error",
+    "paused",
+    "rolled_back",
+    "aborted",
 ]
 
 
@@ -61,9 +81,8 @@ def _record_failure(rollout_id: int, actor: str, reason: str) -> Rollout:
     return rollout
 
 
-def evaluate_phase(rollout: Rollout, gates: list[Gate]) -> list[GateResult]:
-    """Runs every gate of the rollout's current phase and stores each result as evidence."""
-    context = GateContext(
+def _context(rollout: Rollout) -> GateContext:
+    return GateContext(
         rollout=rollout,
         canary_url=settings.ROLLOUT_CANARY_URL,
         stable_url=settings.ROLLOUT_STABLE_URL,
@@ -71,6 +90,28 @@ def evaluate_phase(rollout: Rollout, gates: list[Gate]) -> list[GateResult]:
         probes=probe_credentials(),
         timeout=settings.ROLLOUT_PROBE_TIMEOUT,
     )
+
+
+def guard_gates() -> list[tuple[str, dict[str, Any]]]:
+    """The hard signals judged on every tick, whatever the phase's own gates are."""
+    return [
+        ("canary_health", {}),
+        ("breakers_closed", {}),
+        (
+            "error_rate",
+            {
+                "endpoint": "",
+                "max_rate": settings.ROLLOUT_GUARD_MAX_ERROR_RATE,
+                "window_seconds": settings.ROLLOUT_GUARD_WINDOW_SECONDS,
+                "min_samples": settings.ROLLOUT_GUARD_MIN_SAMPLES,
+            },
+        ),
+    ]
+
+
+def evaluate_phase(rollout: Rollout, gates: list[Gate]) -> list[GateResult]:
+    """Runs every gate of the rollout's current phase and stores each result as evidence."""
+    context = _context(rollout)
     previous = GateResult.objects.filter(rollout=rollout, phase_index=rollout.phase_index)
     attempt = (previous.aggregate(n=Max("attempt"))["n"] or 0) + 1
     results = []
@@ -121,11 +162,112 @@ def _names(results: list[GateResult]) -> str:
     )
 
 
+def _outcomes(outcomes: list[tuple[str, Outcome]]) -> str:
+    return "; ".join(
+        f"{kind}: {o.observed or o.evidence[:80]} (target {o.target})" for kind, o in outcomes
+    )
+
+
+def _set_probe_errors(rollout: Rollout, value: int) -> int:
+    Rollout.objects.filter(pk=rollout.pk).update(probe_errors=value)
+    return value
+
+
+def guard(rollout: Rollout, actor: str) -> TickResult | None:
+    """Judges the hard signals now; rolls back on a breach, or after too many ticks in a row
+    that could not reach the canary. Returns what it did, or None when all is well."""
+    context = _context(rollout)
+    judged = [(kind, run_gate(kind, context, params)) for kind, params in guard_gates()]
+    failed = [(kind, o) for kind, o in judged if o.verdict == V.FAIL]
+    errors = [(kind, o) for kind, o in judged if o.verdict == V.ERROR]
+    seen: dict[str, Any] = {"expected_phase": rollout.phase_index, "expected_state": rollout.state}
+    reason = ""
+    if failed:
+        reason = f"Guard: {_outcomes(failed)}"
+    elif errors:
+        count = _set_probe_errors(rollout, rollout.probe_errors + 1)
+        if count < settings.ROLLOUT_MAX_PROBE_ERRORS:
+            detail = f"canary unreachable ({count} of {settings.ROLLOUT_MAX_PROBE_ERRORS})"
+            return TickResult(rollout.pk, "probe_error", f"{detail}: {_outcomes(errors)}")
+        reason = f"Guard: the canary did not answer {count} ticks in a row: {_outcomes(errors)}"
+    else:
+        if rollout.probe_errors:
+            _set_probe_errors(rollout, 0)
+        return None
+    # The breach is evidence like any gate's: stored with the phase's results.
+    previous = GateResult.objects.filter(rollout=rollout, phase_index=rollout.phase_index)
+    attempt = (previous.aggregate(n=Max("attempt"))["n"] or 0) + 1
+    for kind, outcome in failed + errors:
+        GateResult.objects.create(
+            rollout=rollout,
+            gate=None,
+            kind=kind,
+            phase_index=rollout.phase_index,
+            attempt=attempt,
+            verdict=outcome.verdict,
+            observed=outcome.observed[:200],
+            target=outcome.target[:200],
+            window_seconds=outcome.window_seconds,
+            query=outcome.query,
+            evidence=outcome.evidence or outcome.observed,
+        )
+    RolloutEvent.objects.create(
+        rollout=rollout,
+        actor=actor,
+        action="guard_failed",
+        reason=reason,
+        before={"phase": rollout.phase_index, "state": rollout.state},
+        after={"phase": rollout.phase_index, "state": rollout.state},
+    )
+    try:
+        rollout_rollback(rollout_id=rollout.pk, actor=actor, reason=reason, **seen)
+    except RolloutError as exc:
+        return TickResult(rollout.pk, "idle", str(exc))
+    return TickResult(rollout.pk, "rolled_back", reason)
+
+
+def _paused_since(rollout: Rollout) -> Any:
+    event = rollout.events.filter(action="pause").order_by("-at", "-id").first()
+    return event.at if event is not None else rollout.phase_started_at or rollout.created_at
+
+
+def expire_paused(actor: str) -> TickResult | None:
+    """Aborts a rollout that has waited for a person longer than the progress deadline."""
+    deadline = settings.ROLLOUT_PAUSE_DEADLINE_SECONDS
+    paused = Rollout.objects.filter(state=Rollout.State.PAUSED).first()
+    if not deadline or paused is None:
+        return None
+    waited = (timezone.now() - _paused_since(paused)).total_seconds()
+    if waited < deadline:
+        return None
+    reason = f"Paused for {waited:.0f}s, past the {deadline}s progress deadline: aborted"
+    try:
+        rollout_abort(
+            rollout_id=paused.pk,
+            actor=actor,
+            reason=reason,
+            expected_phase=paused.phase_index,
+            expected_state=Rollout.State.PAUSED,
+        )
+    except RolloutError as exc:
+        return TickResult(paused.pk, "idle", str(exc))
+    return TickResult(paused.pk, "aborted", reason)
+
+
 def tick(*, actor: str = "controller") -> TickResult:
-    rollout = Rollout.objects.filter(state=Rollout.State.RUNNING).select_related("plan").first()
+    expired = expire_paused(actor)
+    if expired is not None:
+        return expired
+    live = Rollout.objects.filter(state__in=[Rollout.State.RUNNING, Rollout.State.PAUSED])
+    rollout = live.select_related("plan", "release").first()
     if rollout is None:
         watched = watch_step(actor=actor)
         return TickResult(None, "idle", watched or "no running rollout")
+    guarded = guard(rollout, actor)
+    if guarded is not None:
+        return guarded
+    if rollout.state == Rollout.State.PAUSED:
+        return TickResult(rollout.pk, "paused", "paused, waiting for a person")
     phase = rollout.plan.phases.filter(order=rollout.phase_index).first()
     if phase is None:
         return TickResult(rollout.pk, "idle", f"phase {rollout.phase_index} not in the plan")
@@ -138,12 +280,16 @@ def tick(*, actor: str = "controller") -> TickResult:
     failed = [r for r in results if r.verdict == V.FAIL]
     errors = [r for r in results if r.verdict == V.ERROR]
     unsure = [r for r in results if r.verdict == V.INCONCLUSIVE]
+    # What this tick saw: if a person paused, resumed or moved the rollout while the gates
+    # were judged, the decision below acts on nothing.
+    seen: dict[str, Any] = {"expected_phase": phase.order, "expected_state": Rollout.State.RUNNING}
     try:
         if failed:
             reason = f"Phase {phase.order} gate(s) failed: {_names(failed)}"
             rollout = _record_failure(rollout.pk, actor, reason)
+            notify("gate_failed", rollout, reason)
             if rollout.gate_failures >= rollout.plan.max_gate_failures:
-                rollout_rollback(rollout_id=rollout.pk, actor=actor, reason=reason)
+                rollout_rollback(rollout_id=rollout.pk, actor=actor, reason=reason, **seen)
                 return TickResult(rollout.pk, "rolled_back", reason)
             return TickResult(rollout.pk, "retrying", reason)
         if errors:
@@ -157,24 +303,28 @@ def tick(*, actor: str = "controller") -> TickResult:
             )
             reason = f"Probe error(s): {_names(errors)}"
             if attempts_with_errors >= settings.ROLLOUT_MAX_PROBE_ERRORS:
-                rollout_pause(rollout_id=rollout.pk, actor=actor, reason=reason)
-                return TickResult(rollout.pk, "paused", reason)
+                # A gate that cannot be judged again and again is a failed gate.
+                reason = f"{reason} ({attempts_with_errors} attempts)"
+                notify("gate_failed", rollout, reason)
+                rollout_rollback(rollout_id=rollout.pk, actor=actor, reason=reason, **seen)
+                return TickResult(rollout.pk, "rolled_back", reason)
             return TickResult(rollout.pk, "probe_error", reason)
         if unsure:
-            # Never a silent pass: a person decides (advance, or abort).
+            # Never a silent pass: a person decides (advance, or abort), and is told so.
             reason = f"Inconclusive gate(s): {_names(unsure)}"
-            rollout_pause(rollout_id=rollout.pk, actor=actor, reason=reason)
+            paused = rollout_pause(rollout_id=rollout.pk, actor=actor, reason=reason, **seen)
+            notify("waiting", paused, reason)
             return TickResult(rollout.pk, "paused", reason)
         rollout = rollout_advance(
             rollout_id=rollout.pk,
             actor=actor,
-            expected_phase=phase.order,
             reason=f"All {len(results)} gate(s) of phase {phase.order} passed",
+            **seen,
         )
     except CommandFailedError as exc:
         # A deploy command of the next phase failed: the rollout must not go on.
         reason = str(exc)
-        rollout_rollback(rollout_id=rollout.pk, actor=actor, reason=reason)
+        rollout_rollback(rollout_id=rollout.pk, actor=actor, reason=reason, **seen)
         return TickResult(rollout.pk, "rolled_back", reason)
     except RolloutError as exc:
         # Someone else moved the rollout meanwhile; the next tick sees the new state.

@@ -82,9 +82,19 @@ def _locked(rollout_id: int) -> Rollout:
     return rollout
 
 
-def _check(rollout: Rollout, action: str, expected_phase: int | None = None) -> None:
+def _check(
+    rollout: Rollout,
+    action: str,
+    expected_phase: int | None = None,
+    expected_state: str | None = None,
+) -> None:
     """Under the row lock: the action must be legal now, and when the caller says which phase
-    it saw, the rollout must still be in it (a stale page or command acts on nothing)."""
+    (and state) it saw, the rollout must still be there: a stale page, command or controller
+    tick acts on nothing. That is how a person's pause wins over a tick judged before it."""
+    if expected_state is not None and rollout.state != expected_state:
+        raise RolloutError(
+            f"Rollout {rollout.pk} is {rollout.state} now, not {expected_state}: nothing was done."
+        )
     if expected_phase is not None and rollout.phase_index != expected_phase:
         raise RolloutError(
             f"The rollout moved on since you looked: it is already in phase "
@@ -195,6 +205,10 @@ def rollout_create(
         raise RolloutError("No rollout plan given and no default plan exists")
     if not plan.phases.exists():
         raise RolloutError(f"Plan {plan} has no phases")
+    if not baseline_version:
+        # What it replaces: the last release that succeeded (the stable lane's version).
+        last = Rollout.objects.filter(state=S.SUCCEEDED).select_related("release").first()
+        baseline_version = last.release.version if last and last.release.version != version else ""
     release, _ = Release.objects.get_or_create(version=version, defaults={"image": image})
     try:
         with transaction.atomic():
@@ -214,27 +228,48 @@ def rollout_create(
     return rollout
 
 
-@transaction.atomic
 def rollout_start(*, rollout_id: int, actor: str, expected_phase: int | None = None) -> Rollout:
-    rollout = _locked(rollout_id)
-    _check(rollout, "start", expected_phase)
-    first = rollout.plan.phases.order_by("order").first()
-    if first is None:
-        raise RolloutError(f"Plan {rollout.plan} has no phases")
-    return _move(
-        rollout, action="start", actor=actor, state=S.RUNNING, phase=1, weight=first.weight
-    )
+    """Enters phase 1. If its deploy commands fail, the rollout does not stay pending holding
+    the lane: it takes the rollback path (rollback commands, an event, a notification) and
+    the caller hears why."""
+    try:
+        with transaction.atomic():
+            rollout = _locked(rollout_id)
+            _check(rollout, "start", expected_phase)
+            first = rollout.plan.phases.order_by("order").first()
+            if first is None:
+                raise RolloutError(f"Plan {rollout.plan} has no phases")
+            return _move(
+                rollout, action="start", actor=actor, state=S.RUNNING, phase=1, weight=first.weight
+            )
+    except CommandFailedError as exc:
+        with transaction.atomic():
+            rollout = _locked(rollout_id)
+            _move(
+                rollout,
+                action="rollback",
+                actor=actor,
+                reason=f"Phase 1 could not start: {exc}",
+                state=S.ROLLED_BACK,
+                weight=0,
+            )
+        raise RolloutError(f"Phase 1 failed and the rollout was rolled back: {exc}") from exc
 
 
 @transaction.atomic
 def rollout_advance(
-    *, rollout_id: int, actor: str, expected_phase: int | None = None, reason: str = ""
+    *,
+    rollout_id: int,
+    actor: str,
+    expected_phase: int | None = None,
+    reason: str = "",
+    expected_state: str | None = None,
 ) -> Rollout:
     """Moves to the next phase, or finishes after the last one. `expected_phase` is the phase
     the caller saw: if the rollout has moved on meanwhile, nothing happens, so two people (or
     two controllers) pressing "advance" at once advance it once."""
     rollout = _locked(rollout_id)
-    _check(rollout, "advance", expected_phase)
+    _check(rollout, "advance", expected_phase, expected_state)
     phases = list(rollout.plan.phases.order_by("order"))
     if rollout.phase_index >= len(phases):
         return _move(rollout, action="complete", actor=actor, reason=reason, state=S.SUCCEEDED)
@@ -252,10 +287,15 @@ def rollout_advance(
 
 @transaction.atomic
 def rollout_pause(
-    *, rollout_id: int, actor: str, reason: str = "", expected_phase: int | None = None
+    *,
+    rollout_id: int,
+    actor: str,
+    reason: str = "",
+    expected_phase: int | None = None,
+    expected_state: str | None = None,
 ) -> Rollout:
     rollout = _locked(rollout_id)
-    _check(rollout, "pause", expected_phase)
+    _check(rollout, "pause", expected_phase, expected_state)
     return _move(rollout, action="pause", actor=actor, reason=reason, state=S.PAUSED)
 
 
@@ -270,21 +310,31 @@ def rollout_resume(
 
 @transaction.atomic
 def rollout_abort(
-    *, rollout_id: int, actor: str, reason: str, expected_phase: int | None = None
+    *,
+    rollout_id: int,
+    actor: str,
+    reason: str,
+    expected_phase: int | None = None,
+    expected_state: str | None = None,
 ) -> Rollout:
     if not reason.strip():
         raise RolloutError("An abort needs a reason")
     rollout = _locked(rollout_id)
-    _check(rollout, "abort", expected_phase)
+    _check(rollout, "abort", expected_phase, expected_state)
     return _move(rollout, action="abort", actor=actor, reason=reason, state=S.ABORTED, weight=0)
 
 
 @transaction.atomic
 def rollout_rollback(
-    *, rollout_id: int, actor: str, reason: str, expected_phase: int | None = None
+    *,
+    rollout_id: int,
+    actor: str,
+    reason: str,
+    expected_phase: int | None = None,
+    expected_state: str | None = None,
 ) -> Rollout:
     rollout = _locked(rollout_id)
-    _check(rollout, "rollback", expected_phase)
+    _check(rollout, "rollback", expected_phase, expected_state)
     return _move(
         rollout, action="rollback", actor=actor, reason=reason, state=S.ROLLED_BACK, weight=0
     )

@@ -53,6 +53,7 @@ class Stack:
     proxy: str
     env: dict[str, str]
     upstream: Path
+    canary_pid: int = 0
 
     def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -109,7 +110,7 @@ def nginx(upstream: Path, stable: str) -> Iterator[tuple[str, dict[str, str]]]:
 
 
 @contextmanager
-def stack(*, broken_canary: bool = False) -> Iterator[Stack]:
+def stack(*, broken_canary: bool = False, canary_faults: bool = False) -> Iterator[Stack]:
     with ExitStack() as exits:
         tmp = Path(exits.enter_context(tempfile.TemporaryDirectory(prefix="portal-e2e-")))
         shared = {
@@ -123,6 +124,9 @@ def stack(*, broken_canary: bool = False) -> Iterator[Stack]:
             gunicorn(workers=1, env={**shared, "APP_VERSION": "0.9.0"}, database_url=database)
         )
         canary_env = {**shared, "APP_VERSION": "1.0.0"}
+        if canary_faults:
+            # X-Fault-Status makes this instance fail; the stable one ignores the header.
+            canary_env["FAULT_INJECTION"] = "true"
         if broken_canary:
             # A canary whose database is misconfigured: it starts, but cannot serve.
             canary_env["DATABASE_URL"] = "postgres://nobody@127.0.0.1:9/missing"
@@ -148,7 +152,7 @@ def stack(*, broken_canary: bool = False) -> Iterator[Stack]:
             "ROLLOUT_PROBE_TIMEOUT": "3",
             "ROLLOUT_NOTIFIERS": "log,status",
         }
-        e2e = Stack(proxy=proxy, env=env, upstream=upstream)
+        e2e = Stack(proxy=proxy, env=env, upstream=upstream, canary_pid=canary.pid)
         e2e.manage("shell", "-c", PLAN)
         yield e2e
 
@@ -226,3 +230,85 @@ def test_killing_rollout_run_mid_phase_and_starting_again_finishes_once() -> Non
         assert status["state"] == "succeeded"
         actions = Counter(event["action"] for event in status["events"])
         assert (actions["start"], actions["advance"], actions["complete"]) == (1, 3, 1)
+
+
+GUARD_PLAN = """
+from ops.models import RolloutPlan
+plan, _ = RolloutPlan.objects.get_or_create(name="guarded", defaults={"is_default": False})
+plan.phases.all().delete()
+for order, weight in enumerate([5, 25, 50, 100], start=1):
+    # The default plan's first bake: twenty minutes. The guard must not wait for it.
+    phase = plan.phases.create(order=order, weight=weight, bake_seconds=1200)
+    phase.gates.create(order=0, kind="canary_health", params={})
+"""
+
+
+def controller(e2e: Stack, seconds: int) -> subprocess.Popen[bytes]:
+    # What the CronJob runs: a tick every 10 s.
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "rollout", "run", "--controller", "--interval", "10",
+         "--max-seconds", str(seconds)],
+        cwd=ROOT, env=e2e.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def wait_for_state(e2e: Stack, state: str, seconds: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if e2e.status()["state"] == state:
+            return time.monotonic() - started
+        time.sleep(1)
+    raise AssertionError(f"not {state} within {seconds} s: {e2e.status()}")
+
+
+def test_a_canary_answering_5xx_is_back_at_zero_within_a_minute_of_a_20_minute_bake() -> None:
+    with stack(canary_faults=True) as e2e:
+        e2e.manage("shell", "-c", GUARD_PLAN)
+        e2e.manage("rollout", "start", "1.0.0", "--plan", "guarded", "--driver", "nginx")
+        assert "weight=5;" in e2e.upstream.read_text()
+        runner = controller(e2e, 120)
+        stop = time.monotonic() + 90
+        bad_at: float | None = None
+        served_errors = 0
+        session = requests.Session()
+        try:
+            while time.monotonic() < stop and e2e.status()["state"] == "running":
+                for _ in range(20):
+                    answer = session.get(
+                        f"{e2e.proxy}/v1/health", headers={"X-Fault-Status": "500"}, timeout=10
+                    )
+                    if answer.status_code >= 500:
+                        served_errors += 1
+                        bad_at = bad_at or time.monotonic()
+            assert bad_at is not None, "the canary never answered 5xx"
+            seconds = wait_for_state(e2e, "rolled_back", 60) + (time.monotonic() - bad_at)
+        finally:
+            runner.terminate()
+            runner.wait(timeout=30)
+        print(
+            f"\n5xx canary: rolled back {seconds:.0f} s after its first bad answer "
+            f"({served_errors} errors served)"
+        )
+        assert seconds <= 60
+        status = e2e.status()
+        assert (status["state"], status["weight"]) == ("rolled_back", 0)
+        assert e2e.canary_share() == 0
+
+
+def test_a_dead_canary_is_back_at_zero_within_a_minute_of_the_first_failed_probe() -> None:
+    with stack() as e2e:
+        e2e.manage("shell", "-c", GUARD_PLAN)
+        e2e.manage("rollout", "start", "1.0.0", "--plan", "guarded", "--driver", "nginx")
+        os.kill(e2e.canary_pid, signal.SIGKILL)
+        died = time.monotonic()
+        runner = controller(e2e, 120)
+        try:
+            wait_for_state(e2e, "rolled_back", 75)
+            seconds = time.monotonic() - died
+        finally:
+            runner.terminate()
+            runner.wait(timeout=30)
+        print(f"\ndead canary: rolled back {seconds:.0f} s after it died")
+        assert seconds <= 60
+        assert e2e.status()["weight"] == 0
+        assert "weight=" in e2e.upstream.read_text()

@@ -46,8 +46,9 @@ def test_passing_gates_take_the_rollout_to_success() -> None:
 
 
 def test_a_failed_gate_rolls_back_to_zero_with_the_reason() -> None:
-    # The canary serves 1.0.0; a rollout of 2.0.0 sees the wrong version on health.
-    rollout = started(plan([("canary_health", {})]), version="2.0.0")
+    # The canary serves 1.0.0; a rollout of 2.0.0 sees the wrong version on health. The guard
+    # judges health on every tick, bake or not, and rolls back at once.
+    rollout = started(plan([("canary_health", {})], bake=3600), version="2.0.0")
     result = tick()
     assert result.action == "rolled_back"
     assert "canary_health" in result.detail
@@ -56,14 +57,18 @@ def test_a_failed_gate_rolls_back_to_zero_with_the_reason() -> None:
     failed = GateResult.objects.get(rollout=rollout)
     assert failed.verdict == "fail"
     assert '"version":"1.0.0"' in failed.evidence
-    assert list(rollout.events.values_list("action", flat=True))[-2:] == ["gate_failed", "rollback"]
+    assert list(rollout.events.values_list("action", flat=True))[-2:] == [
+        "guard_failed",
+        "rollback",
+    ]
 
 
 def test_failures_below_the_plans_limit_are_retried() -> None:
-    the_plan = plan([("canary_health", {})])
+    # A phase gate the guard does not judge: the files route's limit is not 999/min.
+    the_plan = plan([("files_contract", {"rate_limit": "999"})])
     the_plan.max_gate_failures = 2
     the_plan.save()
-    rollout = started(the_plan, version="2.0.0")
+    rollout = started(the_plan)
     assert tick().action == "retrying"
     assert tick().action == "rolled_back"
     attempts = GateResult.objects.filter(rollout=rollout).values_list("attempt", flat=True)
@@ -80,15 +85,18 @@ def test_an_inconclusive_gate_pauses_for_a_person() -> None:
     assert (rollout.state, rollout.weight) == (Rollout.State.PAUSED, 5)
 
 
-def test_probe_errors_are_retried_then_pause(settings: Any) -> None:
+def test_a_canary_that_does_not_answer_is_rolled_back(settings: Any) -> None:
     settings.ROLLOUT_CANARY_URL = "http://127.0.0.1:9"
     settings.ROLLOUT_PROBE_TIMEOUT = 1
     settings.ROLLOUT_MAX_PROBE_ERRORS = 2
-    rollout = started(plan([("canary_health", {})]))
+    # Even while its phase bakes: the guard probes on every tick.
+    rollout = started(plan([("canary_health", {})], bake=3600))
     assert tick().action == "probe_error"
-    assert tick().action == "paused"
+    result = tick()
+    assert result.action == "rolled_back"
+    assert "did not answer 2 ticks in a row" in result.detail
     rollout.refresh_from_db()
-    assert rollout.gate_failures == 0  # errors are not failures
+    assert (rollout.state, rollout.weight) == (Rollout.State.ROLLED_BACK, 0)
 
 
 def test_a_phase_bakes_before_its_gates_are_judged() -> None:
@@ -144,7 +152,7 @@ def test_the_report_renders_the_seeds_shape_for_a_success_and_a_rollback() -> No
     text = out.getvalue()
     assert "❌ FAIL" in text
     assert "<summary>Evidence</summary>" in text
-    assert "**rollback** by controller: Phase 1 gate(s) failed" in text
+    assert "**rollback** by controller: Guard: canary_health" in text
     assert "## Phase 2: Expanded Canary (25% Traffic)\n\nNot reached." in text
     assert text.rstrip().endswith("❌ **ROLLED BACK**")
     assert broken.pk != rollout.pk

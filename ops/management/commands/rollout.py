@@ -80,6 +80,12 @@ class Command(BaseCommand):
         run = sub.add_parser("run", help="Tick until the rollout succeeds, rolls back or pauses.")
         run.add_argument("--interval", type=float, default=10.0, help="Seconds between ticks.")
         run.add_argument("--max-seconds", type=float, default=None, help="Give up after this.")
+        run.add_argument(
+            "--controller",
+            action="store_true",
+            help="Keep ticking whatever happens (guarding paused rollouts too) until "
+            "--max-seconds, then exit 0: what the CronJob runs every minute.",
+        )
         abort = sub.add_parser("abort", help="Stop and send all traffic back to stable.")
         abort.add_argument("id", nargs="?", type=int)
         abort.add_argument("--reason", required=True)
@@ -111,7 +117,10 @@ class Command(BaseCommand):
                 result = tick(actor=actor)
                 self.stdout.write(f"{result.action}: {result.detail}")
             elif action == "run":
-                self._run(actor, options["interval"], options["max_seconds"])
+                if options["controller"]:
+                    self._controller(actor, options["interval"], options["max_seconds"] or 55)
+                else:
+                    self._run(actor, options["interval"], options["max_seconds"])
             else:
                 rollout = self._target(options.get("id"))
                 expected = options.get("expect_phase")
@@ -130,6 +139,16 @@ class Command(BaseCommand):
         except RolloutError as exc:
             raise CommandError(str(exc), returncode=2) from None
 
+    def _controller(self, actor: str, interval: float, max_seconds: float) -> None:
+        started = time.monotonic()
+        while True:
+            result = tick(actor=actor)
+            self.stdout.write(f"{result.action}: {result.detail}")
+            self.stdout.flush()
+            if time.monotonic() - started + interval > max_seconds:
+                return
+            time.sleep(interval)
+
     def _run(self, actor: str, interval: float, max_seconds: float | None) -> None:
         started = time.monotonic()
         while True:
@@ -138,8 +157,10 @@ class Command(BaseCommand):
             self.stdout.flush()
             if result.action == "succeeded":
                 return
-            if result.action == "rolled_back":
-                raise CommandError(f"Rolled back: {result.detail}", returncode=3)
+            if result.action in {"rolled_back", "aborted"}:
+                raise CommandError(
+                    f"{result.action.replace('_', ' ').capitalize()}: {result.detail}", returncode=3
+                )
             if result.action == "paused":
                 raise CommandError(f"Paused for a person: {result.detail}", returncode=4)
             if result.action == "idle" and result.rollout_id is None:

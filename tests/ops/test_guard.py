@@ -1,0 +1,187 @@
+"""The controller's safety promises, against the real application (pytest-django's live_server
+is the canary): the guard judges hard signals on every tick, bake or not; a pause wins over a
+tick judged before it; a paused rollout has a deadline; a failing phase-1 command rolls back.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from ops.models import Rollout, RolloutEvent, StatusEntry
+from ops.rollouts import reconciler
+from ops.rollouts.gates import GateContext, run_gate
+from ops.rollouts.probes import probe_credentials
+from ops.rollouts.reconciler import tick
+from ops.rollouts.services import (
+    RolloutError,
+    rollout_advance,
+    rollout_create,
+    rollout_pause,
+    rollout_start,
+)
+from ops.slo.sources import default_source
+from tests.factories import MetricRollupFactory, RolloutPlanFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+S = Rollout.State
+DAY = 86400
+
+
+@pytest.fixture(autouse=True)
+def _canary(live_server: Any, settings: Any) -> None:
+    settings.ROLLOUT_CANARY_URL = live_server.url
+    settings.ROLLOUT_STABLE_URL = live_server.url
+    settings.RATE_LIMITS = {"default": "1000/m", "files": "120/m"}
+
+
+def started(bake: int = DAY, gates: Any = (), **plan: Any) -> Rollout:
+    the_plan = RolloutPlanFactory.create(bake=bake, gates=list(gates), **plan)
+    rollout = rollout_create(version="1.0.0", actor="alice", plan=the_plan)
+    return rollout_start(rollout_id=rollout.pk, actor="alice")
+
+
+def test_a_canary_answering_5xx_is_rolled_back_during_a_day_long_bake() -> None:
+    rollout = started(bake=DAY)
+    assert tick().action == "waiting"  # healthy so far: it bakes
+    MetricRollupFactory.create(
+        version="1.0.0",
+        endpoint="/v*/contacts",
+        status_class="5xx",
+        count=40,
+        minute=timezone.now().replace(second=0, microsecond=0),
+    )
+    result = tick()
+    assert result.action == "rolled_back"
+    assert "error_rate" in result.detail
+    rollout.refresh_from_db()
+    assert (rollout.state, rollout.weight) == (S.ROLLED_BACK, 0)
+    breach = rollout.gate_results.get(kind="error_rate")
+    assert (breach.verdict, breach.observed) == ("fail", "100.000% (40 of 40)")
+
+
+def test_a_few_errors_under_the_guards_threshold_do_not_roll_back() -> None:
+    started(bake=DAY)
+    minute = timezone.now().replace(second=0, microsecond=0)
+    MetricRollupFactory.create(version="1.0.0", status_class="2xx", count=99, minute=minute)
+    MetricRollupFactory.create(version="1.0.0", status_class="5xx", count=1, minute=minute)
+    assert tick().action == "waiting"
+
+
+def test_a_pause_wins_over_a_tick_that_judged_before_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    rollout = started(bake=0, gates=[("tenant_isolation", {})])
+    real = reconciler.evaluate_phase
+
+    def a_person_pauses_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        results = real(*args, **kwargs)
+        rollout_pause(rollout_id=rollout.pk, actor="bob", reason="looks odd")
+        return results
+
+    monkeypatch.setattr(reconciler, "evaluate_phase", a_person_pauses_meanwhile)
+    result = tick()
+    assert result.action == "idle"
+    assert "paused now, not running" in result.detail
+    rollout.refresh_from_db()
+    assert (rollout.state, rollout.phase_index, rollout.weight) == (S.PAUSED, 1, 5)
+    assert not rollout.events.filter(action="advance").exists()
+
+
+def test_a_paused_rollout_is_guarded_and_says_it_waits_for_a_person() -> None:
+    rollout = started(bake=0)
+    rollout_pause(rollout_id=rollout.pk, actor="bob", reason="lunch")
+    result = tick()
+    assert (result.action, result.detail) == ("paused", "paused, waiting for a person")
+
+
+def test_a_rollout_paused_past_its_deadline_is_aborted(settings: Any) -> None:
+    settings.ROLLOUT_PAUSE_DEADLINE_SECONDS = 600
+    rollout = started(bake=0)
+    rollout_pause(rollout_id=rollout.pk, actor="bob", reason="lunch")
+    RolloutEvent.objects.filter(rollout=rollout, action="pause").update(
+        at=timezone.now() - timedelta(seconds=601)
+    )
+    result = tick()
+    assert result.action == "aborted"
+    rollout.refresh_from_db()
+    assert (rollout.state, rollout.weight) == (S.ABORTED, 0)
+
+
+def test_two_advances_from_the_same_phase_advance_once() -> None:
+    rollout = started(bake=0)
+    call_command("rollout", "advance", str(rollout.pk), "--expect-phase", "1", stdout=StringIO())
+    with pytest.raises(CommandError) as caught:
+        call_command(
+            "rollout", "advance", str(rollout.pk), "--expect-phase", "1", stdout=StringIO()
+        )
+    assert caught.value.returncode == 2
+    assert "already in phase 2" in str(caught.value)
+    rollout.refresh_from_db()
+    assert (rollout.phase_index, rollout.weight) == (2, 25)
+
+
+def test_a_controller_decision_needs_the_state_it_saw() -> None:
+    rollout = started(bake=0)
+    rollout_pause(rollout_id=rollout.pk, actor="bob")
+    with pytest.raises(RolloutError, match="paused now, not running"):
+        rollout_advance(rollout_id=rollout.pk, actor="controller", expected_state=S.RUNNING)
+
+
+def test_a_failing_phase_one_command_rolls_back_and_frees_the_lane(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    the_plan = RolloutPlanFactory.create(phase_commands={1: ["false"]})
+    rollout = rollout_create(version="2.0.0", actor="alice", plan=the_plan)
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RolloutError, match="Phase 1 failed and the rollout was rolled back"),
+    ):
+        rollout_start(rollout_id=rollout.pk, actor="alice")
+    rollout.refresh_from_db()
+    assert (rollout.state, rollout.weight) == (S.ROLLED_BACK, 0)
+    assert rollout.events.filter(action="rollback").exists()
+    assert StatusEntry.objects.filter(kind="rollback").exists()  # notified
+    # The lane is free for the next attempt.
+    assert rollout_create(version="2.0.1", actor="alice", plan=the_plan).state == S.PENDING
+
+
+def test_an_inconclusive_pause_tells_the_operators(
+    django_capture_on_commit_callbacks: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    latency = {"endpoint": "/v*/contacts", "threshold_ms": 300, "min_samples": 50}
+    started(bake=0, gates=[("latency", latency)])
+    with (
+        caplog.at_level(logging.INFO, logger="portal.rollouts"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert tick().action == "paused"
+    assert "is paused, waiting for a person" in caplog.text
+    # ...on the operators' channels only, never on the public status page.
+    assert not StatusEntry.objects.filter(title__contains="waiting").exists()
+
+
+def test_the_metrics_gate_sends_the_metrics_token(settings: Any) -> None:
+    settings.METRICS_TOKEN = "metrics-secret"
+    rollout = started(bake=0)
+    context = GateContext(
+        rollout=rollout,
+        canary_url=settings.ROLLOUT_CANARY_URL,
+        stable_url=settings.ROLLOUT_STABLE_URL,
+        source=default_source(),
+        probes=probe_credentials(),
+        timeout=5,
+    )
+    assert run_gate("metrics_export", context, {}).verdict == "pass"
+
+
+def test_the_baseline_defaults_to_the_last_succeeded_release() -> None:
+    first = started(bake=0, phases=1)
+    rollout_advance(rollout_id=first.pk, actor="alice")
+    assert Rollout.objects.get(pk=first.pk).state == S.SUCCEEDED
+    second = rollout_create(version="1.1.0", actor="alice", plan=first.plan)
+    assert second.baseline_version == "1.0.0"
