@@ -15,6 +15,7 @@ class Release(models.Model):
         WATCHING = "watching", "Under the stability watch"
         STABLE = "stable", "Stable (watch passed)"
         BREACHED = "breached", "SLO breached during the watch"
+        SUPERSEDED = "superseded", "Superseded by a later release before its watch ended"
 
     version = models.CharField(max_length=64, unique=True)
     image = models.CharField(max_length=300, blank=True, help_text="e.g. portal-api:v1.0.0")

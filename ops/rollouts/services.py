@@ -55,14 +55,33 @@ def command_argv(template: str, values: dict[str, Any]) -> list[str]:
         raise CommandFailedError(f"The plan's command {template!r} is malformed: {exc}") from exc
 
 
-def _run_commands(rollout: Rollout, commands: list[str], *, weight: int) -> str:
-    values = {
+BASELINE_PLACEHOLDERS = ("{baseline}", "{baseline_image}")
+
+
+def command_values(rollout: Rollout, weight: int) -> dict[str, Any]:
+    """What a plan's command templates may name: the release being rolled out, the traffic
+    weight, and the baseline it replaces (for rollback commands that restore production)."""
+    values: dict[str, Any] = {
         "version": rollout.release.version,
         "image": rollout.release.image or f"portal-api:v{rollout.release.version}",
         "weight": weight,
     }
+    if rollout.baseline_version:
+        baseline = Release.objects.filter(version=rollout.baseline_version).first()
+        values["baseline"] = rollout.baseline_version
+        values["baseline_image"] = (baseline.image if baseline else "") or (
+            f"portal-api:v{rollout.baseline_version}"
+        )
+    return values
+
+
+def _run_commands(rollout: Rollout, commands: list[str], *, weight: int) -> str:
+    values = command_values(rollout, weight)
     outputs = []
     for template in commands:
+        if "baseline" not in values and any(p in template for p in BASELINE_PLACEHOLDERS):
+            outputs.append(f"skipped (no baseline release is known): {template}")
+            continue
         argv = command_argv(template, values)
         try:
             outputs.append(run_command(argv, rollout.plan.command_timeout))
@@ -161,6 +180,11 @@ def _move(
             Release.objects.filter(pk=rollout.release_id).update(
                 stability=Release.Stability.WATCHING
             )
+        if state == S.SUCCEEDED:
+            # An earlier release still under watch no longer serves: its watch is over.
+            Release.objects.filter(stability=Release.Stability.WATCHING).exclude(
+                pk=rollout.release_id
+            ).update(stability=Release.Stability.SUPERSEDED)
     rollout.save()
     RolloutEvent.objects.create(
         rollout=rollout,

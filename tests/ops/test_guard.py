@@ -14,7 +14,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from ops.models import Rollout, RolloutEvent, StatusEntry
+from ops.models import Release, Rollout, RolloutEvent, StatusEntry
 from ops.rollouts import reconciler
 from ops.rollouts.gates import GateContext, run_gate
 from ops.rollouts.probes import probe_credentials
@@ -24,6 +24,7 @@ from ops.rollouts.services import (
     rollout_advance,
     rollout_create,
     rollout_pause,
+    rollout_rollback,
     rollout_start,
 )
 from ops.slo.sources import default_source
@@ -185,3 +186,37 @@ def test_the_baseline_defaults_to_the_last_succeeded_release() -> None:
     assert Rollout.objects.get(pk=first.pk).state == S.SUCCEEDED
     second = rollout_create(version="1.1.0", actor="alice", plan=first.plan)
     assert second.baseline_version == "1.0.0"
+
+
+def test_a_later_success_closes_the_earlier_releases_watch(settings: Any) -> None:
+    settings.ROLLOUT_WATCH_HOURS = 24
+    first = started(bake=0, phases=1)
+    rollout_advance(rollout_id=first.pk, actor="alice")
+    second = rollout_create(version="1.1.0", actor="alice", plan=first.plan)
+    second = rollout_start(rollout_id=second.pk, actor="alice")
+    rollout_advance(rollout_id=second.pk, actor="alice")
+    stability = dict(Release.objects.values_list("version", "stability"))
+    assert stability == {"1.0.0": "superseded", "1.1.0": "watching"}
+
+
+def test_rollback_commands_can_restore_the_baseline_image() -> None:
+    plan = RolloutPlanFactory.create(
+        rollback_commands=["echo restoring prod to {baseline_image} ({baseline})"]
+    )
+    Release.objects.create(version="0.9.0", image="ghcr.io/acme/api:v0.9.0")
+    rollout = rollout_create(version="1.0.0", actor="alice", plan=plan, baseline_version="0.9.0")
+    rollout_start(rollout_id=rollout.pk, actor="alice")
+    done = rollout_rollback(rollout_id=rollout.pk, actor="alice", reason="bad")
+    output = done.events.get(action="rollback").output
+    assert "restoring prod to ghcr.io/acme/api:v0.9.0 (0.9.0)" in output
+
+
+def test_a_baseline_command_without_a_known_baseline_is_skipped_not_fatal() -> None:
+    plan = RolloutPlanFactory.create(rollback_commands=["echo {baseline_image}", "echo after"])
+    rollout = rollout_start(
+        rollout_id=rollout_create(version="1.0.0", actor="alice", plan=plan).pk, actor="alice"
+    )
+    done = rollout_rollback(rollout_id=rollout.pk, actor="alice", reason="bad")
+    output = done.events.get(action="rollback").output
+    assert "skipped (no baseline release is known)" in output
+    assert "after" in output
