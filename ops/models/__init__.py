@@ -3,6 +3,7 @@
 from ops.models.rollouts import (
     Gate,
     GateResult,
+    Notification,
     Release,
     Rollout,
     RolloutEvent,
@@ -17,6 +18,7 @@ __all__ = [
     "Gate",
     "GateResult",
     "MetricRollup",
+    "Notification",
     "Release",
     "Rollout",
     "RolloutEvent",

@@ -211,3 +211,30 @@ class GateResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.verdict} (phase {self.phase_index}, attempt {self.attempt})"
+
+
+class Notification(models.Model):
+    """The outbox: a notification for an outside channel, written in the same transaction as
+    the transition that caused it and delivered afterwards by the controller, with retries.
+    Nothing acknowledged is lost if a process dies after the commit, and no transition waits
+    for a slow webhook."""
+
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="notifications")
+    event = models.CharField(max_length=30)
+    channel = models.CharField(max_length=20)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True, help_text="Gave up after retries.")
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["delivered_at", "failed_at", "next_attempt_at"], name="outbox_due")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} via {self.channel} for rollout {self.rollout_id}"

@@ -1,5 +1,13 @@
 """Rollout notifications: the log (default), a generic webhook, and the product's own status
-page entries. Sent only after the transition that caused them has committed."""
+page entries.
+
+- `status` entries are written in the transition's own transaction: they commit with it.
+- `log` lines are written once the transition has committed.
+- `webhook` notifications go through an outbox (`Notification` rows written in the same
+  transaction) that the controller delivers on every tick, with retries and back-off: a slow
+  or dead webhook never holds up an action, and a process that dies after the commit loses
+  nothing.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +15,14 @@ import json
 import logging
 import time
 import urllib.request
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ops.models import Rollout, StatusEntry
+from ops.models import Notification, Rollout, StatusEntry
 
 logger = logging.getLogger("portal.rollouts")
 
@@ -52,27 +61,6 @@ def _payload(event: str, rollout: Rollout, reason: str) -> dict[str, Any]:
 
 def _log(payload: dict[str, Any]) -> None:
     logger.info("%s", payload["title"], extra={"notification": payload})
-
-
-def _webhook(payload: dict[str, Any]) -> None:
-    url = settings.ROLLOUT_WEBHOOK_URL
-    if not url:
-        logger.warning("ROLLOUT_WEBHOOK_URL is not set; webhook notification skipped")
-        return
-    body = json.dumps(payload).encode()
-    for attempt in range(1, 4):
-        # The URL is validated as http(s) by settings.
-        request = urllib.request.Request(  # noqa: S310
-            url, data=body, headers={"Content-Type": "application/json"}, method="POST"
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-                if response.status < 300:
-                    return
-        except OSError as exc:
-            logger.warning("Webhook attempt %d failed: %s", attempt, exc)
-        time.sleep(0.5 * attempt)
-    logger.error("Webhook notification %s was not delivered", payload["event"])
 
 
 def _status(payload: dict[str, Any], rollout: Rollout) -> None:
@@ -119,20 +107,76 @@ def _status(payload: dict[str, Any], rollout: Rollout) -> None:
         )
 
 
+# Outbox delivery: a try every tick while due, waits doubling from 5 s to 5 min, then give up.
+MAX_ATTEMPTS = 12
+WEBHOOK_TIMEOUT_SECONDS = 5
+
+
 def notify(event: str, rollout: Rollout, reason: str = "") -> None:
-    """Queues the notification for after the current transaction commits."""
+    """Records the notification with the current transaction: status entries at once, the log
+    line after commit, webhook deliveries in the outbox."""
+    payload = _payload(event, rollout, reason)
+    channels = settings.ROLLOUT_NOTIFIERS
+    if "status" in channels:
+        _status(payload, rollout)
+    if "webhook" in channels:
+        Notification.objects.create(
+            rollout=rollout, event=event, channel="webhook", payload=payload
+        )
+    if "log" in channels:
+        transaction.on_commit(lambda: _log(payload))
 
-    def send() -> None:
-        payload = _payload(event, rollout, reason)
-        for channel in settings.ROLLOUT_NOTIFIERS:
+
+def _post(payload: dict[str, Any]) -> None:
+    url = settings.ROLLOUT_WEBHOOK_URL
+    if not url:
+        raise OSError("ROLLOUT_WEBHOOK_URL is not set")
+    # The URL is validated as http(s) by settings.
+    request = urllib.request.Request(  # noqa: S310
+        url,
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:  # noqa: S310
+        if response.status >= 300:
+            raise OSError(f"the webhook answered {response.status}")
+
+
+def deliver_notifications(*, budget_seconds: float = 10.0) -> int:
+    """Delivers due outbox notifications, oldest first, for at most `budget_seconds`; returns
+    how many were delivered. Called by every controller tick."""
+    started = time.monotonic()
+    delivered = 0
+    while time.monotonic() - started < budget_seconds:
+        with transaction.atomic():
+            due = (
+                Notification.objects.select_for_update(skip_locked=True)
+                .filter(
+                    delivered_at__isnull=True,
+                    failed_at__isnull=True,
+                    next_attempt_at__lte=timezone.now(),
+                )
+                .order_by("id")
+                .first()
+            )
+            if due is None:
+                return delivered
             try:
-                if channel == "log":
-                    _log(payload)
-                elif channel == "webhook":
-                    _webhook(payload)
-                elif channel == "status":
-                    _status(payload, rollout)
-            except Exception:
-                logger.exception("Notifier %s failed for %s", channel, event)
-
-    transaction.on_commit(send)
+                _post(due.payload)
+            except OSError as exc:
+                due.attempts += 1
+                due.last_error = str(exc)[:1000]
+                wait = min(300, 5 * 2 ** (due.attempts - 1))
+                due.next_attempt_at = timezone.now() + timedelta(seconds=wait)
+                if due.attempts >= MAX_ATTEMPTS:
+                    due.failed_at = timezone.now()
+                    logger.error("Webhook notification %s was not delivered: %s", due, exc)
+                else:
+                    logger.warning("Webhook attempt %d for %s failed: %s", due.attempts, due, exc)
+            else:
+                due.attempts += 1
+                due.delivered_at = timezone.now()
+                delivered += 1
+            due.save()
+    return delivered

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from ops.models import Gate, GateResult, Rollout, RolloutEvent
 from ops.rollouts.gates import GateContext, Outcome, run_gate
-from ops.rollouts.notify import notify
+from ops.rollouts.notify import deliver_notifications, notify
 from ops.rollouts.probes import probe_credentials
 from ops.rollouts.services import (
     CommandFailedError,
@@ -255,6 +255,8 @@ def expire_paused(actor: str) -> TickResult | None:
 
 
 def tick(*, actor: str = "controller") -> TickResult:
+    # The outbox first: notifications of earlier transitions go out, whatever this tick does.
+    deliver_notifications()
     expired = expire_paused(actor)
     if expired is not None:
         return expired

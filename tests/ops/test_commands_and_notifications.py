@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from ops.models import Rollout, RolloutPlan, StatusEntry
+from ops.models import Notification, Rollout, RolloutPlan, StatusEntry
+from ops.rollouts.notify import deliver_notifications
 from ops.rollouts.services import (
     CommandFailedError,
     rollout_abort,
@@ -106,18 +107,44 @@ def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
         server.shutdown()
 
 
-def test_the_webhook_receives_json_after_commit(
-    settings: Any,
-    webhook: tuple[str, list[dict[str, Any]]],
-    django_capture_on_commit_callbacks: Any,
+def test_the_webhook_receives_json_from_the_outbox(
+    settings: Any, webhook: tuple[str, list[dict[str, Any]]]
 ) -> None:
     url, received = webhook
     settings.ROLLOUT_NOTIFIERS = ["webhook"]
     settings.ROLLOUT_WEBHOOK_URL = url
     rollout = rollout_create(version="1.0.0", actor="t")
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        rollout_start(rollout_id=rollout.pk, actor="t")
-    assert received == []  # nothing is sent before the transition commits
-    for callback in callbacks:
-        callback()
+    rollout_start(rollout_id=rollout.pk, actor="t")
+    assert received == []  # the action does not wait for the webhook: the outbox has it
+    (queued,) = Notification.objects.all()
+    assert (queued.event, queued.delivered_at) == ("started", None)
+    assert deliver_notifications() == 1
     assert [(r["event"], r["version"], r["weight"]) for r in received] == [("started", "1.0.0", 5)]
+    queued.refresh_from_db()
+    assert queued.delivered_at is not None
+    assert deliver_notifications() == 0  # delivered once
+
+
+def test_a_webhook_that_never_answers_delays_nothing_and_is_retried(settings: Any) -> None:
+    import socket
+    import time
+
+    silent = socket.socket()  # accepts connections, never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    settings.ROLLOUT_NOTIFIERS = ["webhook", "status"]
+    settings.ROLLOUT_WEBHOOK_URL = f"http://127.0.0.1:{silent.getsockname()[1]}/hook"
+    try:
+        rollout = rollout_create(version="1.0.0", actor="t")
+        rollout_start(rollout_id=rollout.pk, actor="t")
+        began = time.monotonic()
+        rollout_abort(rollout_id=rollout.pk, actor="t", reason="stop")
+        assert time.monotonic() - began < 2  # not the webhook's 5 s timeout, let alone 3 tries
+        assert deliver_notifications(budget_seconds=1) == 0
+    finally:
+        silent.close()
+    first = Notification.objects.order_by("id").first()
+    assert first is not None
+    assert (first.attempts, first.delivered_at) == (1, None)
+    assert first.next_attempt_at > first.created_at  # backs off before the next try
+    assert "timed out" in first.last_error
