@@ -93,9 +93,13 @@ class Rollout(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         ABORTED = "aborted", "Aborted"
         ROLLED_BACK = "rolled_back", "Rolled back"
+        # Traffic must go back to stable but the driver refused: retried, alerted, forceable.
+        ROLLBACK_PENDING = "rollback_pending", "Rollback pending (driver refused)"
 
     # In flight (holding the lane); every other state is final.
-    LIVE_STATES: ClassVar[frozenset[str]] = frozenset({State.PENDING, State.RUNNING, State.PAUSED})
+    LIVE_STATES: ClassVar[frozenset[str]] = frozenset(
+        {State.PENDING, State.RUNNING, State.PAUSED, State.ROLLBACK_PENDING}
+    )
     FINAL_STATES: ClassVar[frozenset[str]] = frozenset(
         {State.SUCCEEDED, State.ABORTED, State.ROLLED_BACK}
     )
@@ -114,6 +118,12 @@ class Rollout(models.Model):
     weight = models.PositiveIntegerField(default=0)
     phase_started_at = models.DateTimeField(null=True, blank=True)
     gate_failures = models.PositiveIntegerField(default=0)
+    rollback_target = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="While rollback is pending: the final state it will reach (aborted or "
+        "rolled_back).",
+    )
     probe_errors = models.PositiveIntegerField(
         default=0, help_text="Consecutive ticks whose guard could not reach the canary."
     )
@@ -137,7 +147,7 @@ class Rollout(models.Model):
             # out because a migration holds this condition as written.
             models.UniqueConstraint(
                 fields=["lane"],
-                condition=models.Q(state__in=["pending", "running", "paused"]),
+                condition=models.Q(state__in=["pending", "running", "paused", "rollback_pending"]),
                 name="rollout_one_active_per_lane",
             )
         ]

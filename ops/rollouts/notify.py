@@ -36,8 +36,10 @@ MESSAGES = {
     # For the operators' channels only (log, webhook): never on the public status page.
     "waiting": "Rollout of Portal API {version} is paused, waiting for a person",
     "gate_failed": "Rollout of Portal API {version}: a gate failed",
+    "rollback_pending": "ALERT: rollback of Portal API {version} is pending: the traffic "
+    "driver refused; retrying",
 }
-INTERNAL_EVENTS = frozenset({"waiting", "gate_failed"})
+INTERNAL_EVENTS = frozenset({"waiting", "gate_failed", "rollback_pending"})
 # What the public status page says: a neutral sentence per event, never an operator's reason
 # or a command's output (those stay in the event log and the operators' channels).
 PUBLIC_BODIES = {
@@ -60,7 +62,8 @@ def _payload(event: str, rollout: Rollout, reason: str) -> dict[str, Any]:
 
 
 def _log(payload: dict[str, Any]) -> None:
-    logger.info("%s", payload["title"], extra={"notification": payload})
+    level = logging.ERROR if payload["event"] == "rollback_pending" else logging.INFO
+    logger.log(level, "%s", payload["title"], extra={"notification": payload})
 
 
 def _status(payload: dict[str, Any], rollout: Rollout) -> None:

@@ -54,6 +54,7 @@ TickAction = Literal[
     "paused",
     "rolled_back",
     "aborted",
+    "rollback_pending",
 ]
 
 
@@ -254,12 +255,41 @@ def expire_paused(actor: str) -> TickResult | None:
     return TickResult(paused.pk, "aborted", reason)
 
 
+RETRY_EVENTS = ("rollback_pending", "rollback_retry")
+
+
+def retry_rollback(rollout: Rollout, actor: str) -> TickResult:
+    """A rollback the driver refused: tried again with back-off (10 s doubling to 5 min)
+    until the driver takes it or a person forces it."""
+    attempts = rollout.events.filter(action__in=RETRY_EVENTS)
+    last = attempts.order_by("-at", "-id").first()
+    wait = min(300, 10 * 2 ** max(0, attempts.count() - 1))
+    if last is not None and (timezone.now() - last.at).total_seconds() < wait:
+        return TickResult(rollout.pk, "rollback_pending", f"driver refused; next try in {wait}s")
+    act = rollout_abort if rollout.rollback_target == Rollout.State.ABORTED else rollout_rollback
+    try:
+        done = act(
+            rollout_id=rollout.pk,
+            actor=actor,
+            reason="Retrying the rollback the driver refused",
+            expected_state=Rollout.State.ROLLBACK_PENDING,
+        )
+    except RolloutError as exc:
+        return TickResult(rollout.pk, "idle", str(exc))
+    if done.state == Rollout.State.ROLLBACK_PENDING:
+        return TickResult(rollout.pk, "rollback_pending", "the driver still refuses")
+    return TickResult(rollout.pk, "rolled_back", f"traffic back on stable: {done.state}")
+
+
 def tick(*, actor: str = "controller") -> TickResult:
     # The outbox first: notifications of earlier transitions go out, whatever this tick does.
     deliver_notifications()
     expired = expire_paused(actor)
     if expired is not None:
         return expired
+    pending = Rollout.objects.filter(state=Rollout.State.ROLLBACK_PENDING).first()
+    if pending is not None:
+        return retry_rollback(pending, actor)
     live = Rollout.objects.filter(state__in=[Rollout.State.RUNNING, Rollout.State.PAUSED])
     rollout = live.select_related("plan", "release").first()
     if rollout is None:
@@ -314,8 +344,8 @@ def tick(*, actor: str = "controller") -> TickResult:
         if unsure:
             # Never a silent pass: a person decides (advance, or abort), and is told so.
             reason = f"Inconclusive gate(s): {_names(unsure)}"
-            paused = rollout_pause(rollout_id=rollout.pk, actor=actor, reason=reason, **seen)
-            notify("waiting", paused, reason)
+            # The pause notifies the operators that a person is needed.
+            rollout_pause(rollout_id=rollout.pk, actor=actor, reason=reason, **seen)
             return TickResult(rollout.pk, "paused", reason)
         rollout = rollout_advance(
             rollout_id=rollout.pk,

@@ -34,7 +34,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "pause": frozenset({S.RUNNING}),
     "resume": frozenset({S.PAUSED}),
     "abort": Rollout.LIVE_STATES,
-    "rollback": frozenset({S.RUNNING, S.PAUSED}),
+    "rollback": frozenset({S.RUNNING, S.PAUSED, S.ROLLBACK_PENDING}),
 }
 
 
@@ -148,9 +148,14 @@ def _move(
         try:
             output = driver_for(rollout.driver).set_weight(rollout, weight)
         except DriverError as exc:
-            raise RolloutError(
-                f"The {rollout.driver} driver could not set {weight}%: {exc}"
-            ) from exc
+            if state not in {S.ABORTED, S.ROLLED_BACK}:
+                raise RolloutError(
+                    f"The {rollout.driver} driver could not set {weight}%: {exc}"
+                ) from exc
+            # Going back to stable must always be possible: wait in "rollback pending"
+            # (the lane stays held, the weight says where traffic really is), retried by the
+            # controller with back-off, alerted, and forceable by a person.
+            return _rollback_pending(rollout, action, actor, reason, state, before, exc)
         rollout.weight = weight
     if output:
         outputs.append(output)
@@ -200,9 +205,65 @@ def _move(
         "complete": "completed",
         "rollback": "rolled_back",
         "abort": "aborted",
+        # Every wait for a person is announced to the operators.
+        "pause": "waiting",
     }.get(action)
     if event:
         notify(event, rollout, reason)
+    return rollout
+
+
+def _rollback_pending(
+    rollout: Rollout,
+    action: str,
+    actor: str,
+    reason: str,
+    target: str,
+    before: dict[str, Any],
+    error: DriverError,
+) -> Rollout:
+    first = rollout.state != S.ROLLBACK_PENDING
+    rollout.state = S.ROLLBACK_PENDING
+    rollout.rollback_target = target
+    rollout.save()
+    RolloutEvent.objects.create(
+        rollout=rollout,
+        actor=actor,
+        action="rollback_pending" if first else "rollback_retry",
+        reason=reason,
+        before=before,
+        after=_snapshot(rollout),
+        output=f"The {rollout.driver} driver could not set 0%: {error}",
+    )
+    if first:
+        notify("rollback_pending", rollout, f"{reason} — driver: {error}")
+    return rollout
+
+
+@transaction.atomic
+def rollout_force_rollback(*, rollout_id: int, actor: str, reason: str) -> Rollout:
+    """For a person who has moved the traffic back by hand while the driver kept refusing:
+    records the rollback as done (weight 0) without calling the driver."""
+    if not reason.strip():
+        raise RolloutError("Forcing a rollback needs a reason (what was done by hand)")
+    rollout = _locked(rollout_id)
+    if rollout.state != S.ROLLBACK_PENDING:
+        raise RolloutError(f"Rollout {rollout.pk} is {rollout.state}, not rollback pending")
+    before = _snapshot(rollout)
+    rollout.state = rollout.rollback_target or S.ROLLED_BACK
+    rollout.weight = 0
+    rollout.finished_at = timezone.now()
+    rollout.save()
+    RolloutEvent.objects.create(
+        rollout=rollout,
+        actor=actor,
+        action="rollback_forced",
+        reason=reason,
+        before=before,
+        after=_snapshot(rollout),
+        output="The driver was not called: a person says traffic is back on stable.",
+    )
+    notify("rolled_back" if rollout.state == S.ROLLED_BACK else "aborted", rollout, reason)
     return rollout
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from io import StringIO
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from ops.rollouts.probes import probe_credentials
 from ops.rollouts.reconciler import tick
 from ops.rollouts.services import (
     RolloutError,
+    rollout_abort,
     rollout_advance,
     rollout_create,
     rollout_pause,
@@ -220,3 +222,74 @@ def test_a_baseline_command_without_a_known_baseline_is_skipped_not_fatal() -> N
     output = done.events.get(action="rollback").output
     assert "skipped (no baseline release is known)" in output
     assert "after" in output
+
+
+@pytest.fixture
+def nginx_driver(settings: Any, tmp_path: Any) -> Any:
+    settings.NGINX_UPSTREAM_FILE = str(tmp_path / "upstream.conf")
+    settings.NGINX_TEST_COMMAND = "true"
+    settings.NGINX_RELOAD_COMMAND = "true"
+    return settings
+
+
+def nginx_started(bake: int = DAY) -> Rollout:
+    plan = RolloutPlanFactory.create(bake=bake)
+    rollout = rollout_create(version="1.0.0", actor="alice", plan=plan, driver="nginx")
+    return rollout_start(rollout_id=rollout.pk, actor="alice")
+
+
+def test_a_refusing_driver_leaves_the_rollback_pending_then_retries_it(
+    nginx_driver: Any, caplog: pytest.LogCaptureFixture, django_capture_on_commit_callbacks: Any
+) -> None:
+    rollout = nginx_started()
+    nginx_driver.NGINX_TEST_COMMAND = "false"  # the load balancer refuses from now on
+    with django_capture_on_commit_callbacks(execute=True):
+        pending = rollout_rollback(rollout_id=rollout.pk, actor="bob", reason="bad canary")
+    assert (pending.state, pending.weight) == (S.ROLLBACK_PENDING, 5)  # where traffic really is
+    assert "rollback of Portal API 1.0.0 is pending" in caplog.text  # an alert
+    assert tick().action == "rollback_pending"  # backs off: no retry yet
+    RolloutEvent.objects.filter(rollout=rollout, action="rollback_pending").update(
+        at=timezone.now() - timedelta(seconds=11)
+    )
+    assert tick().action == "rollback_pending"  # retried; still refused
+    assert rollout.events.filter(action="rollback_retry").count() == 1
+    nginx_driver.NGINX_TEST_COMMAND = "true"  # fixed
+    RolloutEvent.objects.filter(rollout=rollout).update(at=timezone.now() - timedelta(hours=1))
+    assert tick().action == "rolled_back"
+    rollout.refresh_from_db()
+    assert (rollout.state, rollout.weight) == (S.ROLLED_BACK, 0)
+    upstream = Path(nginx_driver.NGINX_UPSTREAM_FILE).read_text()
+    assert "8002" not in upstream  # only the stable server is left
+
+
+def test_abort_is_always_possible_even_when_the_driver_refuses(nginx_driver: Any) -> None:
+    rollout = nginx_started()
+    nginx_driver.NGINX_TEST_COMMAND = "false"
+    pending = rollout_abort(rollout_id=rollout.pk, actor="bob", reason="stop")
+    assert (pending.state, pending.rollback_target) == (S.ROLLBACK_PENDING, S.ABORTED)
+    # A person who moved traffic by hand closes it; the lane is free again.
+    call_command(
+        "rollout",
+        "rollback",
+        str(rollout.pk),
+        "--force",
+        "--reason",
+        "moved by hand",
+        stdout=StringIO(),
+    )
+    rollout.refresh_from_db()
+    assert (rollout.state, rollout.weight) == (S.ABORTED, 0)
+    assert rollout.events.filter(action="rollback_forced").exists()
+    assert rollout_create(version="1.0.1", actor="alice", plan=rollout.plan).state == S.PENDING
+
+
+def test_a_person_pausing_tells_the_operators(
+    caplog: pytest.LogCaptureFixture, django_capture_on_commit_callbacks: Any
+) -> None:
+    rollout = started(bake=DAY)
+    with (
+        caplog.at_level(logging.INFO, logger="portal.rollouts"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        rollout_pause(rollout_id=rollout.pk, actor="bob", reason="lunch")
+    assert "is paused, waiting for a person" in caplog.text

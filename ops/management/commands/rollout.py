@@ -18,7 +18,13 @@ from ops.models import Rollout, RolloutPlan
 from ops.rollouts.drivers import DRIVERS
 from ops.rollouts.reconciler import tick
 from ops.rollouts.report import event_json, render_json, render_markdown
-from ops.rollouts.services import RolloutError, rollout_act, rollout_create, rollout_start
+from ops.rollouts.services import (
+    RolloutError,
+    rollout_act,
+    rollout_create,
+    rollout_force_rollback,
+    rollout_start,
+)
 from ops.rollouts.watch import watch_step
 
 HELP = """Drive a canary rollout (5% → 25% → 50% → 100% on the default plan).
@@ -96,6 +102,26 @@ class Command(BaseCommand):
             help="Act only if the rollout is still in this phase (checked under its lock); "
             "default: the phase this command reads and prints.",
         )
+        rollback = sub.add_parser(
+            "rollback",
+            help="Send all traffic back to stable, run the plan's rollback commands, and mark "
+            "the release rolled back.",
+        )
+        rollback.add_argument("id", nargs="?", type=int)
+        rollback.add_argument("--reason", required=True, help="Why (goes into the event log).")
+        rollback.add_argument(
+            "--expect-phase",
+            type=int,
+            default=None,
+            help="Act only if the rollout is still in this phase (checked under its lock); "
+            "default: the phase this command reads and prints.",
+        )
+        rollback.add_argument(
+            "--force",
+            action="store_true",
+            help="For a rollback pending because the driver refuses: record it as done "
+            "without calling the driver, once traffic has been moved back by hand.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         actor = options["actor"] or f"cli:{getpass.getuser()}"
@@ -121,6 +147,12 @@ class Command(BaseCommand):
                     self._controller(actor, options["interval"], options["max_seconds"] or 55)
                 else:
                     self._run(actor, options["interval"], options["max_seconds"])
+            elif action == "rollback" and options.get("force"):
+                rollout = self._target(options.get("id"))
+                rollout = rollout_force_rollback(
+                    rollout_id=rollout.pk, actor=actor, reason=options["reason"]
+                )
+                self.stdout.write(self._line(rollout))
             else:
                 rollout = self._target(options.get("id"))
                 expected = options.get("expect_phase")
