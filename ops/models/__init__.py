@@ -9,6 +9,7 @@ from ops.models.rollouts import (
     RolloutEvent,
     RolloutPhase,
     RolloutPlan,
+    TrafficLanes,
 )
 from ops.models.slo import BUCKET_FIELDS, MetricRollup, SLObjective
 from ops.models.status import StatusEntry
@@ -26,4 +27,5 @@ __all__ = [
     "RolloutPlan",
     "SLObjective",
     "StatusEntry",
+    "TrafficLanes",
 ]

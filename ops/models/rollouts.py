@@ -31,6 +31,13 @@ class Release(models.Model):
 
 
 class RolloutPlan(models.Model):
+    class Promotion(models.TextChoices):
+        SWAP_LANES = "swap_lanes", "Swap lanes: the canary's lane becomes stable"
+        RETURN_TO_STABLE = (
+            "return_to_stable",
+            ("Return traffic to the stable lane, which the last phase redeployed"),
+        )
+
     name = models.SlugField(max_length=50, unique=True)
     description = models.CharField(max_length=300, blank=True)
     is_default = models.BooleanField(default=False)
@@ -44,6 +51,13 @@ class RolloutPlan(models.Model):
         default=list, blank=True, help_text="Run after success (e.g. scale the canary to 0)."
     )
     command_timeout = models.PositiveIntegerField(default=300)
+    promotion = models.CharField(
+        max_length=20,
+        choices=Promotion.choices,
+        default=Promotion.SWAP_LANES,
+        help_text="After the last phase: how the new version becomes the stable one, so 100 % "
+        "of traffic ends on a lane that runs it (then cleanup runs).",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -248,3 +262,20 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} via {self.channel} for rollout {self.rollout_id}"
+
+
+class TrafficLanes(models.Model):
+    """Which of the two lanes serves as stable now. Lane A is what the STABLE_URL,
+    ROLLOUT_STABLE_UPSTREAM and ALB_STABLE_TARGET_GROUP_ARN settings name, lane B what the
+    CANARY_* settings name. Promotion by swapping makes the lane that ran the canary the stable
+    one, so the next rollout's canary is the lane that ran the old version."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    swapped = models.BooleanField(default=False, help_text="Lane B is stable, lane A the canary.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "traffic lanes"
+
+    def __str__(self) -> str:
+        return "lane B stable" if self.swapped else "lane A stable"

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from django.conf import settings
 
 from ops.models import Rollout
+from ops.rollouts import lanes
 
 
 class DriverError(Exception):
@@ -82,9 +83,10 @@ class NginxDriver:
     def set_weight(self, rollout: Rollout, weight: int) -> str:
         path = Path(settings.NGINX_UPSTREAM_FILE)
         previous = path.read_text() if path.exists() else None
+        roles = lanes.current()
         content = nginx_upstream(
-            stable=settings.ROLLOUT_STABLE_UPSTREAM,
-            canary=settings.ROLLOUT_CANARY_UPSTREAM,
+            stable=roles.stable_upstream,
+            canary=roles.canary_upstream,
             weight=weight,
             rollout_id=rollout.pk,
         )
@@ -136,16 +138,14 @@ class AwsAlbDriver:
 
     @staticmethod
     def actions(weight: int) -> list[dict[str, Any]]:
+        roles = lanes.current()
         return [
             {
                 "Type": "forward",
                 "ForwardConfig": {
                     "TargetGroups": [
-                        {
-                            "TargetGroupArn": settings.ALB_STABLE_TARGET_GROUP_ARN,
-                            "Weight": 100 - weight,
-                        },
-                        {"TargetGroupArn": settings.ALB_CANARY_TARGET_GROUP_ARN, "Weight": weight},
+                        {"TargetGroupArn": roles.stable_target_group, "Weight": 100 - weight},
+                        {"TargetGroupArn": roles.canary_target_group, "Weight": weight},
                     ]
                 },
             }

@@ -27,6 +27,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from ops.models import Gate, GateResult, Rollout, RolloutEvent
+from ops.rollouts import lanes
 from ops.rollouts.gates import GateContext, Outcome, run_gate
 from ops.rollouts.notify import deliver_notifications, notify
 from ops.rollouts.probes import probe_credentials
@@ -83,10 +84,11 @@ def _record_failure(rollout_id: int, actor: str, reason: str) -> Rollout:
 
 
 def _context(rollout: Rollout) -> GateContext:
+    roles = lanes.current()
     return GateContext(
         rollout=rollout,
-        canary_url=settings.ROLLOUT_CANARY_URL,
-        stable_url=settings.ROLLOUT_STABLE_URL,
+        canary_url=roles.canary_url,
+        stable_url=roles.stable_url,
         source=default_source(),
         probes=probe_credentials(),
         timeout=settings.ROLLOUT_PROBE_TIMEOUT,

@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ops.models import Release, Rollout, RolloutEvent, RolloutPlan
+from ops.rollouts import lanes
 from ops.rollouts.drivers import DriverError, driver_for, run_command
 from ops.rollouts.notify import notify
 from ops.rollouts.validators import validate_image, validate_version
@@ -61,10 +62,16 @@ BASELINE_PLACEHOLDERS = ("{baseline}", "{baseline_image}")
 def command_values(rollout: Rollout, weight: int) -> dict[str, Any]:
     """What a plan's command templates may name: the release being rolled out, the traffic
     weight, and the baseline it replaces (for rollback commands that restore production)."""
+    roles = lanes.current()
     values: dict[str, Any] = {
         "version": rollout.release.version,
         "image": rollout.release.image or f"portal-api:v{rollout.release.version}",
         "weight": weight,
+        # Where the canary and stable lanes are now (they swap at each promotion).
+        "canary_upstream": roles.canary_upstream,
+        "stable_upstream": roles.stable_upstream,
+        "canary_url": roles.canary_url,
+        "stable_url": roles.stable_url,
     }
     if rollout.baseline_version:
         baseline = Release.objects.filter(version=rollout.baseline_version).first()
@@ -165,9 +172,11 @@ def _move(
             outputs.append(_run_commands(rollout, rollout.plan.rollback_commands, weight=0))
         except CommandFailedError as exc:
             outputs.append(str(exc))
+    if state == S.SUCCEEDED:
+        outputs.append(_promote(rollout))
     if state == S.SUCCEEDED and rollout.plan.cleanup_commands:
         try:
-            outputs.append(_run_commands(rollout, rollout.plan.cleanup_commands, weight=100))
+            outputs.append(_run_commands(rollout, rollout.plan.cleanup_commands, weight=0))
         except CommandFailedError as exc:
             outputs.append(str(exc))
     if phase is not None and phase != rollout.phase_index:
@@ -211,6 +220,30 @@ def _move(
     if event:
         notify(event, rollout, reason)
     return rollout
+
+
+def _promote(rollout: Rollout) -> str:
+    """The new version becomes the stable one, so 100 % of traffic ends on a lane that runs
+    it and the next rollout starts from it: either the canary's lane becomes the stable lane
+    (swap), or traffic returns to the stable lane that the last phase redeployed. Either way
+    the canary weight is 0 afterwards, and cleanup may then retire the canary's lane."""
+    driver = driver_for(rollout.driver)
+    if rollout.plan.promotion == RolloutPlan.Promotion.SWAP_LANES:
+        roles = lanes.swap()
+        try:
+            # Under the new roles all traffic is on the stable lane (the same servers).
+            output = driver.set_weight(rollout, 0)
+        except DriverError as exc:
+            lanes.swap()  # nothing moved: keep the roles as they were
+            raise RolloutError(f"Promotion failed, the driver refused: {exc}") from exc
+        rollout.weight = 0
+        return f"promoted: lanes swapped, stable is now {roles.stable_upstream}\n{output}"
+    try:
+        output = driver.set_weight(rollout, 0)
+    except DriverError as exc:
+        raise RolloutError(f"Promotion failed, the driver refused: {exc}") from exc
+    rollout.weight = 0
+    return f"promoted: traffic back on the redeployed stable lane\n{output}"
 
 
 def _rollback_pending(

@@ -37,7 +37,8 @@ def test_passing_gates_take_the_rollout_to_success() -> None:
     actions = [tick().action for _ in range(4)]
     assert actions == ["advanced", "advanced", "advanced", "succeeded"]
     rollout.refresh_from_db()
-    assert (rollout.state, rollout.weight) == (Rollout.State.SUCCEEDED, 100)
+    # Promoted: the canary weight is 0 again, on lanes whose stable one runs the new version.
+    assert (rollout.state, rollout.weight) == (Rollout.State.SUCCEEDED, 0)
     results = GateResult.objects.filter(rollout=rollout)
     assert results.count() == 8
     assert set(results.values_list("verdict", flat=True)) == {"pass"}

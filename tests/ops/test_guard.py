@@ -293,3 +293,35 @@ def test_a_person_pausing_tells_the_operators(
     ):
         rollout_pause(rollout_id=rollout.pk, actor="bob", reason="lunch")
     assert "is paused, waiting for a person" in caplog.text
+
+
+def test_promotion_swaps_the_lanes_so_the_next_rollout_starts_from_the_new_version(
+    nginx_driver: Any,
+) -> None:
+    nginx_driver.ROLLOUT_STABLE_UPSTREAM = "127.0.0.1:8001"
+    nginx_driver.ROLLOUT_CANARY_UPSTREAM = "127.0.0.1:8002"
+    rollout = nginx_started(bake=0)
+    while rollout.state == S.RUNNING:
+        rollout = rollout_advance(rollout_id=rollout.pk, actor="alice")
+    assert (rollout.state, rollout.weight) == (S.SUCCEEDED, 0)
+    upstream = Path(nginx_driver.NGINX_UPSTREAM_FILE).read_text()
+    # Everything on the lane that ran the canary, now the stable one.
+    assert "server 127.0.0.1:8002 weight=100;" in upstream
+    assert "8001" not in upstream
+    assert "promoted: lanes swapped" in rollout.events.get(action="complete").output
+    # The next rollout's canary is the other lane: 5 % there, 95 % on the new stable.
+    nxt = rollout_create(version="1.1.0", actor="alice", plan=rollout.plan, driver="nginx")
+    rollout_start(rollout_id=nxt.pk, actor="alice")
+    upstream = Path(nginx_driver.NGINX_UPSTREAM_FILE).read_text()
+    assert "server 127.0.0.1:8002 weight=95;" in upstream
+    assert "server 127.0.0.1:8001 weight=5;" in upstream
+
+
+def test_the_kubernetes_plan_returns_traffic_to_the_redeployed_prod() -> None:
+    plan = RolloutPlanFactory.create(promotion="return_to_stable", phases=1, weights=(100,))
+    rollout = rollout_start(
+        rollout_id=rollout_create(version="1.0.0", actor="alice", plan=plan).pk, actor="alice"
+    )
+    done = rollout_advance(rollout_id=rollout.pk, actor="alice")
+    assert (done.state, done.weight) == (S.SUCCEEDED, 0)
+    assert "traffic back on the redeployed stable lane" in done.events.get(action="complete").output

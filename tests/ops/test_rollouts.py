@@ -54,7 +54,9 @@ def test_a_rollout_walks_every_phase_to_success_with_an_event_each_step() -> Non
     while rollout.state == S.RUNNING:
         rollout = rollout_advance(rollout_id=rollout.pk, actor="bob")
         weights.append(rollout.weight)
-    assert weights == [5, 25, 50, 100, 100]
+    # After the last phase, promotion: the canary's lane becomes the stable one, so the canary
+    # weight is back to 0 with every request on the new version.
+    assert weights == [5, 25, 50, 100, 0]
     assert rollout.state == S.SUCCEEDED
     assert rollout.finished_at is not None
     actions = list(rollout.events.values_list("action", flat=True))
@@ -193,3 +195,13 @@ def test_actions_by_name_reach_the_same_transitions(db: None) -> None:
     with pytest.raises(RolloutError, match="Unknown action 'teleport'"):
         rollout_act("teleport", rollout_id=rollout.pk, actor="t")
     assert Rollout.objects.get(pk=rollout.pk).state == S.PAUSED
+
+
+@pytest.mark.django_db
+def test_the_kubernetes_plan_promotes_by_returning_to_prod_and_restores_it_on_rollback() -> None:
+    plan = RolloutPlan.objects.get(name="kubernetes")
+    assert plan.promotion == "return_to_stable"
+    assert plan.rollback_commands[0] == (
+        "kubectl set image deployment/portal-api-prod portal-api={baseline_image}"
+    )
+    assert plan.rollback_commands[-1] == "kubectl scale deployment portal-api-canary --replicas=0"
