@@ -27,6 +27,7 @@ FINAL: dict[str, str] = {
     Rollout.State.PAUSED: "⏸️ **PAUSED** (waiting for a person)",
     Rollout.State.RUNNING: "🔄 **IN PROGRESS**",
     Rollout.State.PENDING: "⏳ **PENDING**",
+    Rollout.State.ROLLBACK_PENDING: "🚨 **ROLLBACK PENDING** (the traffic driver refused)",
 }
 
 

@@ -177,7 +177,10 @@ def test_a_rollout_moves_real_traffic_through_every_phase_and_reports() -> None:
         for weight, share in shares.items():
             assert abs(share - weight / 100) <= 0.02, (weight, share)
         assert set(shares) == {5, 25, 50, 100}
+        # Promoted: every request on the new version, and the canary weight back to 0 on lanes
+        # whose stable one is the lane that ran the canary.
         assert e2e.canary_share() == 1.0
+        assert e2e.status()["weight"] == 0
         report = e2e.manage("rollout", "report").stdout
         assert "## Phase 3: Majority Canary (50% Traffic)" in report
         assert "❌" not in report
@@ -246,10 +249,22 @@ for order, weight in enumerate([5, 25, 50, 100], start=1):
 def controller(e2e: Stack, seconds: int) -> subprocess.Popen[bytes]:
     # What the CronJob runs: a tick every 10 s.
     return subprocess.Popen(
-        [sys.executable, "manage.py", "rollout", "run", "--controller", "--interval", "10",
-         "--max-seconds", str(seconds)],
-        cwd=ROOT, env=e2e.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "manage.py",
+            "rollout",
+            "run",
+            "--controller",
+            "--interval",
+            "10",
+            "--max-seconds",
+            str(seconds),
+        ],
+        cwd=ROOT,
+        env=e2e.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def wait_for_state(e2e: Stack, state: str, seconds: float) -> float:
@@ -312,3 +327,77 @@ def test_a_dead_canary_is_back_at_zero_within_a_minute_of_the_first_failed_probe
         assert seconds <= 60
         assert e2e.status()["weight"] == 0
         assert "weight=" in e2e.upstream.read_text()
+
+
+SIMPLE_PLAN = """
+from ops.models import RolloutPlan
+plan, _ = RolloutPlan.objects.get_or_create(name="simple", defaults={"is_default": False})
+plan.phases.all().delete()
+plan.rollback_commands = []
+plan.save()
+for order, weight in enumerate([5, 25, 50, 100], start=1):
+    plan.phases.create(order=order, weight=weight, bake_seconds=0, commands=COMMANDS.get(order, []))
+"""
+
+
+def simple_plan(e2e: Stack, commands: dict[int, list[str]] | None = None) -> None:
+    e2e.manage("shell", "-c", f"COMMANDS = {commands or {}!r}\n{SIMPLE_PLAN}")
+
+
+def test_a_deploy_command_failing_in_phase_1_rolls_back_and_moves_nothing() -> None:
+    with stack() as e2e:
+        simple_plan(e2e, {1: ["false"]})
+        started = e2e.manage(
+            "rollout", "start", "1.0.0", "--plan", "simple", "--driver", "nginx", check=False
+        )
+        assert started.returncode != 0
+        assert "rolled back" in started.stderr
+        status = e2e.status()
+        assert (status["state"], status["weight"]) == ("rolled_back", 0)
+        assert e2e.canary_share() == 0
+        # The lane is free: the next attempt starts.
+        simple_plan(e2e)
+        e2e.manage("rollout", "start", "1.0.1", "--plan", "simple", "--driver", "nginx")
+        assert e2e.status()["state"] == "running"
+
+
+def test_a_driver_that_refuses_the_rollback_leaves_it_pending_until_it_can() -> None:
+    with stack() as e2e:
+        simple_plan(e2e)
+        e2e.manage("rollout", "start", "1.0.0", "--plan", "simple", "--driver", "nginx")
+        good = dict(e2e.env)
+        e2e.env["NGINX_TEST_COMMAND"] = "false"  # the load balancer refuses new config
+        refused = e2e.manage("rollout", "rollback", "--reason", "bad canary", check=False)
+        assert refused.returncode == 0, refused.stderr
+        status = e2e.status()
+        # Honest: traffic is still where the driver left it, and the lane stays held.
+        assert (status["state"], status["weight"]) == ("rollback_pending", 5)
+        assert 0 < e2e.canary_share(200) < 0.15
+        e2e.env = good
+        time.sleep(11)  # the first retry's back-off
+        assert e2e.manage("rollout", "tick").stdout.startswith("rolled_back")
+        status = e2e.status()
+        assert (status["state"], status["weight"]) == ("rolled_back", 0)
+        assert e2e.canary_share() == 0
+
+
+def test_two_concurrent_cli_advances_from_one_phase_advance_once() -> None:
+    with stack() as e2e:
+        simple_plan(e2e)
+        e2e.manage("rollout", "start", "1.0.0", "--plan", "simple", "--driver", "nginx")
+        command = [sys.executable, "manage.py", "rollout", "advance", "--expect-phase", "1"]
+        both = [
+            subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=e2e.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        codes = sorted(process.wait(timeout=60) for process in both)
+        assert codes == [0, 2], codes
+        status = e2e.status()
+        assert (status["phase"], status["weight"]) == (2, 25)
