@@ -124,8 +124,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        actor = options["actor"] or f"cli:{getpass.getuser()}"
+        # The controller's own decisions (tick, run, watch) are signed "controller"; a person's
+        # actions carry who ran the command.
         action = options["action"]
+        person = f"cli:{getpass.getuser()}"
+        actor = options["actor"] or ("controller" if action in {"tick", "run", "watch"} else person)
         try:
             if action == "start":
                 self._start(options, actor)
