@@ -132,6 +132,12 @@ class Rollout(models.Model):
     weight = models.PositiveIntegerField(default=0)
     phase_started_at = models.DateTimeField(null=True, blank=True)
     gate_failures = models.PositiveIntegerField(default=0)
+    intent = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The action being carried out (commands, driver) until its outcome is "
+        "recorded; a controller resumes one whose process died.",
+    )
     rollback_target = models.CharField(
         max_length=16,
         blank=True,

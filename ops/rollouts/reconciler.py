@@ -34,6 +34,8 @@ from ops.rollouts.probes import probe_credentials
 from ops.rollouts.services import (
     CommandFailedError,
     RolloutError,
+    intent_is_stale,
+    resume_intent,
     rollout_abort,
     rollout_advance,
     rollout_pause,
@@ -56,6 +58,7 @@ TickAction = Literal[
     "rolled_back",
     "aborted",
     "rollback_pending",
+    "resumed",
 ]
 
 
@@ -289,6 +292,14 @@ def tick(*, actor: str = "controller") -> TickResult:
     expired = expire_paused(actor)
     if expired is not None:
         return expired
+    interrupted = Rollout.objects.live().filter(intent__isnull=False).first()
+    if interrupted is not None and intent_is_stale(interrupted):
+        action = (interrupted.intent or {}).get("action")
+        try:
+            done = resume_intent(interrupted)
+        except RolloutError as exc:
+            return TickResult(interrupted.pk, "idle", f"resuming {action} failed: {exc}")
+        return TickResult(done.pk, "resumed", f"carried out the interrupted {action}")
     pending = Rollout.objects.filter(state=Rollout.State.ROLLBACK_PENDING).first()
     if pending is not None:
         return retry_rollback(pending, actor)

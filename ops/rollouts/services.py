@@ -12,8 +12,12 @@ driver and writes an event row.
 
 from __future__ import annotations
 
+import logging
 import shlex
-from datetime import timedelta
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -21,13 +25,14 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ops.models import Release, Rollout, RolloutEvent, RolloutPlan
+from ops.models import Release, Rollout, RolloutEvent, RolloutPlan, TrafficLanes
 from ops.rollouts import lanes
 from ops.rollouts.drivers import DriverError, driver_for, run_command
 from ops.rollouts.notify import notify
 from ops.rollouts.validators import validate_image, validate_version
 
 S = Rollout.State
+logger = logging.getLogger("portal.rollouts")
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "start": frozenset({S.PENDING}),
@@ -117,6 +122,12 @@ def _check(
     """Under the row lock: the action must be legal now, and when the caller says which phase
     (and state) it saw, the rollout must still be there: a stale page, command or controller
     tick acts on nothing. That is how a person's pause wins over a tick judged before it."""
+    if rollout.intent and action not in {"abort", "rollback"}:
+        raise RolloutError(
+            f"Rollout {rollout.pk} is busy: {rollout.intent.get('action')} by "
+            f"{rollout.intent.get('actor')} since {rollout.intent.get('at')} is being carried "
+            "out. Wait for it, or abort."
+        )
     if expected_state is not None and rollout.state != expected_state:
         raise RolloutError(
             f"Rollout {rollout.pk} is {rollout.state} now, not {expected_state}: nothing was done."
@@ -134,112 +145,243 @@ def _check(
         )
 
 
-def _move(
-    rollout: Rollout,
-    *,
+@dataclass(frozen=True)
+class Move:
+    """What a transition will do: the state, phase and weight it ends in."""
+
+    action: str
+    state: str | None = None
+    phase: int | None = None
+    weight: int | None = None
+
+
+def _begin(rollout: Rollout, move: Move, *, actor: str, reason: str) -> dict[str, Any]:
+    """Under the row lock: records what is about to happen (the intent) and nothing else. The
+    side effects happen after this commits, without the lock; a controller finding an intent
+    left by a process that died carries it out again (every step is idempotent)."""
+    intent: dict[str, Any] = {
+        "id": uuid.uuid4().hex,
+        "action": move.action,
+        "state": move.state,
+        "phase": move.phase,
+        "weight": move.weight,
+        "actor": actor,
+        "reason": reason,
+        "before": _snapshot(rollout),
+        "at": timezone.now().isoformat(),
+    }
+    rollout.intent = intent
+    rollout.save(update_fields=["intent"])
+    return intent
+
+
+def _current(rollout_id: int, intent: dict[str, Any]) -> bool:
+    mine: Any = Rollout.objects.filter(pk=rollout_id).values_list("intent", flat=True).first()
+    return isinstance(mine, dict) and mine.get("id") == intent["id"]
+
+
+class SupersededError(RolloutError):
+    """Another action (an abort or a rollback) replaced this one while it was carried out."""
+
+
+def _set_weight(rollout: Rollout, intent: dict[str, Any], weight: int) -> str:
+    """Moves traffic, one driver call at a time across every process (the lanes row is the
+    lock, held only for the call), and only while this intent is still the rollout's own: a
+    superseded advance never moves traffic after the abort that replaced it."""
+    with transaction.atomic():
+        TrafficLanes.objects.select_for_update().get_or_create(pk=1)
+        if not _current(rollout.pk, intent):
+            raise SupersededError(f"{intent['action']} was superseded; traffic not moved")
+        return str(driver_for(rollout.driver).set_weight(rollout, weight))
+
+
+def _carry_out(rollout_id: int, intent: dict[str, Any]) -> Rollout:
+    """The side effects of an intent, outside any lock: the entered phase's commands, the
+    traffic move, rollback or promotion and cleanup; then the outcome, under the lock."""
+    rollout = Rollout.objects.select_related("plan", "release").get(pk=rollout_id)
+    state, phase, weight = intent["state"], intent["phase"], intent["weight"]
+    outputs: list[str] = []
+    try:
+        if phase is not None and phase != rollout.phase_index:
+            entering = rollout.plan.phases.filter(order=phase).first()
+            if entering is not None and entering.commands:
+                outputs.append(_run_commands(rollout, entering.commands, weight=entering.weight))
+        if weight is not None and weight != rollout.weight:
+            try:
+                outputs.append(_set_weight(rollout, intent, weight))
+            except DriverError as exc:
+                if state not in {S.ABORTED, S.ROLLED_BACK}:
+                    raise RolloutError(
+                        f"The {rollout.driver} driver could not set {weight}%: {exc}"
+                    ) from exc
+                # Going back to stable must always be possible: wait in "rollback pending"
+                # (the lane stays held, the weight says where traffic really is), retried by
+                # the controller with back-off, alerted, and forceable by a person.
+                with transaction.atomic():
+                    locked = _locked(rollout_id)
+                    if not _ours(locked, intent):
+                        return locked
+                    locked.intent = None
+                    return _rollback_pending(
+                        locked,
+                        intent["action"],
+                        intent["actor"],
+                        intent["reason"],
+                        state,
+                        intent["before"],
+                        exc,
+                    )
+            rollout.weight = weight
+        if state in {S.ABORTED, S.ROLLED_BACK} and rollout.plan.rollback_commands:
+            # Traffic is already back on stable; a failing rollback command is recorded.
+            try:
+                outputs.append(_run_commands(rollout, rollout.plan.rollback_commands, weight=0))
+            except CommandFailedError as exc:
+                outputs.append(str(exc))
+        if state == S.SUCCEEDED:
+            outputs.append(_promote(rollout, intent))
+            if rollout.plan.cleanup_commands:
+                try:
+                    outputs.append(_run_commands(rollout, rollout.plan.cleanup_commands, weight=0))
+                except CommandFailedError as exc:
+                    outputs.append(str(exc))
+    except (CommandFailedError, RolloutError):
+        # Nothing is recorded as done: the intent is dropped and the caller decides (a failed
+        # deploy command rolls back).
+        _drop(rollout_id, intent)
+        raise
+    return _finish(rollout_id, intent, weight=rollout.weight, output="\n".join(outputs))
+
+
+def _ours(rollout: Rollout, intent: dict[str, Any]) -> bool:
+    mine: Any = rollout.intent
+    return isinstance(mine, dict) and mine.get("id") == intent["id"]
+
+
+def _drop(rollout_id: int, intent: dict[str, Any]) -> None:
+    with transaction.atomic():
+        locked = _locked(rollout_id)
+        if _ours(locked, intent):
+            locked.intent = None
+            locked.save(update_fields=["intent"])
+
+
+def _finish(rollout_id: int, intent: dict[str, Any], *, weight: int, output: str) -> Rollout:
+    """Under the row lock: the outcome of an intent that is still the rollout's own."""
+    with transaction.atomic():
+        rollout = _locked(rollout_id)
+        if not _ours(rollout, intent):
+            logger.warning(
+                "Rollout %s: %s was superseded; its outcome is dropped",
+                rollout_id,
+                intent["action"],
+            )
+            return rollout
+        state, phase, action = intent["state"], intent["phase"], intent["action"]
+        rollout.intent = None
+        rollout.weight = weight
+        if phase is not None and phase != rollout.phase_index:
+            rollout.phase_index = phase
+            rollout.phase_started_at = timezone.now()
+            rollout.gate_failures = 0
+        if state is not None:
+            rollout.state = state
+            finished = timezone.now()
+            if rollout.is_terminal:
+                rollout.finished_at = finished
+            if state == S.SUCCEEDED and settings.ROLLOUT_WATCH_HOURS:
+                # The stability watch: `rollout tick` keeps judging the new version's SLOs.
+                rollout.watch_until = finished + timedelta(hours=settings.ROLLOUT_WATCH_HOURS)
+                Release.objects.filter(pk=rollout.release_id).update(
+                    stability=Release.Stability.WATCHING
+                )
+            if state == S.SUCCEEDED:
+                # An earlier release still under watch no longer serves: its watch is over.
+                Release.objects.filter(stability=Release.Stability.WATCHING).exclude(
+                    pk=rollout.release_id
+                ).update(stability=Release.Stability.SUPERSEDED)
+        rollout.save()
+        RolloutEvent.objects.create(
+            rollout=rollout,
+            actor=intent["actor"],
+            action=action,
+            reason=intent["reason"],
+            before=intent["before"],
+            after=_snapshot(rollout),
+            output=output,
+        )
+        event = {
+            "start": "started",
+            "complete": "completed",
+            "rollback": "rolled_back",
+            "abort": "aborted",
+            # Every wait for a person is announced to the operators.
+            "pause": "waiting",
+        }.get(action)
+        if event:
+            notify(event, rollout, intent["reason"])
+        return rollout
+
+
+def _transition(
+    rollout_id: int,
     action: str,
+    decide: Callable[[Rollout], Move],
+    *,
     actor: str,
     reason: str = "",
-    state: str | None = None,
-    phase: int | None = None,
-    weight: int | None = None,
+    expected_phase: int | None = None,
+    expected_state: str | None = None,
 ) -> Rollout:
-    before = _snapshot(rollout)
-    outputs = []
-    if phase is not None and phase != rollout.phase_index:
-        entering = rollout.plan.phases.filter(order=phase).first()
-        if entering is not None and entering.commands:
-            outputs.append(_run_commands(rollout, entering.commands, weight=entering.weight))
-    output = ""
-    if weight is not None and weight != rollout.weight:
-        try:
-            output = driver_for(rollout.driver).set_weight(rollout, weight)
-        except DriverError as exc:
-            if state not in {S.ABORTED, S.ROLLED_BACK}:
-                raise RolloutError(
-                    f"The {rollout.driver} driver could not set {weight}%: {exc}"
-                ) from exc
-            # Going back to stable must always be possible: wait in "rollback pending"
-            # (the lane stays held, the weight says where traffic really is), retried by the
-            # controller with back-off, alerted, and forceable by a person.
-            return _rollback_pending(rollout, action, actor, reason, state, before, exc)
-        rollout.weight = weight
-    if output:
-        outputs.append(output)
-    if state in {S.ABORTED, S.ROLLED_BACK} and rollout.plan.rollback_commands:
-        # Traffic is already back on stable; a failing rollback command is recorded, not fatal.
-        try:
-            outputs.append(_run_commands(rollout, rollout.plan.rollback_commands, weight=0))
-        except CommandFailedError as exc:
-            outputs.append(str(exc))
-    if state == S.SUCCEEDED:
-        outputs.append(_promote(rollout))
-    if state == S.SUCCEEDED and rollout.plan.cleanup_commands:
-        try:
-            outputs.append(_run_commands(rollout, rollout.plan.cleanup_commands, weight=0))
-        except CommandFailedError as exc:
-            outputs.append(str(exc))
-    if phase is not None and phase != rollout.phase_index:
-        rollout.phase_index = phase
-        rollout.phase_started_at = timezone.now()
-        rollout.gate_failures = 0
-    if state is not None:
-        rollout.state = state
-        finished = timezone.now()
-        if rollout.is_terminal:
-            rollout.finished_at = finished
-        if state == S.SUCCEEDED and settings.ROLLOUT_WATCH_HOURS:
-            # The stability watch: `rollout tick` keeps judging the new version's SLOs.
-            rollout.watch_until = finished + timedelta(hours=settings.ROLLOUT_WATCH_HOURS)
-            Release.objects.filter(pk=rollout.release_id).update(
-                stability=Release.Stability.WATCHING
-            )
-        if state == S.SUCCEEDED:
-            # An earlier release still under watch no longer serves: its watch is over.
-            Release.objects.filter(stability=Release.Stability.WATCHING).exclude(
-                pk=rollout.release_id
-            ).update(stability=Release.Stability.SUPERSEDED)
-    rollout.save()
-    RolloutEvent.objects.create(
-        rollout=rollout,
-        actor=actor,
-        action=action,
-        reason=reason,
-        before=before,
-        after=_snapshot(rollout),
-        output="\n".join(outputs),
-    )
-    event = {
-        "start": "started",
-        "complete": "completed",
-        "rollback": "rolled_back",
-        "abort": "aborted",
-        # Every wait for a person is announced to the operators.
-        "pause": "waiting",
-    }.get(action)
-    if event:
-        notify(event, rollout, reason)
-    return rollout
+    """One transition: checked and its intent recorded under the row lock, its side effects
+    carried out after that commits, its outcome recorded under the lock again."""
+    with transaction.atomic():
+        rollout = _locked(rollout_id)
+        _check(rollout, action, expected_phase, expected_state)
+        intent = _begin(rollout, decide(rollout), actor=actor, reason=reason)
+    return _carry_out(rollout_id, intent)
 
 
-def _promote(rollout: Rollout) -> str:
+def intent_is_stale(rollout: Rollout) -> bool:
+    """Whether the process carrying out the rollout's intent must have died: it is older
+    than every command it could run, each at the plan's timeout, plus two minutes."""
+    intent: Any = rollout.intent
+    if not isinstance(intent, dict):
+        return False
+    plan = rollout.plan
+    commands = sum(len(p.commands) for p in plan.phases.all())
+    commands += len(plan.rollback_commands) + len(plan.cleanup_commands)
+    limit = plan.command_timeout * commands + 120
+    started = datetime.fromisoformat(intent["at"])
+    return (timezone.now() - started).total_seconds() > limit
+
+
+def resume_intent(rollout: Rollout) -> Rollout:
+    """Carries out again an intent whose process died (the controller calls this); every
+    step is idempotent (commands set a state, the driver sets a weight)."""
+    intent: Any = rollout.intent
+    if not isinstance(intent, dict):
+        return rollout
+    return _carry_out(rollout.pk, intent)
+
+
+def _promote(rollout: Rollout, intent: dict[str, Any]) -> str:
     """The new version becomes the stable one, so 100 % of traffic ends on a lane that runs
     it and the next rollout starts from it: either the canary's lane becomes the stable lane
     (swap), or traffic returns to the stable lane that the last phase redeployed. Either way
     the canary weight is 0 afterwards, and cleanup may then retire the canary's lane."""
-    driver = driver_for(rollout.driver)
     if rollout.plan.promotion == RolloutPlan.Promotion.SWAP_LANES:
         roles = lanes.swap()
         try:
             # Under the new roles all traffic is on the stable lane (the same servers).
-            output = driver.set_weight(rollout, 0)
+            output = _set_weight(rollout, intent, 0)
         except DriverError as exc:
             lanes.swap()  # nothing moved: keep the roles as they were
             raise RolloutError(f"Promotion failed, the driver refused: {exc}") from exc
         rollout.weight = 0
         return f"promoted: lanes swapped, stable is now {roles.stable_upstream}\n{output}"
     try:
-        output = driver.set_weight(rollout, 0)
+        output = _set_weight(rollout, intent, 0)
     except DriverError as exc:
         raise RolloutError(f"Promotion failed, the driver refused: {exc}") from exc
     rollout.weight = 0
@@ -284,6 +426,7 @@ def rollout_force_rollback(*, rollout_id: int, actor: str, reason: str) -> Rollo
         raise RolloutError(f"Rollout {rollout.pk} is {rollout.state}, not rollback pending")
     before = _snapshot(rollout)
     rollout.state = rollout.rollback_target or S.ROLLED_BACK
+    rollout.intent = None
     rollout.weight = 0
     rollout.finished_at = timezone.now()
     rollout.save()
@@ -350,31 +493,28 @@ def rollout_start(*, rollout_id: int, actor: str, expected_phase: int | None = N
     """Enters phase 1. If its deploy commands fail, the rollout does not stay pending holding
     the lane: it takes the rollback path (rollback commands, an event, a notification) and
     the caller hears why."""
+
+    def decide(rollout: Rollout) -> Move:
+        first = rollout.plan.phases.order_by("order").first()
+        if first is None:
+            raise RolloutError(f"Plan {rollout.plan} has no phases")
+        return Move("start", state=S.RUNNING, phase=1, weight=first.weight)
+
     try:
-        with transaction.atomic():
-            rollout = _locked(rollout_id)
-            _check(rollout, "start", expected_phase)
-            first = rollout.plan.phases.order_by("order").first()
-            if first is None:
-                raise RolloutError(f"Plan {rollout.plan} has no phases")
-            return _move(
-                rollout, action="start", actor=actor, state=S.RUNNING, phase=1, weight=first.weight
-            )
+        return _transition(rollout_id, "start", decide, actor=actor, expected_phase=expected_phase)
     except CommandFailedError as exc:
         with transaction.atomic():
             rollout = _locked(rollout_id)
-            _move(
+            intent = _begin(
                 rollout,
-                action="rollback",
+                Move("rollback", state=S.ROLLED_BACK, weight=0),
                 actor=actor,
                 reason=f"Phase 1 could not start: {exc}",
-                state=S.ROLLED_BACK,
-                weight=0,
             )
+        _carry_out(rollout_id, intent)
         raise RolloutError(f"Phase 1 failed and the rollout was rolled back: {exc}") from exc
 
 
-@transaction.atomic
 def rollout_advance(
     *,
     rollout_id: int,
@@ -386,24 +526,25 @@ def rollout_advance(
     """Moves to the next phase, or finishes after the last one. `expected_phase` is the phase
     the caller saw: if the rollout has moved on meanwhile, nothing happens, so two people (or
     two controllers) pressing "advance" at once advance it once."""
-    rollout = _locked(rollout_id)
-    _check(rollout, "advance", expected_phase, expected_state)
-    phases = list(rollout.plan.phases.order_by("order"))
-    if rollout.phase_index >= len(phases):
-        return _move(rollout, action="complete", actor=actor, reason=reason, state=S.SUCCEEDED)
-    nxt = phases[rollout.phase_index]
-    return _move(
-        rollout,
-        action="advance",
+
+    def decide(rollout: Rollout) -> Move:
+        phases = list(rollout.plan.phases.order_by("order"))
+        if rollout.phase_index >= len(phases):
+            return Move("complete", state=S.SUCCEEDED)
+        nxt = phases[rollout.phase_index]
+        return Move("advance", state=S.RUNNING, phase=rollout.phase_index + 1, weight=nxt.weight)
+
+    return _transition(
+        rollout_id,
+        "advance",
+        decide,
         actor=actor,
         reason=reason,
-        state=S.RUNNING,
-        phase=rollout.phase_index + 1,
-        weight=nxt.weight,
+        expected_phase=expected_phase,
+        expected_state=expected_state,
     )
 
 
-@transaction.atomic
 def rollout_pause(
     *,
     rollout_id: int,
@@ -412,21 +553,30 @@ def rollout_pause(
     expected_phase: int | None = None,
     expected_state: str | None = None,
 ) -> Rollout:
-    rollout = _locked(rollout_id)
-    _check(rollout, "pause", expected_phase, expected_state)
-    return _move(rollout, action="pause", actor=actor, reason=reason, state=S.PAUSED)
+    return _transition(
+        rollout_id,
+        "pause",
+        lambda _: Move("pause", state=S.PAUSED),
+        actor=actor,
+        reason=reason,
+        expected_phase=expected_phase,
+        expected_state=expected_state,
+    )
 
 
-@transaction.atomic
 def rollout_resume(
     *, rollout_id: int, actor: str, reason: str = "", expected_phase: int | None = None
 ) -> Rollout:
-    rollout = _locked(rollout_id)
-    _check(rollout, "resume", expected_phase)
-    return _move(rollout, action="resume", actor=actor, reason=reason, state=S.RUNNING)
+    return _transition(
+        rollout_id,
+        "resume",
+        lambda _: Move("resume", state=S.RUNNING),
+        actor=actor,
+        reason=reason,
+        expected_phase=expected_phase,
+    )
 
 
-@transaction.atomic
 def rollout_abort(
     *,
     rollout_id: int,
@@ -437,12 +587,17 @@ def rollout_abort(
 ) -> Rollout:
     if not reason.strip():
         raise RolloutError("An abort needs a reason")
-    rollout = _locked(rollout_id)
-    _check(rollout, "abort", expected_phase, expected_state)
-    return _move(rollout, action="abort", actor=actor, reason=reason, state=S.ABORTED, weight=0)
+    return _transition(
+        rollout_id,
+        "abort",
+        lambda _: Move("abort", state=S.ABORTED, weight=0),
+        actor=actor,
+        reason=reason,
+        expected_phase=expected_phase,
+        expected_state=expected_state,
+    )
 
 
-@transaction.atomic
 def rollout_rollback(
     *,
     rollout_id: int,
@@ -451,10 +606,14 @@ def rollout_rollback(
     expected_phase: int | None = None,
     expected_state: str | None = None,
 ) -> Rollout:
-    rollout = _locked(rollout_id)
-    _check(rollout, "rollback", expected_phase, expected_state)
-    return _move(
-        rollout, action="rollback", actor=actor, reason=reason, state=S.ROLLED_BACK, weight=0
+    return _transition(
+        rollout_id,
+        "rollback",
+        lambda _: Move("rollback", state=S.ROLLED_BACK, weight=0),
+        actor=actor,
+        reason=reason,
+        expected_phase=expected_phase,
+        expected_state=expected_state,
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import transaction
 from django.utils import timezone
 
 from ops.models import Release, Rollout, RolloutEvent, StatusEntry
@@ -325,3 +326,72 @@ def test_the_kubernetes_plan_returns_traffic_to_the_redeployed_prod() -> None:
     done = rollout_advance(rollout_id=rollout.pk, actor="alice")
     assert (done.state, done.weight) == (S.SUCCEEDED, 0)
     assert "traffic back on the redeployed stable lane" in done.events.get(action="complete").output
+
+
+def test_side_effects_run_after_the_intent_commits_without_the_row_lock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ops.rollouts import services
+
+    rollout = started(bake=0)
+    seen: list[Any] = []
+    real = services._run_commands
+
+    def observe(target: Rollout, commands: list[str], *, weight: int) -> str:
+        # While the phase's commands run, the intent is on the row for everyone to see.
+        seen.append(Rollout.objects.get(pk=target.pk).intent)
+        return real(target, commands, weight=weight)
+
+    monkeypatch.setattr(services, "_run_commands", observe)
+    rollout.plan.phases.filter(order=2).update(commands=["true"])
+    done = rollout_advance(rollout_id=rollout.pk, actor="alice")
+    assert seen
+    assert seen[0]["action"] == "advance"
+    assert seen[0]["phase"] == 2
+    assert (done.phase_index, done.weight, done.intent) == (2, 25, None)
+
+
+def test_a_person_cannot_act_while_an_action_is_carried_out_but_can_abort() -> None:
+    from ops.rollouts import services
+
+    rollout = started(bake=0)
+    with transaction.atomic():
+        locked = Rollout.objects.select_for_update().get(pk=rollout.pk)
+        intent = services._begin(
+            locked,
+            services.Move("advance", state=S.RUNNING, phase=2, weight=25),
+            actor="alice",
+            reason="",
+        )
+    with pytest.raises(RolloutError, match="busy: advance by alice"):
+        rollout_pause(rollout_id=rollout.pk, actor="bob")
+    aborted = rollout_abort(rollout_id=rollout.pk, actor="bob", reason="stop")
+    assert (aborted.state, aborted.weight) == (S.ABORTED, 0)
+    # The superseded advance, carried out late, moves no traffic and changes nothing.
+    with pytest.raises(services.SupersededError):
+        services._carry_out(rollout.pk, intent)
+    rollout.refresh_from_db()
+    assert (rollout.state, rollout.weight, rollout.phase_index) == (S.ABORTED, 0, 1)
+
+
+def test_an_intent_whose_process_died_is_carried_out_by_the_next_tick() -> None:
+    from ops.rollouts import services
+
+    rollout = started(bake=DAY)
+    with transaction.atomic():
+        locked = Rollout.objects.select_for_update().get(pk=rollout.pk)
+        services._begin(
+            locked,
+            services.Move("advance", state=S.RUNNING, phase=2, weight=25),
+            actor="alice",
+            reason="by hand",
+        )
+    # Not yet stale: the process might still be running its commands.
+    assert tick().action != "resumed"
+    intent = dict(Rollout.objects.get(pk=rollout.pk).intent or {})
+    intent["at"] = (timezone.now() - timedelta(hours=1)).isoformat()
+    Rollout.objects.filter(pk=rollout.pk).update(intent=intent)
+    assert tick().action == "resumed"
+    rollout.refresh_from_db()
+    assert (rollout.phase_index, rollout.weight, rollout.intent) == (2, 25, None)
+    assert rollout.events.filter(action="advance", actor="alice").exists()
