@@ -295,6 +295,9 @@ ROLLOUT_MAX_PROBE_ERRORS = env.get_int("ROLLOUT_MAX_PROBE_ERRORS", 3, minimum=1)
 ROLLOUT_GUARD_MAX_ERROR_RATE = env.get_float("ROLLOUT_GUARD_MAX_ERROR_RATE", 0.05, minimum=0.0)
 ROLLOUT_GUARD_WINDOW_SECONDS = env.get_int("ROLLOUT_GUARD_WINDOW_SECONDS", 60, minimum=10)
 ROLLOUT_GUARD_MIN_SAMPLES = env.get_int("ROLLOUT_GUARD_MIN_SAMPLES", 20, minimum=1)
+# Console actions return once their intent is committed; commands and driver calls then run
+# in a thread of their own, and the rollout's page follows them.
+ROLLOUT_ACTIONS_IN_BACKGROUND = env.get_bool("ROLLOUT_ACTIONS_IN_BACKGROUND", True)
 # A rollout left paused (waiting for a person) longer than this is aborted; 0: never.
 ROLLOUT_PAUSE_DEADLINE_SECONDS = env.get_int("ROLLOUT_PAUSE_DEADLINE_SECONDS", 3600, minimum=0)
 METRICS_STORE_ENABLED = env.get_bool("METRICS_STORE_ENABLED", True)

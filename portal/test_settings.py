@@ -16,3 +16,5 @@ LIST_COUNT_CACHE_SECONDS = 0
 # Tests flush the embedded metrics store themselves: a background thread would write outside
 # the test's transaction.
 METRICS_FLUSH_SECONDS = 0
+# The suite's transactions are invisible to other threads: console actions run inline.
+ROLLOUT_ACTIONS_IN_BACKGROUND = False

@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import logging
 import shlex
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from ops.models import Release, Rollout, RolloutEvent, RolloutPlan, TrafficLanes
@@ -323,6 +326,51 @@ def _finish(rollout_id: int, intent: dict[str, Any], *, weight: int, output: str
         return rollout
 
 
+_background: ContextVar[bool] = ContextVar("rollout_actions_in_background", default=False)
+
+
+@contextmanager
+def carried_out_in_background() -> Iterator[None]:
+    """Within this block, a transition returns as soon as its intent is committed and its side
+    effects run in a thread of their own (the console: a page never waits for `kubectl`).
+    ROLLOUT_ACTIONS_IN_BACKGROUND=false keeps them inline."""
+    token = _background.set(True)
+    try:
+        yield
+    finally:
+        _background.reset(token)
+
+
+def _roll_back_after_failure(rollout_id: int, actor: str, reason: str) -> Rollout:
+    """A deploy command failed: the rollout takes the rollback path from wherever it is
+    (pending included), never waiting for a person."""
+    with transaction.atomic():
+        rollout = _locked(rollout_id)
+        intent = _begin(
+            rollout, Move("rollback", state=S.ROLLED_BACK, weight=0), actor=actor, reason=reason
+        )
+    return _carry_out(rollout_id, intent)
+
+
+def _carry_out_in_thread(rollout_id: int, intent: dict[str, Any]) -> None:
+    def work() -> None:
+        try:
+            try:
+                _carry_out(rollout_id, intent)
+            except CommandFailedError as exc:
+                _roll_back_after_failure(
+                    rollout_id, intent["actor"], f"{intent['action']} failed: {exc}"
+                )
+        except RolloutError as exc:
+            logger.warning("Rollout %s: %s did not complete: %s", rollout_id, intent["action"], exc)
+        except Exception:
+            logger.exception("Rollout %s: %s failed", rollout_id, intent["action"])
+        finally:
+            connections.close_all()
+
+    threading.Thread(target=work, name=f"rollout-{rollout_id}", daemon=True).start()
+
+
 def _transition(
     rollout_id: int,
     action: str,
@@ -339,6 +387,9 @@ def _transition(
         rollout = _locked(rollout_id)
         _check(rollout, action, expected_phase, expected_state)
         intent = _begin(rollout, decide(rollout), actor=actor, reason=reason)
+    if _background.get() and settings.ROLLOUT_ACTIONS_IN_BACKGROUND:
+        _carry_out_in_thread(rollout_id, intent)
+        return Rollout.objects.select_related("release", "plan").get(pk=rollout_id)
     return _carry_out(rollout_id, intent)
 
 
@@ -503,15 +554,7 @@ def rollout_start(*, rollout_id: int, actor: str, expected_phase: int | None = N
     try:
         return _transition(rollout_id, "start", decide, actor=actor, expected_phase=expected_phase)
     except CommandFailedError as exc:
-        with transaction.atomic():
-            rollout = _locked(rollout_id)
-            intent = _begin(
-                rollout,
-                Move("rollback", state=S.ROLLED_BACK, weight=0),
-                actor=actor,
-                reason=f"Phase 1 could not start: {exc}",
-            )
-        _carry_out(rollout_id, intent)
+        _roll_back_after_failure(rollout_id, actor, f"Phase 1 could not start: {exc}")
         raise RolloutError(f"Phase 1 failed and the rollout was rolled back: {exc}") from exc
 
 

@@ -22,6 +22,7 @@ from ops.rollouts.selectors import rollout_detail, rollout_for_page, rollout_lis
 from ops.rollouts.services import (
     TRANSITIONS,
     RolloutError,
+    carried_out_in_background,
     rollout_act,
     rollout_create,
     rollout_start,
@@ -129,8 +130,11 @@ class RolloutStartView(ConsolePage):
                 form.add_error(None, str(exc))
             else:
                 try:
-                    rollout_start(rollout_id=rollout.pk, actor=actor)
-                    messages.success(request, f"Rollout of {rollout.release} started.")
+                    # Phase 1's commands may take minutes: the page follows them.
+                    with carried_out_in_background():
+                        started = rollout_start(rollout_id=rollout.pk, actor=actor)
+                    done = "started" if started.intent is None else "starting"
+                    messages.success(request, f"Rollout of {rollout.release} {done}.")
                 except RolloutError as exc:
                     messages.error(request, f"Created, but it could not start: {exc}")
                 return see_other(reverse("ops:rollout", args=[rollout.pk]))
@@ -215,7 +219,12 @@ class RolloutActionView(ConsolePage):
             results = check_gates(rollout_id=pk, actor=actor)
             passed = sum(r.verdict == GateResult.Verdict.PASS for r in results)
             return f"Checked {len(results)} gate(s): {passed} passed."
-        done = rollout_act(name, rollout_id=pk, actor=actor, reason=reason, expected_phase=expected)
+        with carried_out_in_background():
+            done = rollout_act(
+                name, rollout_id=pk, actor=actor, reason=reason, expected_phase=expected
+            )
+        if done.intent is not None:
+            return f"Rollout {done.pk}: {name} under way; this page follows it."
         return f"Rollout {done.pk} is {done.get_state_display().lower()} at {done.weight}%."
 
 
