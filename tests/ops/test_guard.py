@@ -395,3 +395,28 @@ def test_an_intent_whose_process_died_is_carried_out_by_the_next_tick() -> None:
     rollout.refresh_from_db()
     assert (rollout.phase_index, rollout.weight, rollout.intent) == (2, 25, None)
     assert rollout.events.filter(action="advance", actor="alice").exists()
+
+
+def test_in_the_background_an_action_returns_before_its_slow_commands_finish(
+    settings: Any,
+) -> None:
+    import time
+
+    from ops.rollouts.services import carried_out_in_background
+
+    settings.ROLLOUT_ACTIONS_IN_BACKGROUND = True
+    rollout = started(bake=0)
+    rollout.plan.phases.filter(order=2).update(commands=["sleep 2"])
+    began = time.monotonic()
+    with carried_out_in_background():
+        answered = rollout_advance(rollout_id=rollout.pk, actor="olga")
+    assert time.monotonic() - began < 1.5  # the console page does not wait for the commands
+    assert answered.intent is not None
+    assert answered.intent["action"] == "advance"
+    deadline = time.monotonic() + 20
+    while Rollout.objects.get(pk=rollout.pk).intent is not None:
+        assert time.monotonic() < deadline, "the action never finished"
+        time.sleep(0.2)
+    rollout.refresh_from_db()
+    assert (rollout.phase_index, rollout.weight) == (2, 25)
+    assert "sleep 2" in rollout.events.get(action="advance").output
