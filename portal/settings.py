@@ -298,6 +298,9 @@ ROLLOUT_GUARD_MIN_SAMPLES = env.get_int("ROLLOUT_GUARD_MIN_SAMPLES", 20, minimum
 # Console actions return once their intent is committed; commands and driver calls then run
 # in a thread of their own, and the rollout's page follows them.
 ROLLOUT_ACTIONS_IN_BACKGROUND = env.get_bool("ROLLOUT_ACTIONS_IN_BACKGROUND", True)
+# An action still in progress after all its commands' timeouts plus this is taken for dead
+# (its process crashed) and carried out again by the controller.
+ROLLOUT_INTENT_GRACE_SECONDS = env.get_int("ROLLOUT_INTENT_GRACE_SECONDS", 120, minimum=1)
 # A rollout left paused (waiting for a person) longer than this is aborted; 0: never.
 ROLLOUT_PAUSE_DEADLINE_SECONDS = env.get_int("ROLLOUT_PAUSE_DEADLINE_SECONDS", 3600, minimum=0)
 METRICS_STORE_ENABLED = env.get_bool("METRICS_STORE_ENABLED", True)

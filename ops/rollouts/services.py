@@ -395,14 +395,14 @@ def _transition(
 
 def intent_is_stale(rollout: Rollout) -> bool:
     """Whether the process carrying out the rollout's intent must have died: it is older
-    than every command it could run, each at the plan's timeout, plus two minutes."""
+    than every command it could run, each at the plan's timeout, plus a grace period."""
     intent: Any = rollout.intent
     if not isinstance(intent, dict):
         return False
     plan = rollout.plan
     commands = sum(len(p.commands) for p in plan.phases.all())
     commands += len(plan.rollback_commands) + len(plan.cleanup_commands)
-    limit = plan.command_timeout * commands + 120
+    limit = plan.command_timeout * commands + settings.ROLLOUT_INTENT_GRACE_SECONDS
     started = datetime.fromisoformat(intent["at"])
     return (timezone.now() - started).total_seconds() > limit
 

@@ -334,14 +334,20 @@ from ops.models import RolloutPlan
 plan, _ = RolloutPlan.objects.get_or_create(name="simple", defaults={"is_default": False})
 plan.phases.all().delete()
 plan.rollback_commands = []
+plan.command_timeout = TIMEOUT
 plan.save()
 for order, weight in enumerate([5, 25, 50, 100], start=1):
-    plan.phases.create(order=order, weight=weight, bake_seconds=0, commands=COMMANDS.get(order, []))
+    plan.phases.create(
+        order=order, weight=weight, bake_seconds=BAKE, commands=COMMANDS.get(order, [])
+    )
 """
 
 
-def simple_plan(e2e: Stack, commands: dict[int, list[str]] | None = None) -> None:
-    e2e.manage("shell", "-c", f"COMMANDS = {commands or {}!r}\n{SIMPLE_PLAN}")
+def simple_plan(
+    e2e: Stack, commands: dict[int, list[str]] | None = None, bake: int = 0, timeout: int = 300
+) -> None:
+    header = f"COMMANDS = {commands or {}!r}\nBAKE = {bake}\nTIMEOUT = {timeout}\n"
+    e2e.manage("shell", "-c", header + SIMPLE_PLAN)
 
 
 def test_a_deploy_command_failing_in_phase_1_rolls_back_and_moves_nothing() -> None:
@@ -401,3 +407,167 @@ def test_two_concurrent_cli_advances_from_one_phase_advance_once() -> None:
         assert codes == [0, 2], codes
         status = e2e.status()
         assert (status["phase"], status["weight"]) == (2, 25)
+
+
+def test_a_canary_that_dies_at_100_percent_is_pulled_within_a_minute() -> None:
+    with stack() as e2e:
+        simple_plan(e2e, bake=1200)
+        e2e.manage("rollout", "start", "1.0.0", "--plan", "simple", "--driver", "nginx")
+        for _ in range(3):
+            e2e.manage("rollout", "advance", "--reason", "to phase 4")
+        assert (e2e.status()["phase"], e2e.canary_share()) == (4, 1.0)
+        os.kill(e2e.canary_pid, signal.SIGKILL)
+        died = time.monotonic()
+        runner = controller(e2e, 120)
+        try:
+            wait_for_state(e2e, "rolled_back", 75)
+            bad_at_full = time.monotonic() - died
+        finally:
+            runner.terminate()
+            runner.wait(timeout=30)
+        print(f"\ncanary dead at 100 %: rolled back {bad_at_full:.0f} s after it died")
+        assert bad_at_full <= 60
+        # Everything back on the stable lane, which still runs the known-good 0.9.0.
+        assert e2e.status()["weight"] == 0
+        assert e2e.canary_share() == 0
+
+
+def test_a_deploy_command_failing_in_phase_4_rolls_back_from_50_percent() -> None:
+    with stack() as e2e:
+        simple_plan(e2e, {4: ["false"]})
+        e2e.manage("rollout", "start", "1.0.0", "--plan", "simple", "--driver", "nginx")
+        e2e.manage("rollout", "advance", "--reason", "to 25")
+        e2e.manage("rollout", "advance", "--reason", "to 50")
+        failed = e2e.manage("rollout", "advance", "--reason", "to 100", check=False)
+        assert failed.returncode == 2, failed.stdout + failed.stderr
+        status = e2e.status()
+        # The failed command moved no traffic; the controller then rolls back.
+        assert (status["state"], status["phase"], status["weight"]) == ("running", 3, 50)
+        assert e2e.manage("rollout", "tick").stdout.startswith(("advanced", "rolled_back"))
+        run = e2e.manage("rollout", "run", "--interval", "0.5", check=False)
+        assert run.returncode == 3, run.stdout + run.stderr
+        status = e2e.status()
+        assert (status["state"], status["weight"]) == ("rolled_back", 0)
+        assert e2e.canary_share() == 0
+
+
+def test_a_pause_during_a_tick_wins() -> None:
+    with stack() as e2e:
+        e2e.manage("shell", "-c", SLOW_GATE_PLAN)
+        e2e.manage("rollout", "start", "1.0.0", "--plan", "slow-gate", "--driver", "nginx")
+        tick = subprocess.Popen(
+            [sys.executable, "manage.py", "rollout", "tick"],
+            cwd=ROOT,
+            env=e2e.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(2)  # the tick is judging its slow gate
+        e2e.manage("rollout", "pause", "--reason", "a person looks")
+        out, _ = tick.communicate(timeout=120)
+        status = e2e.status()
+        assert (status["state"], status["phase"], status["weight"]) == ("paused", 1, 5), out
+        assert "nothing was done" in out
+
+
+def test_an_action_interrupted_mid_command_is_carried_out_by_the_controller() -> None:
+    with stack() as e2e:
+        simple_plan(e2e, {2: ["sleep 3"]}, timeout=5)
+        e2e.env["ROLLOUT_INTENT_GRACE_SECONDS"] = "1"
+        e2e.manage("rollout", "start", "1.0.0", "--plan", "simple", "--driver", "nginx")
+        advance = subprocess.Popen(
+            [sys.executable, "manage.py", "rollout", "advance", "--reason", "killed"],
+            cwd=ROOT,
+            env=e2e.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(1.5)  # inside `sleep 3`: the intent is committed, nothing else is
+        advance.kill()
+        advance.wait(timeout=30)
+        status = e2e.status()
+        assert (status["phase"], status["weight"]) == (1, 5)
+        time.sleep(1)
+        resumed = e2e.manage("rollout", "tick").stdout
+        deadline = time.monotonic() + 30
+        while not resumed.startswith("resumed") and time.monotonic() < deadline:
+            time.sleep(1)
+            resumed = e2e.manage("rollout", "tick").stdout
+        assert resumed.startswith("resumed"), resumed
+        status = e2e.status()
+        assert (status["state"], status["phase"], status["weight"]) == ("running", 2, 25)
+        assert abs(e2e.canary_share() - 0.25) <= 0.02
+
+
+def test_a_webhook_that_never_answers_holds_up_no_action() -> None:
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        with stack() as e2e:
+            simple_plan(e2e)
+            e2e.env["ROLLOUT_NOTIFIERS"] = "log,status,webhook"
+            e2e.env["ROLLOUT_WEBHOOK_URL"] = f"http://127.0.0.1:{silent.getsockname()[1]}/"
+            e2e.manage("rollout", "start", "1.0.0", "--plan", "simple", "--driver", "nginx")
+            began = time.monotonic()
+            e2e.manage("rollout", "abort", "--reason", "stop now")
+            assert time.monotonic() - began < 5  # a Django start-up, not a webhook's timeouts
+            assert (e2e.status()["state"], e2e.canary_share()) == ("aborted", 0)
+    finally:
+        silent.close()
+
+
+SLOW_GATE_PLAN = """
+from ops.models import RolloutPlan
+plan, _ = RolloutPlan.objects.get_or_create(name="slow-gate", defaults={"is_default": False})
+plan.phases.all().delete()
+for order, weight in enumerate([5, 25, 50, 100], start=1):
+    phase = plan.phases.create(order=order, weight=weight, bake_seconds=0)
+    phase.gates.create(order=0, kind="load_test", params={"iterations": 400})
+"""
+
+
+SLOW_CANARY_PLAN = """
+from ops.models import RolloutPlan
+plan, _ = RolloutPlan.objects.get_or_create(name="latency", defaults={"is_default": False})
+plan.phases.all().delete()
+for order, weight in enumerate([5, 25, 50, 100], start=1):
+    phase = plan.phases.create(order=order, weight=weight, bake_seconds=10)
+    phase.gates.create(order=0, kind="latency", params={
+        "endpoint": "/v*/health", "quantile": 0.95, "threshold_ms": 300,
+        "window_seconds": 60, "min_samples": 5})
+"""
+
+
+def test_a_slow_canary_fails_its_latency_gate_at_the_end_of_the_bake() -> None:
+    with stack(canary_faults=True) as e2e:
+        e2e.manage("shell", "-c", SLOW_CANARY_PLAN)
+        e2e.manage("rollout", "start", "1.0.0", "--plan", "latency", "--driver", "nginx")
+        runner = subprocess.Popen(
+            [sys.executable, "manage.py", "rollout", "run", "--interval", "2"],
+            cwd=ROOT,
+            env=e2e.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        session = requests.Session()
+        started = time.monotonic()
+        try:
+            while e2e.status()["state"] == "running" and time.monotonic() - started < 60:
+                for _ in range(20):  # 5 % of these reach the canary, 600 ms late
+                    session.get(
+                        f"{e2e.proxy}/v1/health", headers={"X-Fault-Delay-Ms": "600"}, timeout=10
+                    )
+            seconds = time.monotonic() - started
+        finally:
+            runner.wait(timeout=60)
+        print(f"\nslow canary: rolled back {seconds:.0f} s after start (10 s bake)")
+        status = e2e.status()
+        assert (status["state"], status["weight"]) == ("rolled_back", 0)
+        assert seconds <= 40
+        report = e2e.manage("rollout", "report").stdout
+        assert "| latency |" in report
+        assert "❌ FAIL" in report
