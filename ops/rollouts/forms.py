@@ -54,6 +54,13 @@ class ActionForm(forms.Form):
         max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
     expected_phase = forms.IntegerField(min_value=0, required=False, widget=forms.HiddenInput)
+    public_note = forms.CharField(
+        label="Public note",
+        max_length=300,
+        required=False,
+        help_text="Optional: what the public status page says (instead of a neutral sentence). "
+        "The reason above stays internal.",
+    )
 
     def __init__(self, *args: Any, reason_required: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -48,8 +48,9 @@ PUBLIC_BODIES = {
 }
 
 
-def _payload(event: str, rollout: Rollout, reason: str) -> dict[str, Any]:
+def _payload(event: str, rollout: Rollout, reason: str, public_note: str) -> dict[str, Any]:
     return {
+        "public_note": public_note,
         "event": event,
         "title": MESSAGES[event].format(version=rollout.release.version),
         "rollout": rollout.pk,
@@ -95,7 +96,7 @@ def _status(payload: dict[str, Any], rollout: Rollout) -> None:
     if event == "watch_passed":
         return
     StatusEntry.objects.filter(reference=reference, resolved_at__isnull=True).update(
-        resolved_at=timezone.now(), body=payload["title"]
+        resolved_at=timezone.now(), body=payload["public_note"] or payload["title"]
     )
     if event == "rolled_back":
         StatusEntry.objects.get_or_create(
@@ -103,7 +104,7 @@ def _status(payload: dict[str, Any], rollout: Rollout) -> None:
             defaults={
                 "kind": StatusEntry.Kind.ROLLBACK,
                 "title": payload["title"],
-                "body": PUBLIC_BODIES["rolled_back"],
+                "body": payload["public_note"] or PUBLIC_BODIES["rolled_back"],
                 "rollout": rollout,
                 "resolved_at": timezone.now(),
             },
@@ -115,10 +116,11 @@ MAX_ATTEMPTS = 12
 WEBHOOK_TIMEOUT_SECONDS = 5
 
 
-def notify(event: str, rollout: Rollout, reason: str = "") -> None:
+def notify(event: str, rollout: Rollout, reason: str = "", *, public_note: str = "") -> None:
     """Records the notification with the current transaction: status entries at once, the log
-    line after commit, webhook deliveries in the outbox."""
-    payload = _payload(event, rollout, reason)
+    line after commit, webhook deliveries in the outbox. `reason` is internal (operators'
+    channels); `public_note`, when a person wrote one, is what the status page says."""
+    payload = _payload(event, rollout, reason, public_note)
     channels = settings.ROLLOUT_NOTIFIERS
     if "status" in channels:
         _status(payload, rollout)

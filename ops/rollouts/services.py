@@ -158,7 +158,9 @@ class Move:
     weight: int | None = None
 
 
-def _begin(rollout: Rollout, move: Move, *, actor: str, reason: str) -> dict[str, Any]:
+def _begin(
+    rollout: Rollout, move: Move, *, actor: str, reason: str, public_note: str = ""
+) -> dict[str, Any]:
     """Under the row lock: records what is about to happen (the intent) and nothing else. The
     side effects happen after this commits, without the lock; a controller finding an intent
     left by a process that died carries it out again (every step is idempotent)."""
@@ -170,6 +172,7 @@ def _begin(rollout: Rollout, move: Move, *, actor: str, reason: str) -> dict[str
         "weight": move.weight,
         "actor": actor,
         "reason": reason,
+        "public_note": public_note,
         "before": _snapshot(rollout),
         "at": timezone.now().isoformat(),
     }
@@ -322,7 +325,7 @@ def _finish(rollout_id: int, intent: dict[str, Any], *, weight: int, output: str
             "pause": "waiting",
         }.get(action)
         if event:
-            notify(event, rollout, intent["reason"])
+            notify(event, rollout, intent["reason"], public_note=intent.get("public_note", ""))
         return rollout
 
 
@@ -380,13 +383,16 @@ def _transition(
     reason: str = "",
     expected_phase: int | None = None,
     expected_state: str | None = None,
+    public_note: str = "",
 ) -> Rollout:
     """One transition: checked and its intent recorded under the row lock, its side effects
     carried out after that commits, its outcome recorded under the lock again."""
     with transaction.atomic():
         rollout = _locked(rollout_id)
         _check(rollout, action, expected_phase, expected_state)
-        intent = _begin(rollout, decide(rollout), actor=actor, reason=reason)
+        intent = _begin(
+            rollout, decide(rollout), actor=actor, reason=reason, public_note=public_note
+        )
     if _background.get() and settings.ROLLOUT_ACTIONS_IN_BACKGROUND:
         _carry_out_in_thread(rollout_id, intent)
         return Rollout.objects.select_related("release", "plan").get(pk=rollout_id)
@@ -627,6 +633,7 @@ def rollout_abort(
     reason: str,
     expected_phase: int | None = None,
     expected_state: str | None = None,
+    public_note: str = "",
 ) -> Rollout:
     if not reason.strip():
         raise RolloutError("An abort needs a reason")
@@ -638,6 +645,7 @@ def rollout_abort(
         reason=reason,
         expected_phase=expected_phase,
         expected_state=expected_state,
+        public_note=public_note,
     )
 
 
@@ -648,6 +656,7 @@ def rollout_rollback(
     reason: str,
     expected_phase: int | None = None,
     expected_state: str | None = None,
+    public_note: str = "",
 ) -> Rollout:
     return _transition(
         rollout_id,
@@ -657,6 +666,7 @@ def rollout_rollback(
         reason=reason,
         expected_phase=expected_phase,
         expected_state=expected_state,
+        public_note=public_note,
     )
 
 
@@ -667,9 +677,11 @@ def rollout_act(
     actor: str,
     reason: str = "",
     expected_phase: int | None = None,
+    public_note: str = "",
 ) -> Rollout:
     """A person's action by name, for the CLI and the console alike. `expected_phase` is the
-    phase the person saw; it is checked under the row lock, for every action."""
+    phase the person saw; it is checked under the row lock, for every action. `public_note`
+    (abort, rollback) is what the public status page says instead of its default sentence."""
     common: dict[str, Any] = {
         "rollout_id": rollout_id,
         "actor": actor,
@@ -684,7 +696,7 @@ def rollout_act(
     if action == "resume":
         return rollout_resume(**common, reason=reason)
     if action == "abort":
-        return rollout_abort(**common, reason=reason)
+        return rollout_abort(**common, reason=reason, public_note=public_note)
     if action == "rollback":
-        return rollout_rollback(**common, reason=reason)
+        return rollout_rollback(**common, reason=reason, public_note=public_note)
     raise RolloutError(f"Unknown action {action!r}; known: {', '.join(TRANSITIONS)}")

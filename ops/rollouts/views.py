@@ -206,7 +206,8 @@ class RolloutActionView(ConsolePage):
         expected = form.cleaned_data["expected_phase"]
         try:
             # A stale page acts on nothing: the service checks `expected` under the row lock.
-            message = self._perform(chosen.name, rollout.pk, actor, reason, expected)
+            note: str = form.cleaned_data.get("public_note") or ""
+            message = self._perform(chosen.name, rollout.pk, actor, reason, expected, note)
         except RolloutError as exc:
             messages.error(request, str(exc))
         else:
@@ -214,14 +215,21 @@ class RolloutActionView(ConsolePage):
         return see_other(detail)
 
     @staticmethod
-    def _perform(name: str, pk: int, actor: str, reason: str, expected: int | None) -> str:
+    def _perform(
+        name: str, pk: int, actor: str, reason: str, expected: int | None, public_note: str = ""
+    ) -> str:
         if name == "gates":
             results = check_gates(rollout_id=pk, actor=actor)
             passed = sum(r.verdict == GateResult.Verdict.PASS for r in results)
             return f"Checked {len(results)} gate(s): {passed} passed."
         with carried_out_in_background():
             done = rollout_act(
-                name, rollout_id=pk, actor=actor, reason=reason, expected_phase=expected
+                name,
+                rollout_id=pk,
+                actor=actor,
+                reason=reason,
+                expected_phase=expected,
+                public_note=public_note,
             )
         if done.intent is not None:
             return f"Rollout {done.pk}: {name} under way; this page follows it."

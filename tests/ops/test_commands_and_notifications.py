@@ -148,3 +148,22 @@ def test_a_webhook_that_never_answers_delays_nothing_and_is_retried(settings: An
     assert (first.attempts, first.delivered_at) == (1, None)
     assert first.next_attempt_at > first.created_at  # backs off before the next try
     assert "timed out" in first.last_error
+
+
+def test_a_public_note_is_what_the_status_page_says_and_the_reason_stays_inside(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from ops.rollouts.services import rollout_rollback
+
+    rollout = rollout_create(version="1.0.0", actor="t")
+    rollout_start(rollout_id=rollout.pk, actor="t")
+    rollout_rollback(
+        rollout_id=rollout.pk,
+        actor="olga",
+        reason="p99 of files doubled; kubectl logs show OOM kills",
+        public_note="We reverted an update that slowed file downloads.",
+    )
+    rollback = StatusEntry.objects.get(kind="rollback")
+    assert rollback.body == "We reverted an update that slowed file downloads."
+    assert "OOM" not in str(list(StatusEntry.objects.values()))
+    assert "OOM" in rollout.events.get(action="rollback").reason

@@ -123,6 +123,16 @@ def test_the_alb_driver_sends_the_seeds_weighted_forward_config(
     assert weights == {groups[0]: 95, groups[1]: 5}
     assert "portal-api-canary 5" in output
 
+    # Promotion swaps the lanes: the canary's target group becomes the stable one, so weight 0
+    # sends everything to the new version, and the next canary is the old group.
+    from ops.rollouts import lanes
+
+    lanes.swap()
+    AwsAlbDriver(client=elb).set_weight(Rollout(pk=1), 0)
+    action = elb.describe_listeners(ListenerArns=[listener])["Listeners"][0]["DefaultActions"][0]
+    weights = {g["TargetGroupArn"]: g["Weight"] for g in action["ForwardConfig"]["TargetGroups"]}
+    assert weights == {groups[1]: 100, groups[0]: 0}
+
 
 def test_the_alb_driver_needs_its_arns(settings: Any) -> None:
     settings.ALB_LISTENER_ARN = ""

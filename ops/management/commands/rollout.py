@@ -96,6 +96,12 @@ class Command(BaseCommand):
         abort.add_argument("id", nargs="?", type=int)
         abort.add_argument("--reason", required=True)
         abort.add_argument(
+            "--public-note",
+            default="",
+            help="What the public status page says (default: a neutral sentence); --reason "
+            "stays internal.",
+        )
+        abort.add_argument(
             "--expect-phase",
             type=int,
             default=None,
@@ -109,6 +115,12 @@ class Command(BaseCommand):
         )
         rollback.add_argument("id", nargs="?", type=int)
         rollback.add_argument("--reason", required=True, help="Why (goes into the event log).")
+        rollback.add_argument(
+            "--public-note",
+            default="",
+            help="What the public status page says (default: a neutral sentence); --reason "
+            "stays internal.",
+        )
         rollback.add_argument(
             "--expect-phase",
             type=int,
@@ -169,6 +181,7 @@ class Command(BaseCommand):
                     reason=options["reason"] or "",
                     # Checked under the row lock: if the rollout moved on, nothing happens.
                     expected_phase=expected,
+                    public_note=options.get("public_note") or "",
                 )
                 self.stdout.write(self._line(rollout))
         except RolloutError as exc:
