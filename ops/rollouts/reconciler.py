@@ -118,27 +118,35 @@ def guard_gates() -> list[tuple[str, dict[str, Any]]]:
 def evaluate_phase(rollout: Rollout, gates: list[Gate]) -> list[GateResult]:
     """Runs every gate of the rollout's current phase and stores each result as evidence."""
     context = _context(rollout)
+    attempt = _next_attempt(rollout)
+    return [
+        _store(rollout, gate.kind, attempt, run_gate(gate.kind, context, gate.params), gate)
+        for gate in gates
+    ]
+
+
+def _next_attempt(rollout: Rollout) -> int:
     previous = GateResult.objects.filter(rollout=rollout, phase_index=rollout.phase_index)
-    attempt = (previous.aggregate(n=Max("attempt"))["n"] or 0) + 1
-    results = []
-    for gate in gates:
-        outcome: Outcome = run_gate(gate.kind, context, gate.params)
-        results.append(
-            GateResult.objects.create(
-                rollout=rollout,
-                gate=gate,
-                kind=gate.kind,
-                phase_index=rollout.phase_index,
-                attempt=attempt,
-                verdict=outcome.verdict,
-                observed=outcome.observed[:200],
-                target=outcome.target[:200],
-                window_seconds=outcome.window_seconds,
-                query=outcome.query,
-                evidence=outcome.evidence,
-            )
-        )
-    return results
+    return int(previous.aggregate(n=Max("attempt"))["n"] or 0) + 1
+
+
+def _store(
+    rollout: Rollout, kind: str, attempt: int, outcome: Outcome, gate: Gate | None = None
+) -> GateResult:
+    """A gate's outcome as evidence: observed against target, the query, what was seen."""
+    return GateResult.objects.create(
+        rollout=rollout,
+        gate=gate,
+        kind=kind,
+        phase_index=rollout.phase_index,
+        attempt=attempt,
+        verdict=outcome.verdict,
+        observed=outcome.observed[:200],
+        target=outcome.target[:200],
+        window_seconds=outcome.window_seconds,
+        query=outcome.query,
+        evidence=outcome.evidence or outcome.observed,
+    )
 
 
 def check_gates(*, rollout_id: int, actor: str) -> list[GateResult]:
@@ -201,22 +209,9 @@ def guard(rollout: Rollout, actor: str) -> TickResult | None:
             _set_probe_errors(rollout, 0)
         return None
     # The breach is evidence like any gate's: stored with the phase's results.
-    previous = GateResult.objects.filter(rollout=rollout, phase_index=rollout.phase_index)
-    attempt = (previous.aggregate(n=Max("attempt"))["n"] or 0) + 1
+    attempt = _next_attempt(rollout)
     for kind, outcome in failed + errors:
-        GateResult.objects.create(
-            rollout=rollout,
-            gate=None,
-            kind=kind,
-            phase_index=rollout.phase_index,
-            attempt=attempt,
-            verdict=outcome.verdict,
-            observed=outcome.observed[:200],
-            target=outcome.target[:200],
-            window_seconds=outcome.window_seconds,
-            query=outcome.query,
-            evidence=outcome.evidence or outcome.observed,
-        )
+        _store(rollout, kind, attempt, outcome)
     RolloutEvent.objects.create(
         rollout=rollout,
         actor=actor,
