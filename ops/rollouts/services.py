@@ -432,8 +432,10 @@ def _promote(rollout: Rollout, intent: dict[str, Any]) -> str:
         try:
             # Under the new roles all traffic is on the stable lane (the same servers).
             output = _set_weight(rollout, intent, 0)
-        except DriverError as exc:
-            lanes.swap()  # nothing moved: keep the roles as they were
+        except (DriverError, RolloutError) as exc:
+            lanes.swap()  # nothing moved (refused, or superseded): keep the roles as they were
+            if isinstance(exc, RolloutError):
+                raise
             raise RolloutError(f"Promotion failed, the driver refused: {exc}") from exc
         rollout.weight = 0
         return f"promoted: lanes swapped, stable is now {roles.stable_upstream}\n{output}"

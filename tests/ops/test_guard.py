@@ -420,3 +420,25 @@ def test_in_the_background_an_action_returns_before_its_slow_commands_finish(
     rollout.refresh_from_db()
     assert (rollout.phase_index, rollout.weight) == (2, 25)
     assert "sleep 2" in rollout.events.get(action="advance").output
+
+
+def test_a_promotion_the_driver_refuses_keeps_the_lanes_and_the_rollout_running(
+    nginx_driver: Any,
+) -> None:
+    from ops.rollouts import lanes
+
+    rollout = nginx_started(bake=0)
+    for _ in range(3):
+        rollout = rollout_advance(rollout_id=rollout.pk, actor="alice")
+    assert (rollout.phase_index, rollout.weight) == (4, 100)
+    nginx_driver.NGINX_TEST_COMMAND = "false"
+    with pytest.raises(RolloutError, match="Promotion failed"):
+        rollout_advance(rollout_id=rollout.pk, actor="alice")
+    rollout.refresh_from_db()
+    assert (rollout.state, rollout.phase_index, rollout.weight, rollout.intent) == (
+        S.RUNNING,
+        4,
+        100,
+        None,
+    )
+    assert lanes.current().swapped is False
