@@ -30,7 +30,9 @@ PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 @pytest.fixture(scope="module")
 def stack() -> Iterator[tuple[LiveServer, PostgresServer]]:
     with redis_server() as redis, postgres_server() as postgres:
-        env = {**UNLIMITED, "REDIS_URL": redis.url}
+        # Breaker settings at their defaults and the request log on, as shipped; only the rate
+        # limits are raised, so the tests' own traffic is never refused with a 429.
+        env = {**UNLIMITED, "REDIS_URL": redis.url, "LOG_LEVEL": "INFO"}
         with gunicorn(workers=2, env=env, database_url=postgres.url) as server:
             yield server, postgres
 

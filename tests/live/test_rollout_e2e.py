@@ -110,7 +110,11 @@ def nginx(upstream: Path, stable: str) -> Iterator[tuple[str, dict[str, str]]]:
 
 
 @contextmanager
-def stack(*, broken_canary: bool = False, canary_faults: bool = False) -> Iterator[Stack]:
+def stack(
+    *, broken_canary: bool = False, canary_faults: bool = False, as_shipped: bool = False
+) -> Iterator[Stack]:
+    """`as_shipped`: every setting at its default (request log on, metrics flushed every 5 s,
+    default rate limits), for the rows whose timings the README quotes."""
     with ExitStack() as exits:
         tmp = Path(exits.enter_context(tempfile.TemporaryDirectory(prefix="portal-e2e-")))
         shared = {
@@ -119,6 +123,8 @@ def stack(*, broken_canary: bool = False, canary_faults: bool = False) -> Iterat
             "METRICS_FLUSH_SECONDS": "1",
             "REDIS_URL": "",
         }
+        if as_shipped:
+            shared = {"MEDIA_ROOT": shared["MEDIA_ROOT"], "REDIS_URL": "", "LOG_LEVEL": "INFO"}
         database = f"sqlite:///{tmp}/shared.sqlite3"
         stable: LiveServer = exits.enter_context(
             gunicorn(workers=1, env={**shared, "APP_VERSION": "0.9.0"}, database_url=database)
@@ -267,7 +273,7 @@ def wait_for_state(e2e: Stack, state: str, seconds: float) -> float:
 
 def test_a_canary_answering_5xx_is_back_at_zero_within_a_minute_on_the_default_plan() -> None:
     # The default plan as seeded: a 20-minute first bake. The guard does not wait for it.
-    with stack(canary_faults=True) as e2e:
+    with stack(canary_faults=True, as_shipped=True) as e2e:
         e2e.manage("rollout", "start", "1.0.0", "--plan", "default", "--driver", "nginx")
         assert "weight=5;" in e2e.upstream.read_text()
         runner = controller(e2e, 120)
@@ -300,7 +306,7 @@ def test_a_canary_answering_5xx_is_back_at_zero_within_a_minute_on_the_default_p
 
 
 def test_a_dead_canary_is_back_at_zero_within_a_minute_on_the_default_plan() -> None:
-    with stack() as e2e:
+    with stack(as_shipped=True) as e2e:
         e2e.manage("rollout", "start", "1.0.0", "--plan", "default", "--driver", "nginx")
         os.kill(e2e.canary_pid, signal.SIGKILL)
         died = time.monotonic()
