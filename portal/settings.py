@@ -303,6 +303,10 @@ ROLLOUT_ACTIONS_IN_BACKGROUND = env.get_bool("ROLLOUT_ACTIONS_IN_BACKGROUND", Tr
 ROLLOUT_INTENT_GRACE_SECONDS = env.get_int("ROLLOUT_INTENT_GRACE_SECONDS", 120, minimum=1)
 # A rollout left paused (waiting for a person) longer than this is aborted; 0: never.
 ROLLOUT_PAUSE_DEADLINE_SECONDS = env.get_int("ROLLOUT_PAUSE_DEADLINE_SECONDS", 3600, minimum=0)
+# Probe top-up when a phase's gates lack samples (ops/rollouts/topup.py): requests per lane
+# per tick, and requests a second per lane.
+ROLLOUT_TOPUP_REQUESTS = env.get_int("ROLLOUT_TOPUP_REQUESTS", 60, minimum=0)
+ROLLOUT_TOPUP_RATE = env.get_float("ROLLOUT_TOPUP_RATE", 10.0, minimum=0.1)
 METRICS_STORE_ENABLED = env.get_bool("METRICS_STORE_ENABLED", True)
 METRICS_FLUSH_SECONDS = env.get_int("METRICS_FLUSH_SECONDS", 5, minimum=0)
 METRICS_BUFFER_MINUTES = env.get_int("METRICS_BUFFER_MINUTES", 60, minimum=1)

@@ -51,6 +51,12 @@ class RolloutPlan(models.Model):
         default=list, blank=True, help_text="Run after success (e.g. scale the canary to 0)."
     )
     command_timeout = models.PositiveIntegerField(default=300)
+    max_bake_extension_seconds = models.PositiveIntegerField(
+        default=900,
+        help_text="When a phase's gates lack samples: how long past the bake the controller "
+        "keeps gathering evidence (topping up with its probe tenants' requests) before it asks "
+        "a person. 0: ask at once.",
+    )
     promotion = models.CharField(
         max_length=20,
         choices=Promotion.choices,
@@ -234,6 +240,9 @@ class GateResult(models.Model):
     window_seconds = models.PositiveIntegerField(null=True, blank=True)
     query = models.TextField(blank=True, help_text="The query or probe that was used.")
     evidence = models.TextField(blank=True)
+    needs_samples = models.BooleanField(
+        default=False, help_text="Inconclusive for want of samples: more evidence may decide."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -19,8 +19,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 from django.conf import settings
+from django.utils import timezone
 
-from ops.models import GateResult, Rollout
+from ops.models import GateResult, Rollout, SLObjective
+from ops.rollouts.judge import DEFAULTS as JUDGE_DEFAULTS
+from ops.rollouts.judge import judge
 from ops.rollouts.probes import PROBE_RATE_LIMIT, ProbeCredentials
 from ops.slo.sources import MetricsSource, PrometheusError, Window, fraction_under, quantile
 from portal.parsing import ascii_int
@@ -43,6 +46,8 @@ class Outcome:
     query: str = ""
     evidence: str = ""
     window_seconds: int | None = None
+    # Inconclusive for want of samples: more time (and the controller's probe traffic) helps.
+    needs_samples: bool = False
 
 
 @dataclass
@@ -164,6 +169,7 @@ def latency(ctx: GateContext, params: dict[str, Any]) -> Outcome:
     )
     if counts.requests < int(params["min_samples"]) or share is None:
         base.evidence = f"{counts.requests} requests, fewer than {params['min_samples']}"
+        base.needs_samples = True
         return base
     # Judged by the bucket at the threshold (exact); the quantile is shown for people.
     base.verdict = V.PASS if share >= q else V.FAIL
@@ -193,6 +199,7 @@ def error_rate(ctx: GateContext, params: dict[str, Any]) -> Outcome:
     if counts.requests < int(params["min_samples"]):
         outcome.observed = f"{counts.requests} requests"
         outcome.evidence = f"fewer than {params['min_samples']} requests"
+        outcome.needs_samples = True
         return outcome
     rate = counts.error_rate or 0.0
     outcome.verdict = V.PASS if rate < maximum else V.FAIL
@@ -226,10 +233,81 @@ def relative_latency(ctx: GateContext, params: dict[str, Any]) -> Outcome:
     )
     if min(samples) < int(params["min_samples"]) or canary is None or not stable:
         outcome.evidence = f"samples canary {samples[0]}, stable {samples[1]}"
+        outcome.needs_samples = True
         return outcome
     outcome.observed = f"canary {canary:.1f} ms vs stable {stable:.1f} ms ({canary / stable:.2f}x)"
     outcome.verdict = V.PASS if canary <= stable * ratio else V.FAIL
     return outcome
+
+
+def judged_endpoints(params: dict[str, Any]) -> list[str]:
+    """The judge's endpoints: its own list, else every active objective's endpoint (blank:
+    every API route together)."""
+    listed = [str(e) for e in params.get("endpoints") or []]
+    if listed:
+        return listed
+    objectives = SLObjective.objects.filter(is_active=True).order_by("endpoint")
+    return list(dict.fromkeys(objectives.values_list("endpoint", flat=True))) or [""]
+
+
+def sampled_endpoints(kind: str, params: dict[str, Any]) -> list[str]:
+    """The endpoints whose samples a metrics gate judges (what a top-up should feed)."""
+    spec = CATALOGUE.get(kind)
+    merged = {**(spec.defaults if spec else {}), **params}
+    if kind == "baseline":
+        return judged_endpoints(merged)
+    return [str(merged.get("endpoint") or "")]
+
+
+MAX_JUDGE_WINDOW = timedelta(hours=6)
+
+
+@gate(
+    "baseline",
+    "Canary against stable over the same minutes: Mann-Whitney U on latency, SPRT and "
+    "Fisher's exact test on 5xx, Kayenta-style score",
+    **JUDGE_DEFAULTS,
+)
+def baseline(ctx: GateContext, params: dict[str, Any]) -> Outcome:
+    stable_version = ctx.rollout.baseline_version
+    if not stable_version:
+        return Outcome(
+            V.INCONCLUSIVE,
+            target="a baseline version",
+            evidence="The rollout has no baseline version to compare: start it with --baseline "
+            "or after a rollout that succeeded",
+        )
+    # The same minutes for both; the window grows with the phase, so an extended bake keeps
+    # every sample it waited for.
+    since = ctx.rollout.phase_started_at or ctx.rollout.created_at
+    length = timedelta(seconds=int(params["window_seconds"]))
+    if since is not None:
+        length = min(MAX_JUDGE_WINDOW, max(length, timezone.now() - since))
+    at = timezone.now()
+    version = ctx.rollout.release.version
+    pairs = {}
+    for endpoint in judged_endpoints(params):
+        window = Window(length=length, endpoint=endpoint or None, version=version, at=at)
+        stable = Window(length=length, endpoint=endpoint or None, version=stable_version, at=at)
+        pairs[endpoint] = (ctx.source.counts(window), ctx.source.counts(stable))
+    judgement = judge(pairs, params)
+    verdict = {
+        "pass": V.PASS,
+        "fail": V.FAIL,
+        "marginal": V.INCONCLUSIVE,
+        "nodata": V.INCONCLUSIVE,
+    }[judgement.verdict]
+    return Outcome(
+        verdict,
+        observed=judgement.summary,
+        target=f"score ≥ {params['pass_score']} (marginal ≥ {params['marginal_score']}), "
+        f"no critical metric failing; {version} vs {stable_version}",
+        query=f"{ctx.source.name}: versions {version} and {stable_version}, same "
+        f"{int(length.total_seconds())}s ending {at:%H:%M:%S}",
+        evidence="\n".join(metric.row() for metric in judgement.metrics),
+        window_seconds=int(length.total_seconds()),
+        needs_samples=judgement.verdict in {"nodata", "marginal"},
+    )
 
 
 # --- Contract probes ------------------------------------------------------------------------
@@ -347,7 +425,8 @@ def tenant_isolation(ctx: GateContext, params: dict[str, Any]) -> Outcome:
     )
 
 
-def _endpoints(ctx: GateContext) -> list[str]:
+def probe_paths(ctx: GateContext) -> list[str]:
+    """The probe tenant's read-only paths, one per API read route."""
     probe = ctx.probes.a
     return [
         "/v1/health",
@@ -363,7 +442,7 @@ def _endpoints(ctx: GateContext) -> list[str]:
 def smoke(ctx: GateContext, params: dict[str, Any]) -> Outcome:
     results = {
         path: ctx.get(f"{ctx.canary_url}{path}", ctx.probes.a.token).status_code
-        for path in _endpoints(ctx)
+        for path in probe_paths(ctx)
     }
     failed = {path: code for path, code in results.items() if code != 200}
     return Outcome(

@@ -21,6 +21,8 @@ from portal.services import tenant_ensure, token_create
 
 PROBE_A, PROBE_B = "rollout-probe-a", "rollout-probe-b"
 PROBE_RATE_LIMIT = "5/m"
+# Tenant a carries the gates' probes and the top-up (ops/rollouts/topup.py): enough for both.
+PROBE_TOPUP_LIMIT = "1000/m"
 PROBE_FILE = b"%PDF-1.4\n% rollout probe file\n%%EOF\n"
 
 
@@ -69,10 +71,11 @@ def probe_credentials() -> ProbeCredentials:
         tenant, contact, job = _fixture(slug)
         _, raw = token_create(tenant=tenant, name="rollout-probe", expires_in_days=1, rotate=True)
         tenants.append(ProbeTenant(slug, raw, str(contact.pk), job.pk))
+    for slug, limit in ((PROBE_A, PROBE_TOPUP_LIMIT), (PROBE_B, PROBE_RATE_LIMIT)):
+        Tenant.objects.filter(slug=slug).exclude(rate_limit_default=limit).update(
+            rate_limit_default=limit
+        )
     b = Tenant.objects.get(slug=PROBE_B)
-    if b.rate_limit_default != PROBE_RATE_LIMIT:
-        b.rate_limit_default = PROBE_RATE_LIMIT
-        b.save(update_fields=["rate_limit_default"])
     # A fresh token has a fresh window, so exceeding it never starves the other probes.
     _, limited = token_create(
         tenant=b, name="rollout-probe-ratelimit", expires_in_days=1, rotate=True

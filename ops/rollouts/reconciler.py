@@ -7,8 +7,11 @@ next tick. Every tick, baking or not:
 1. **The guard** judges the hard signals (canary health, its breakers, its 5xx rate over the
    last minute). A breach rolls back at once; ROLLOUT_MAX_PROBE_ERRORS consecutive ticks that
    cannot reach the canary roll back too (an unreachable canary is a failed one).
-2. Once the bake is over, the phase's gates are judged; failures roll back, inconclusive
-   results wait for a person (who is notified), probe errors that persist roll back.
+2. Once the bake is over, the phase's gates are judged; failures roll back, probe errors that
+   persist roll back. Gates short of samples extend the bake (up to the plan's
+   max_bake_extension_seconds) while the controller tops samples up with its probe tenants'
+   requests on both lanes; gates that passed meanwhile are not judged again in that phase. Only
+   what is still inconclusive at the cap waits for a person (who is notified).
 3. A rollout left paused longer than ROLLOUT_PAUSE_DEADLINE_SECONDS is aborted.
 
 Gates are evaluated without holding the rollout's lock; every decision is then applied through
@@ -28,7 +31,7 @@ from django.utils import timezone
 
 from ops.models import Gate, GateResult, Rollout, RolloutEvent
 from ops.rollouts import lanes
-from ops.rollouts.gates import GateContext, Outcome, run_gate
+from ops.rollouts.gates import GateContext, Outcome, run_gate, sampled_endpoints
 from ops.rollouts.notify import deliver_notifications, notify
 from ops.rollouts.probes import probe_credentials
 from ops.rollouts.services import (
@@ -41,6 +44,7 @@ from ops.rollouts.services import (
     rollout_pause,
     rollout_rollback,
 )
+from ops.rollouts.topup import top_up
 from ops.rollouts.watch import watch_step
 from ops.slo.sources import default_source
 
@@ -59,6 +63,7 @@ TickAction = Literal[
     "aborted",
     "rollback_pending",
     "resumed",
+    "extending",
 ]
 
 
@@ -145,7 +150,10 @@ def _store(
         target=outcome.target[:200],
         window_seconds=outcome.window_seconds,
         query=outcome.query,
-        evidence=outcome.evidence or outcome.observed,
+        evidence=outcome.evidence
+        or outcome.observed
+        or f"{outcome.query} (target {outcome.target})",
+        needs_samples=outcome.needs_samples,
     )
 
 
@@ -281,6 +289,51 @@ def retry_rollback(rollout: Rollout, actor: str) -> TickResult:
     return TickResult(rollout.pk, "rolled_back", f"traffic back on stable: {done.state}")
 
 
+def _extension(rollout: Rollout) -> RolloutEvent | None:
+    """The current phase's bake extension, if its gates ran short of samples."""
+    return (
+        rollout.events.filter(action="bake_extended", after__phase=rollout.phase_index)
+        .order_by("-at", "-id")
+        .first()
+    )
+
+
+def _extend(
+    rollout: Rollout,
+    actor: str,
+    unsure: list[GateResult],
+    extension: RolloutEvent | None,
+    waited: float,
+    cap: int,
+) -> TickResult:
+    """Too few samples: the bake goes on (up to the cap) and the controller tops samples up."""
+    reason = f"Too few samples: {_names(unsure)}"
+    if extension is None:
+        RolloutEvent.objects.create(
+            rollout=rollout,
+            actor=actor,
+            action="bake_extended",
+            reason=f"{reason}. Bake extended up to {cap}s with probe top-up",
+            before={"phase": rollout.phase_index},
+            after={"phase": rollout.phase_index, "attempt": unsure[0].attempt},
+        )
+    endpoints = sorted(
+        {
+            endpoint
+            for result in unsure
+            for endpoint in sampled_endpoints(
+                result.kind, result.gate.params if result.gate else {}
+            )
+        }
+    )
+    sent = top_up(_context(rollout), sorted(endpoints))
+    return TickResult(
+        rollout.pk,
+        "extending",
+        f"{reason}; bake extended {max(0.0, waited):.0f}s of {cap}s; {sent}",
+    )
+
+
 def tick(*, actor: str = "controller") -> TickResult:
     # The outbox first: notifications of earlier transitions go out, whatever this tick does.
     deliver_notifications()
@@ -316,7 +369,17 @@ def tick(*, actor: str = "controller") -> TickResult:
     if left > 0:
         return TickResult(rollout.pk, "waiting", f"phase {phase.order} bakes {left:.0f}s more")
 
-    results = evaluate_phase(rollout, list(phase.gates.order_by("order", "id")))
+    gates = list(phase.gates.order_by("order", "id"))
+    extension = _extension(rollout)
+    if extension is not None:
+        passed = GateResult.objects.filter(
+            rollout=rollout,
+            phase_index=phase.order,
+            attempt__gte=extension.after.get("attempt", 0),
+            verdict=V.PASS,
+        ).values_list("gate_id", flat=True)
+        gates = [gate for gate in gates if gate.pk not in set(passed)]
+    results = evaluate_phase(rollout, gates)
     failed = [r for r in results if r.verdict == V.FAIL]
     errors = [r for r in results if r.verdict == V.ERROR]
     unsure = [r for r in results if r.verdict == V.INCONCLUSIVE]
@@ -349,18 +412,24 @@ def tick(*, actor: str = "controller") -> TickResult:
                 rollout_rollback(rollout_id=rollout.pk, actor=actor, reason=reason, **seen)
                 return TickResult(rollout.pk, "rolled_back", reason)
             return TickResult(rollout.pk, "probe_error", reason)
+        if unsure and all(r.needs_samples for r in unsure):
+            waited = (timezone.now() - started).total_seconds() - phase.bake_seconds
+            cap = rollout.plan.max_bake_extension_seconds
+            if waited < cap:
+                return _extend(rollout, actor, unsure, extension, waited, cap)
         if unsure:
             # Never a silent pass: a person decides (advance, or abort), and is told so.
             reason = f"Inconclusive gate(s): {_names(unsure)}"
             # The pause notifies the operators that a person is needed.
             rollout_pause(rollout_id=rollout.pk, actor=actor, reason=reason, **seen)
             return TickResult(rollout.pk, "paused", reason)
-        rollout = rollout_advance(
-            rollout_id=rollout.pk,
-            actor=actor,
-            reason=f"All {len(results)} gate(s) of phase {phase.order} passed",
-            **seen,
-        )
+        reason = f"All {len(results)} gate(s) of phase {phase.order} passed"
+        if extension is not None:
+            reason = (
+                f"All {len(phase.gates.all())} gate(s) of phase {phase.order} passed, after "
+                f"extending the bake with probe top-up"
+            )
+        rollout = rollout_advance(rollout_id=rollout.pk, actor=actor, reason=reason, **seen)
     except CommandFailedError as exc:
         # A deploy command of the next phase failed: the rollout must not go on.
         reason = str(exc)

@@ -45,6 +45,7 @@ class Counts:
     requests: int
     errors: int
     buckets: list[float]  # per bucket, each bound then +Inf
+    sum_ms: float = 0.0  # total latency, so means are exact (buckets only bound them)
 
     def under(self, threshold_ms: float) -> int:
         index = BUCKETS_MS.index(threshold_ms)
@@ -58,6 +59,10 @@ class Counts:
     def quantile(self, q: float) -> float | None:
         """Prometheus's histogram_quantile over these buckets; None without requests."""
         return histogram_quantile(q, cumulative(self.buckets))
+
+    @property
+    def mean_ms(self) -> float | None:
+        return self.sum_ms / self.requests if self.requests and self.sum_ms else None
 
 
 API_PREFIX = "/v*/"
@@ -97,6 +102,7 @@ def _add(a: Counts, b: Counts) -> Counts:
         requests=a.requests + b.requests,
         errors=a.errors + b.errors,
         buckets=[x + y for x, y in zip(a.buckets, b.buckets, strict=True)],
+        sum_ms=a.sum_ms + b.sum_ms,
     )
 
 
@@ -132,6 +138,7 @@ class EmbeddedSource:
     SUMS: ClassVar[dict[str, Any]] = {
         "requests": Sum("count"),
         "errors": Sum("count", filter=Q(status_class="5xx")),
+        "sum_ms": Sum("sum_ms"),
         **{name: Sum(name) for name in BUCKET_FIELDS},
     }
 
@@ -153,6 +160,7 @@ class EmbeddedSource:
             requests=int(totals["requests"] or 0),
             errors=int(totals["errors"] or 0),
             buckets=[float(totals[name] or 0) for name in BUCKET_FIELDS],
+            sum_ms=float(totals["sum_ms"] or 0),
         )
 
     def counts(self, window: Window) -> Counts:
@@ -250,6 +258,7 @@ class PrometheusSource:
         at = window.end
         requests = self._scalar(self._delta("http_requests_total", window), at)
         errors = self._scalar(self._delta("http_requests_errors_total", window), at)
+        sum_ms = self._scalar(self._delta("http_request_duration_ms_sum", window), at)
         by_le: dict[float, float] = {}
         for item in self.query(self._delta("http_request_duration_ms_bucket", window, by="le"), at):
             metric = item["metric"]
@@ -257,7 +266,9 @@ class PrometheusSource:
         bounds = [*BUCKETS_MS, math.inf]
         running = [by_le.get(float(b), 0.0) for b in bounds]
         per_bucket = [running[0]] + [running[i] - running[i - 1] for i in range(1, len(running))]
-        return Counts(requests=round(requests), errors=round(errors), buckets=per_bucket)
+        return Counts(
+            requests=round(requests), errors=round(errors), buckets=per_bucket, sum_ms=sum_ms
+        )
 
     def series(self, window: Window, step: timedelta) -> list[Point]:
         """The same deltas as counts(), one step long, evaluated at each step's end."""
@@ -278,6 +289,7 @@ class PrometheusSource:
 
         requests = by_time(matrix(self._delta("http_requests_total", steps)))
         errors = by_time(matrix(self._delta("http_requests_errors_total", steps)))
+        sums = by_time(matrix(self._delta("http_request_duration_ms_sum", steps)))
         bounds = [*BUCKETS_MS, math.inf]
         running: dict[int, list[float]] = {}
         for item in matrix(self._delta("http_request_duration_ms_bucket", steps, by="le")):
@@ -296,6 +308,7 @@ class PrometheusSource:
                 requests=round(requests.get(key, 0.0)),
                 errors=round(errors.get(key, 0.0)),
                 buckets=per_bucket,
+                sum_ms=sums.get(key, 0.0),
             )
             points.append(Point(end=end, counts=counts))
         return points

@@ -76,9 +76,12 @@ def test_failures_below_the_plans_limit_are_retried() -> None:
     assert sorted(attempts) == [1, 2]
 
 
-def test_an_inconclusive_gate_pauses_for_a_person() -> None:
+def test_an_inconclusive_gate_pauses_for_a_person_once_the_extension_cap_is_reached() -> None:
     latency = {"endpoint": "/v*/contacts", "threshold_ms": 300, "min_samples": 50}
-    rollout = started(plan([("latency", latency)]))
+    the_plan = plan([("latency", latency)])
+    the_plan.max_bake_extension_seconds = 0
+    the_plan.save()
+    rollout = started(the_plan)
     result = tick()
     assert result.action == "paused"
     assert "Inconclusive" in result.detail

@@ -158,7 +158,7 @@ def test_an_inconclusive_pause_tells_the_operators(
     django_capture_on_commit_callbacks: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     latency = {"endpoint": "/v*/contacts", "threshold_ms": 300, "min_samples": 50}
-    started(bake=0, gates=[("latency", latency)])
+    started(bake=0, gates=[("latency", latency)], max_bake_extension_seconds=0)
     with (
         caplog.at_level(logging.INFO, logger="portal.rollouts"),
         django_capture_on_commit_callbacks(execute=True),

@@ -1,0 +1,121 @@
+"""The baseline gate on the embedded store, and a controller that gathers evidence instead of
+pausing when a phase is short of samples (pytest-django's live_server as both lanes)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from ops.models import GateResult, Rollout
+from ops.rollouts.gates import GateContext, run_gate
+from ops.rollouts.probes import probe_credentials
+from ops.rollouts.reconciler import tick
+from ops.rollouts.services import rollout_create, rollout_start
+from ops.slo.metrics_store import recorder
+from ops.slo.sources import default_source
+from tests.factories import MetricRollupFactory, RolloutPlanFactory, SLObjectiveFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _lanes(live_server: Any, settings: Any) -> None:
+    settings.ROLLOUT_CANARY_URL = live_server.url
+    settings.ROLLOUT_STABLE_URL = live_server.url
+    settings.ROLLOUT_TOPUP_RATE = 200
+    settings.RATE_LIMITS = {"default": "1000/m", "files": "120/m"}
+
+
+def started(gates: list[tuple[str, dict[str, Any]]], **plan: Any) -> Rollout:
+    the_plan = RolloutPlanFactory.create(gates=gates, **plan)
+    rollout = rollout_create(
+        version="1.0.0", actor="alice", plan=the_plan, baseline_version="0.9.0"
+    )
+    return rollout_start(rollout_id=rollout.pk, actor="alice")
+
+
+def judged(rollout: Rollout, **params: Any) -> Any:
+    context = GateContext(
+        rollout=rollout,
+        canary_url="http://unused",
+        stable_url="http://unused",
+        source=default_source(),
+        probes=probe_credentials(),
+    )
+    return run_gate("baseline", context, params)
+
+
+def test_the_baseline_gate_fails_a_slower_canary_with_its_evidence() -> None:
+    SLObjectiveFactory.create(endpoint="/v*/contacts")
+    rollout = started([], bake=3600)
+    MetricRollupFactory.create(version="1.0.0", count=200, at_ms=75.0)
+    MetricRollupFactory.create(version="0.9.0", count=200, at_ms=50.0)
+    outcome = judged(rollout)
+    assert outcome.verdict == "fail"
+    assert "latency /v*/contacts FAIL" in outcome.observed
+    assert "mean ratio 1.50x" in outcome.evidence
+    assert "Mann-Whitney" in outcome.evidence
+    assert "versions 1.0.0 and 0.9.0" in outcome.query
+
+
+def test_the_baseline_gate_passes_a_canary_like_stable_and_waits_for_samples() -> None:
+    SLObjectiveFactory.create(endpoint="/v*/contacts")
+    rollout = started([], bake=3600)
+    MetricRollupFactory.create(version="1.0.0", count=10, at_ms=50.0)
+    MetricRollupFactory.create(version="0.9.0", count=10, at_ms=50.0)
+    outcome = judged(rollout)
+    assert (outcome.verdict, outcome.needs_samples) == ("inconclusive", True)
+    MetricRollupFactory.create(version="1.0.0", count=300, at_ms=50.0)
+    MetricRollupFactory.create(version="0.9.0", count=300, at_ms=50.0)
+    outcome = judged(rollout)
+    assert outcome.verdict == "pass", outcome.evidence
+
+
+def test_the_baseline_defaults_to_the_last_succeeded_release() -> None:
+    first = started([])
+    Rollout.objects.filter(pk=first.pk).update(state=Rollout.State.SUCCEEDED)
+    the_plan = RolloutPlanFactory.create()
+    second = rollout_create(version="1.1.0", actor="alice", plan=the_plan)
+    assert second.baseline_version == "1.0.0"
+    Rollout.objects.filter(pk=second.pk).update(state=Rollout.State.ABORTED)
+    explicit = rollout_create(
+        version="1.1.0", actor="alice", plan=the_plan, baseline_version="0.8.0"
+    )
+    assert explicit.baseline_version == "0.8.0"
+
+
+def test_a_phase_short_of_samples_extends_its_bake_and_tops_up_then_decides(
+    settings: Any,
+) -> None:
+    settings.ROLLOUT_TOPUP_REQUESTS = 60
+    latency = {"endpoint": "/v*/contacts", "threshold_ms": 2500, "min_samples": 50}
+    rollout = started([("canary_health", {}), ("latency", latency)], phases=2)
+    first = tick()
+    assert first.action == "extending", first
+    assert "probe top-up sent canary 60, stable 60" in first.detail
+    extension = rollout.events.get(action="bake_extended")
+    assert extension.after == {"phase": 1, "attempt": 1}
+    recorder.flush()  # what the live server's metrics flusher does every few seconds
+    second = tick()
+    assert second.action == "advanced", second
+    # The gate that had passed is not judged again while the phase gathers evidence.
+    assert list(
+        GateResult.objects.filter(rollout=rollout, attempt=2).values_list("kind", flat=True)
+    ) == ["latency"]
+    assert "after extending the bake with probe top-up" in rollout.events.last().reason  # type: ignore[union-attr]
+
+
+def test_at_the_cap_what_is_still_short_of_samples_waits_for_a_person(settings: Any) -> None:
+    settings.ROLLOUT_TOPUP_REQUESTS = 0  # nothing gets through: evidence never arrives
+    latency = {"endpoint": "/v*/contacts", "threshold_ms": 300, "min_samples": 50}
+    rollout = started([("latency", latency)], max_bake_extension_seconds=60)
+    assert tick().action == "extending"
+    Rollout.objects.filter(pk=rollout.pk).update(
+        phase_started_at=timezone.now() - timedelta(seconds=61)
+    )
+    result = tick()
+    assert result.action == "paused"
+    assert "Inconclusive" in result.detail
