@@ -126,7 +126,8 @@ def test_too_few_samples_is_no_data_and_a_clearly_bad_canary_fails_early() -> No
     judgement = judge({"": (bad, few)}, {})
     assert judgement.verdict == "fail"
     errors = next(m for m in judgement.metrics if m.name == "errors")
-    assert errors.verdict == "fail" and "SPRT" in errors.method
+    assert errors.verdict == "fail"
+    assert "SPRT" in errors.method
 
 
 def test_error_rates_two_points_higher_fail_and_a_smaller_significant_rise_is_marginal() -> None:
@@ -140,7 +141,8 @@ def test_error_rates_two_points_higher_fail_and_a_smaller_significant_rise_is_ma
     judgement = judge({"": (counts_of(latencies, errors=90), stable)}, {})
     errors = next(m for m in judgement.metrics if m.name == "errors")
     assert errors.method == "Fisher's exact, one-sided"
-    assert errors.p_value is not None and errors.p_value < 0.01
+    assert errors.p_value is not None
+    assert errors.p_value < 0.01
     assert errors.verdict == "marginal"
     assert judgement.verdict == "marginal"
 
