@@ -1,6 +1,8 @@
 """Opt-in fault injection for tests and rehearsals (FAULT_INJECTION=true; refused in
 production): `X-Fault-Delay-Ms: 250` delays a request, `X-Fault-Status: 500` fails it with a
-problem response. Both go through the whole stack, so metrics and SLOs see them as real."""
+problem response, `X-Fault-Cors: allow` echoes any Origin as allowed (a broken CORS policy).
+All go through the whole stack, so metrics and SLOs see them as real; `rollout rehearse` uses
+them to prove each gate can turn red."""
 
 from __future__ import annotations
 
@@ -31,4 +33,8 @@ class FaultInjectionMiddleware:
                 request.resolver_match = resolve(request.path_info)
             code = "SERVICE_UNAVAILABLE" if request.headers["X-Fault-Status"] == "503" else None
             return problem_response(code or "INTERNAL_ERROR", "Injected fault (FAULT_INJECTION)")
-        return self.get_response(request)
+        response = self.get_response(request)
+        origin = request.headers.get("Origin")
+        if request.headers.get("X-Fault-Cors") == "allow" and origin:
+            response["Access-Control-Allow-Origin"] = origin
+        return response

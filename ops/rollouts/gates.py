@@ -60,9 +60,14 @@ class GateContext:
     timeout: float = 5.0
     session: requests.Session = field(default_factory=requests.Session)
 
+    # Fault-injection headers sent to the canary only (`rollout rehearse`; FAULT_INJECTION).
+    faults: dict[str, str] = field(default_factory=dict)
+
     def get(self, url: str, token: str | None = None, **headers: str) -> requests.Response:
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        if self.faults and url.startswith(self.canary_url):
+            headers = {**headers, **self.faults}
         return self.session.get(url, headers=headers, timeout=self.timeout)
 
 
@@ -240,6 +245,14 @@ def relative_latency(ctx: GateContext, params: dict[str, Any]) -> Outcome:
     return outcome
 
 
+def _stable_lane_version(ctx: GateContext) -> str:
+    """What the stable lane runs, from its health (a first rollout has no succeeded one)."""
+    try:
+        return str(ctx.get(f"{ctx.stable_url}/v1/health").json().get("version") or "")
+    except (requests.RequestException, ValueError):
+        return ""
+
+
 def judged_endpoints(params: dict[str, Any]) -> list[str]:
     """The judge's endpoints: its own list, else every active objective's endpoint (blank:
     every API route together)."""
@@ -269,13 +282,14 @@ MAX_JUDGE_WINDOW = timedelta(hours=6)
     **JUDGE_DEFAULTS,
 )
 def baseline(ctx: GateContext, params: dict[str, Any]) -> Outcome:
-    stable_version = ctx.rollout.baseline_version
-    if not stable_version:
+    version = ctx.rollout.release.version
+    stable_version = ctx.rollout.baseline_version or _stable_lane_version(ctx)
+    if not stable_version or stable_version == version:
         return Outcome(
             V.INCONCLUSIVE,
             target="a baseline version",
-            evidence="The rollout has no baseline version to compare: start it with --baseline "
-            "or after a rollout that succeeded",
+            evidence="No baseline to compare with: the rollout has none (start it with "
+            f"--baseline) and the stable lane reports {stable_version or 'no version'}",
         )
     # The same minutes for both; the window grows with the phase, so an extended bake keeps
     # every sample it waited for.
@@ -284,7 +298,6 @@ def baseline(ctx: GateContext, params: dict[str, Any]) -> Outcome:
     if since is not None:
         length = min(MAX_JUDGE_WINDOW, max(length, timezone.now() - since))
     at = timezone.now()
-    version = ctx.rollout.release.version
     pairs = {}
     for endpoint in judged_endpoints(params):
         window = Window(length=length, endpoint=endpoint or None, version=version, at=at)

@@ -84,14 +84,17 @@ class Judgement:
     def summary(self) -> str:
         judged = [m for m in self.metrics if m.verdict != "nodata"]
         passed = sum(1 for m in judged if m.verdict == "pass")
-        score = "no score" if self.score is None else f"score {self.score:.0f}"
+        score = "no score yet" if self.score is None else f"score {self.score:.0f}"
+        waiting = len(self.metrics) - len(judged)
         worst = [
             f"{m.name} {m.endpoint or 'all'} {LABEL[m.verdict]}"
             for m in self.metrics
-            if m.verdict != "pass"
+            if m.verdict not in {"pass", "nodata"}
         ]
-        return f"{score}: {passed} of {len(judged)} judged metrics pass" + (
-            f" ({', '.join(worst)})" if worst else ""
+        return (
+            f"{LABEL[self.verdict]}: {score}, {passed} of {len(judged)} judged metrics pass"
+            + (f", {waiting} without enough data" if waiting else "")
+            + (f" ({', '.join(worst)})" if worst else "")
         )
 
 

@@ -4,10 +4,18 @@ deployment execution log (Markdown), or as JSON."""
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 from typing import Any
 
-from ops.models import GateResult, Rollout, RolloutEvent, StatusEntry
+from django.conf import settings
+from django.utils import timezone
 
+from ops.models import GateResult, Release, Rollout, RolloutEvent, StatusEntry
+from ops.rollouts.gates import judged_endpoints
+from ops.rollouts.judge import Judgement, judge
+from ops.slo.sources import Window, default_source
+
+CONTROLLER = "controller"
 PHASE_NAMES = {
     5: "Initial Canary",
     25: "Expanded Canary",
@@ -66,17 +74,96 @@ def report_data(rollout: Rollout) -> dict[str, Any]:
         )
         attempts = by_phase.get(phase.order, [])
         last_attempt = max((r.attempt for r in attempts), default=0)
+        gates = _latest_per_gate(attempts)
+        left = next(
+            (
+                e
+                for e in events
+                if e.action in {"advance", "complete"} and e.before.get("phase") == phase.order
+            ),
+            None,
+        )
+        by_hand = left if left is not None and left.actor != CONTROLLER else None
         phases.append(
             {
                 "order": phase.order,
                 "weight": phase.weight,
                 "name": PHASE_NAMES.get(phase.weight, "Canary"),
                 "entered": entered,
-                "gates": [r for r in attempts if r.attempt == last_attempt],
+                "gates": gates,
                 "attempts": last_attempt,
+                "verdict": phase_verdict(gates, entered is not None),
+                "by_hand": by_hand,
+                "skipped": [
+                    f"{r.kind} ({r.verdict})" for r in gates if r.verdict != GateResult.Verdict.PASS
+                ]
+                if by_hand
+                else [],
+                "unjudged": [
+                    g.kind for g in phase.gates.all() if g.pk not in {r.gate_id for r in gates}
+                ],
             }
         )
     return {"rollout": rollout, "events": events, "phases": phases}
+
+
+def _latest_per_gate(attempts: list[GateResult]) -> list[GateResult]:
+    """Each gate's latest result in the phase (an extended bake re-judges only some gates);
+    guard breaches, which have no gate row, from the last attempt."""
+    last_attempt = max((r.attempt for r in attempts), default=0)
+    latest: dict[Any, GateResult] = {}
+    for result in attempts:
+        key = result.gate_id if result.gate_id is not None else f"guard-{result.pk}"
+        if result.gate_id is None and result.attempt != last_attempt:
+            continue
+        latest[key] = result
+    return sorted(latest.values(), key=lambda r: (r.gate.order if r.gate else 999, r.pk))
+
+
+def phase_verdict(gates: list[GateResult], reached: bool) -> str:
+    if not reached:
+        return "not reached"
+    verdicts = {r.verdict for r in gates}
+    if not gates:
+        return "not judged"
+    if GateResult.Verdict.FAIL in verdicts:
+        return "fail"
+    if verdicts & {GateResult.Verdict.INCONCLUSIVE, GateResult.Verdict.ERROR}:
+        return "inconclusive"
+    return "pass"
+
+
+PHASE_MARK = {
+    "pass": "✅ **PASS**",
+    "fail": "❌ **FAIL**",
+    "inconclusive": "⚠️ **INCONCLUSIVE**",
+    "not judged": "⏭️ **NOT JUDGED**",
+}
+
+
+def baselines(rollout: Rollout) -> tuple[Window | None, Judgement | None, dict[str, Any]]:
+    """Canary against stable over the whole rollout, per judged endpoint, and the canary's
+    5xx served meanwhile (customer impact)."""
+    end = rollout.finished_at or timezone.now()
+    length = max(timedelta(minutes=1), end - rollout.created_at)
+    source = default_source()
+    version = rollout.release.version
+    everything = Window(length=length, endpoint=None, version=version, at=end)
+    impact = source.counts(everything)
+    judgement = None
+    if rollout.baseline_version:
+        pairs = {}
+        for endpoint in judged_endpoints({}):
+            canary = Window(length=length, endpoint=endpoint or None, version=version, at=end)
+            stable = Window(
+                length=length,
+                endpoint=endpoint or None,
+                version=rollout.baseline_version,
+                at=end,
+            )
+            pairs[endpoint] = (source.counts(canary), source.counts(stable))
+        judgement = judge(pairs, {})
+    return everything, judgement, {"requests": impact.requests, "errors": impact.errors}
 
 
 def render_markdown(rollout: Rollout) -> str:
@@ -137,16 +224,28 @@ def render_markdown(rollout: Rollout) -> str:
             if failed:
                 lines += ["<details><summary>Evidence</summary>", ""]
                 for result in failed:
+                    evidence = result.evidence or f"{result.query} (target {result.target})"
                     lines += [
                         f"**{result.kind}** — `{_cell(result.query)}`",
                         "```",
-                        result.evidence[:1500],
+                        evidence[:1500],
                         "```",
                         "",
                     ]
                 lines += ["</details>", ""]
-            verdict = "✅ **PASS**" if not failed else "❌ **FAIL**"
-            lines += [f"**Phase {phase['order']} Result**: {verdict}", ""]
+        if phase["unjudged"] and phase["by_hand"] is not None:
+            lines += [f"Not judged before it was left: {', '.join(phase['unjudged'])}.", ""]
+        verdict = PHASE_MARK.get(phase["verdict"], phase["verdict"])
+        by_hand: RolloutEvent | None = phase["by_hand"]
+        if by_hand is not None:
+            skipped = phase["skipped"] + [f"{k} (not judged)" for k in phase["unjudged"]]
+            over = "over a failing gate" if phase["verdict"] == "fail" else "by hand"
+            verdict += (
+                f" — advanced {over} by {by_hand.actor} at {_time(by_hand)}"
+                + (f": {by_hand.reason}" if by_hand.reason else "")
+                + (f" (skipped: {', '.join(skipped)})" if skipped else "")
+            )
+        lines += [f"**Phase {phase['order']} Result**: {verdict}", ""]
     lines += ["---", "", "## Post-Deployment Summary", ""]
     end = rollout.finished_at or (events[-1].at if events else rollout.created_at)
     lines.append(f"- **Total Duration**: {_duration((end - rollout.created_at).total_seconds())}")
@@ -163,11 +262,76 @@ def render_markdown(rollout: Rollout) -> str:
         if event.action in {"rollback", "abort", "pause", "complete", "gate_failed"}:
             note = f": {event.reason}" if event.reason else ""
             lines.append(f"- {_time(event)} **{event.action}** by {event.actor}{note}")
+    manual = [p for p in data["phases"] if p["by_hand"] is not None]
+    lines += ["", "## Manual Decisions", ""]
+    if not manual:
+        lines.append("None: every phase was advanced by the controller on its gates.")
+    for phase in manual:
+        event = phase["by_hand"]
+        skipped = phase["skipped"] + [f"{k} (not judged)" for k in phase["unjudged"]]
+        lines.append(
+            f"- Phase {phase['order']} ({phase['weight']}%): advanced by **{event.actor}** at "
+            f"{_time(event)}; reason: {event.reason or 'none given'}; gates skipped: "
+            f"{', '.join(skipped) or 'none (all had passed)'}"
+        )
+    lines += _baseline_lines(rollout)
+    lines += _watch_lines(rollout)
     cleanup = [e for e in events if e.action in {"complete", "rollback", "abort"} and e.output]
     if cleanup:
         lines += ["", "## Cleanup Actions", "", "```bash", cleanup[-1].output, "```"]
     lines += ["", f"**Deployment Status**: {FINAL.get(str(rollout.state), str(rollout.state))}", ""]
     return "\n".join(lines)
+
+
+def _baseline_lines(rollout: Rollout) -> list[str]:
+    window, judgement, impact = baselines(rollout)
+    lines = ["", "## Final Performance Baselines", ""]
+    if judgement is None:
+        lines.append("No baseline version recorded: canary figures only.")
+    else:
+        minutes = int(window.length.total_seconds() // 60) if window else 0
+        lines += [
+            f"Canary {rollout.release.version} against stable {rollout.baseline_version} over "
+            f"the same {minutes} min (the whole rollout), judged as the `baseline` gate judges. "
+            f"Overall: {judgement.summary}.",
+            "",
+            "| Endpoint | Metric | Canary | Stable | Effect | p-value | Verdict |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for metric in judgement.metrics:
+            p = "—" if metric.p_value is None else f"{metric.p_value:.3g}"
+            lines.append(
+                f"| {_cell(metric.endpoint or 'all API routes')} | {metric.name} "
+                f"| {_cell(metric.canary)} | {_cell(metric.stable)} | {_cell(metric.effect)} "
+                f"| {p} ({_cell(metric.method)}) | {metric.verdict} |"
+            )
+    lines += [
+        "",
+        "## Customer Impact",
+        "",
+        f"- **Canary 5xx served**: {impact['errors']} of {impact['requests']} requests on "
+        f"{rollout.release.version} during the rollout",
+    ]
+    return lines
+
+
+def _watch_lines(rollout: Rollout) -> list[str]:
+    lines = ["", "## Stability Watch", ""]
+    if rollout.watch_until is None:
+        return [*lines, "No watch: the rollout did not succeed, or the watch is off."]
+    stability = rollout.release.get_stability_display() or "not started"
+    lines.append(f"- **Status**: {stability}, until {rollout.watch_until:%Y-%m-%d %H:%M} UTC")
+    if rollout.release.stability == Release.Stability.WATCHING:
+        interval = timedelta(seconds=settings.ROLLOUT_WATCH_INTERVAL_SECONDS)
+        last = rollout.watch_checked_at or rollout.finished_at or timezone.now()
+        lines.append(
+            f"- **Next review**: {min(last + interval, rollout.watch_until):%Y-%m-%d %H:%M} UTC "
+            f"(every {settings.ROLLOUT_WATCH_INTERVAL_SECONDS // 60} min on the controller's "
+            "tick; the final review at the end of the watch)"
+        )
+    if rollout.watch_checked_at:
+        lines.append(f"- **Last checked**: {rollout.watch_checked_at:%Y-%m-%d %H:%M:%S} UTC")
+    return lines
 
 
 def render_json(rollout: Rollout) -> dict[str, Any]:

@@ -97,7 +97,7 @@ def step_ends(window: Window, step: timedelta) -> list[datetime]:
     return [end - step * (steps - 1 - i) for i in range(steps)]
 
 
-def _add(a: Counts, b: Counts) -> Counts:
+def add_counts(a: Counts, b: Counts) -> Counts:
     return Counts(
         requests=a.requests + b.requests,
         errors=a.errors + b.errors,
@@ -180,7 +180,7 @@ class EmbeddedSource:
         steps = [EMPTY] * len(ends)
         for row in per_minute:
             index = int((row["minute"] - first) / step)
-            steps[index] = _add(steps[index], self._counts(row))
+            steps[index] = add_counts(steps[index], self._counts(row))
         return [Point(end=end, counts=counts) for end, counts in zip(ends, steps, strict=True)]
 
 

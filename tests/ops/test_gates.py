@@ -64,6 +64,7 @@ def test_every_catalogued_kind_is_tested_here() -> None:
         "smoke",
         "load_test",
         "instances_up",
+        "baseline",
     }
     assert set(CATALOGUE) == tested
 
@@ -188,3 +189,20 @@ def test_probe_failures_are_errors_not_failures(ctx: GateContext) -> None:
     assert outcome.verdict == V.ERROR
     assert "ConnectionError" in outcome.evidence
     assert run_gate("no-such-gate", ctx, {}).verdict == V.ERROR
+
+
+def test_the_baseline_judge_fails_a_canary_slower_than_stable(ctx: GateContext) -> None:
+    traffic("1.0.0", "/v*/contacts", 75.0, 200)
+    traffic("0.9.0", "/v*/contacts", 50.0, 200)
+    outcome = run_gate("baseline", ctx, {"endpoints": ["/v*/contacts"]})
+    assert outcome.verdict == V.FAIL
+    assert "p " in outcome.evidence
+    assert "mean ratio 1.50x" in outcome.evidence
+
+
+def test_without_a_baseline_the_judge_asks_the_stable_lane(ctx: GateContext) -> None:
+    ctx.rollout.baseline_version = ""
+    # The live server is both lanes here: stable runs the canary's own version.
+    outcome = run_gate("baseline", ctx, {"endpoints": ["/v*/contacts"]})
+    assert outcome.verdict == V.INCONCLUSIVE
+    assert "the stable lane reports 1.0.0" in outcome.evidence

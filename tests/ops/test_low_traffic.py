@@ -4,16 +4,18 @@ pausing when a phase is short of samples (pytest-django's live_server as both la
 from __future__ import annotations
 
 from datetime import timedelta
+from io import StringIO
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from ops.models import GateResult, Rollout
 from ops.rollouts.gates import GateContext, run_gate
 from ops.rollouts.probes import probe_credentials
 from ops.rollouts.reconciler import tick
-from ops.rollouts.services import rollout_create, rollout_start
+from ops.rollouts.services import rollout_advance, rollout_create, rollout_start
 from ops.slo.metrics_store import recorder
 from ops.slo.sources import default_source
 from tests.factories import MetricRollupFactory, RolloutPlanFactory, SLObjectiveFactory
@@ -119,3 +121,50 @@ def test_at_the_cap_what_is_still_short_of_samples_waits_for_a_person(settings: 
     result = tick()
     assert result.action == "paused"
     assert "Inconclusive" in result.detail
+
+
+# --- The report an auditor reads ------------------------------------------------------------
+
+
+def report(rollout: Rollout) -> str:
+    out = StringIO()
+    call_command("rollout", "report", str(rollout.pk), stdout=out)
+    return out.getvalue()
+
+
+def test_a_phase_advanced_by_hand_over_an_inconclusive_gate_is_labelled_so() -> None:
+    latency = {"endpoint": "/v*/contacts", "threshold_ms": 300, "min_samples": 50}
+    rollout = started([("latency", latency)], phases=2, max_bake_extension_seconds=0)
+    assert tick().action == "paused"
+    rollout_advance(rollout_id=rollout.pk, actor="cli:bob", reason="quiet Sunday, looks fine")
+    text = report(rollout)
+    assert "❌ **FAIL**" not in text
+    assert "**Phase 1 Result**: ⚠️ **INCONCLUSIVE** — advanced by hand by cli:bob" in text
+    assert "quiet Sunday, looks fine" in text
+    assert "gates skipped: latency (inconclusive)" in text
+    # Phase 2 was reached but nothing has judged it yet.
+    assert "**Phase 2 Result**: ⏭️ **NOT JUDGED**" in text
+
+
+def test_the_report_has_baselines_customer_impact_and_the_watch() -> None:
+    SLObjectiveFactory.create(endpoint="/v*/contacts")
+    rollout = started([], bake=3600)
+    MetricRollupFactory.create(version="1.0.0", count=200, at_ms=75.0)
+    MetricRollupFactory.create(version="1.0.0", count=3, status_class="5xx")
+    MetricRollupFactory.create(version="0.9.0", count=200, at_ms=50.0)
+    text = report(rollout)
+    assert "## Final Performance Baselines" in text
+    assert "| /v*/contacts | latency | n 203, p50" in text
+    assert "mean ratio" in text
+    assert "Mann-Whitney U" in text
+    assert "**Canary 5xx served**: 3 of 203 requests on 1.0.0" in text
+    assert "## Stability Watch" in text
+    assert "## Manual Decisions" in text
+
+
+def test_a_failed_gates_evidence_is_never_empty() -> None:
+    rollout = started([("files_contract", {"rate_limit": "999"})], phases=1)
+    assert tick().action == "rolled_back"
+    failed = GateResult.objects.get(rollout=rollout, verdict="fail")
+    assert failed.evidence.strip()
+    assert "<summary>Evidence</summary>" in report(rollout)

@@ -12,11 +12,15 @@ import json
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ops.models import Rollout, RolloutPlan
+from ops.rollouts import lanes
 from ops.rollouts.drivers import DRIVERS
+from ops.rollouts.lint import lint_plan
 from ops.rollouts.reconciler import tick
+from ops.rollouts.rehearse import RehearsalError, rehearse, render
 from ops.rollouts.report import event_json, render_json, render_markdown
 from ops.rollouts.services import (
     RolloutError,
@@ -38,6 +42,9 @@ HELP = """Drive a canary rollout (5% → 25% → 50% → 100% on the default pla
   rollout watch                                   judge the post-success stability watch now
   rollout tick                                    one reconciler step (cron-safe)
   rollout run [--interval 10]                     tick until the rollout finishes
+  rollout lint [--plan NAME]                      a plan's mistakes, before it runs (all plans)
+  rollout rehearse [--plan NAME]                  every gate once clean, once with a fault that
+                                                  should fail it (canary with FAULT_INJECTION)
 
 Without ID, commands act on the rollout in flight. Exit status: 0 done or succeeded;
 1 error; 2 refused; 3 rolled back or aborted; 4 paused, waiting for a person."""
@@ -91,6 +98,25 @@ class Command(BaseCommand):
             action="store_true",
             help="Keep ticking whatever happens (guarding paused rollouts too) until "
             "--max-seconds, then exit 0: what the CronJob runs every minute.",
+        )
+        lint = sub.add_parser(
+            "lint",
+            help="Check plans: weights, bakes against gate windows, gate kinds and parameters, "
+            "command placeholders, the end state. Exit 1 on any error.",
+        )
+        lint.add_argument("--plan", default=None, help="One plan by name (default: all).")
+        rehearse = sub.add_parser(
+            "rehearse",
+            help="Run every gate of a plan twice against a canary started with "
+            "FAULT_INJECTION=true (never production): clean, and with a fault that should "
+            "fail it. Exit 1 if any gate cannot fail or does not pass clean.",
+        )
+        rehearse.add_argument("--plan", default=None, help="Plan name (default: the default).")
+        rehearse.add_argument(
+            "--canary-url", default=None, help="Default: the canary lane (CANARY_URL)."
+        )
+        rehearse.add_argument(
+            "--stable-url", default=None, help="Default: the stable lane (STABLE_URL)."
         )
         abort = sub.add_parser("abort", help="Stop and send all traffic back to stable.")
         abort.add_argument("id", nargs="?", type=int)
@@ -162,6 +188,10 @@ class Command(BaseCommand):
                     self._controller(actor, options["interval"], options["max_seconds"] or 55)
                 else:
                     self._run(actor, options["interval"], options["max_seconds"])
+            elif action == "lint":
+                self._lint(options["plan"])
+            elif action == "rehearse":
+                self._rehearse(options)
             elif action == "rollback" and options.get("force"):
                 rollout = self._target(options.get("id"))
                 rollout = rollout_force_rollback(
@@ -186,6 +216,44 @@ class Command(BaseCommand):
                 self.stdout.write(self._line(rollout))
         except RolloutError as exc:
             raise CommandError(str(exc), returncode=2) from None
+
+    def _plan(self, name: str | None) -> RolloutPlan:
+        plan = (
+            RolloutPlan.objects.filter(name=name).first()
+            if name
+            else RolloutPlan.objects.filter(is_default=True).first()
+        )
+        if plan is None:
+            known = ", ".join(RolloutPlan.objects.values_list("name", flat=True)) or "none"
+            raise CommandError(f"No plan {name or '(default)'!r}; plans: {known}")
+        return plan
+
+    def _lint(self, name: str | None) -> None:
+        plans = [self._plan(name)] if name else list(RolloutPlan.objects.order_by("name"))
+        errors = 0
+        for plan in plans:
+            findings = lint_plan(plan)
+            errors += sum(1 for f in findings if f.severity == "error")
+            self.stdout.write(f"{plan.name}: " + ("ok" if not findings else f"{len(findings)}"))
+            for finding in findings:
+                self.stdout.write(f"  {finding}")
+        if errors:
+            raise CommandError(f"{errors} error(s) in {len(plans)} plan(s)", returncode=1)
+
+    def _rehearse(self, options: dict[str, Any]) -> None:
+        roles = lanes.current()
+        try:
+            rows = rehearse(
+                self._plan(options["plan"]),
+                canary_url=(options["canary_url"] or roles.canary_url).rstrip("/"),
+                stable_url=(options["stable_url"] or roles.stable_url).rstrip("/"),
+                timeout=settings.ROLLOUT_PROBE_TIMEOUT,
+            )
+        except RehearsalError as exc:
+            raise CommandError(str(exc), returncode=1) from None
+        self.stdout.write(render(rows))
+        if any(not row.can_fail or not row.passes_clean for row in rows):
+            raise CommandError("Some gates cannot fail or do not pass clean", returncode=1)
 
     def _controller(self, actor: str, interval: float, max_seconds: float) -> None:
         started = time.monotonic()
