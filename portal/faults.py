@@ -1,6 +1,7 @@
 """Opt-in fault injection for tests and rehearsals (FAULT_INJECTION=true; refused in
 production): `X-Fault-Delay-Ms: 250` delays a request, `X-Fault-Status: 500` fails it with a
-problem response, `X-Fault-Cors: allow` echoes any Origin as allowed (a broken CORS policy).
+problem response, `X-Fault-Cors: allow` echoes any Origin as allowed (a broken CORS policy), and
+FAULT_SLOWDOWN makes chosen routes slower by a factor of their own time (a slower release).
 All go through the whole stack, so metrics and SLOs see them as real; `rollout rehearse` uses
 them to prove each gate can turn red."""
 
@@ -10,9 +11,11 @@ import contextlib
 import time
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import Resolver404, resolve
 
+from portal.metrics import request_endpoint
 from portal.parsing import ascii_int
 from portal.problems import problem_response
 
@@ -33,7 +36,11 @@ class FaultInjectionMiddleware:
                 request.resolver_match = resolve(request.path_info)
             code = "SERVICE_UNAVAILABLE" if request.headers["X-Fault-Status"] == "503" else None
             return problem_response(code or "INTERNAL_ERROR", "Injected fault (FAULT_INJECTION)")
+        started = time.perf_counter()
         response = self.get_response(request)
+        factor = settings.FAULT_SLOWDOWN.get(request_endpoint(request))
+        if factor and factor > 1:
+            time.sleep(min(MAX_DELAY_MS / 1000, (time.perf_counter() - started) * (factor - 1)))
         origin = request.headers.get("Origin")
         if request.headers.get("X-Fault-Cors") == "allow" and origin:
             response["Access-Control-Allow-Origin"] = origin

@@ -99,6 +99,15 @@ if FAULT_INJECTION:
         MIDDLEWARE.index("portal.request_context.RequestContextMiddleware") + 1,
         "portal.faults.FaultInjectionMiddleware",
     )
+# A standing slowdown of this instance, for rehearsals and judge tests: "ENDPOINT=FACTOR,..."
+# (e.g. "/v*/contacts=1.3": that route takes 30 % longer). Only with FAULT_INJECTION.
+FAULT_SLOWDOWN = {
+    endpoint.strip(): float(factor)
+    for endpoint, _, factor in (
+        item.partition("=") for item in env.get_list("FAULT_SLOWDOWN", "") if FAULT_INJECTION
+    )
+    if factor
+}
 
 ROOT_URLCONF = "portal.urls"
 # The staff console (/ops/) signs in through the admin's login page.

@@ -245,7 +245,7 @@ def relative_latency(ctx: GateContext, params: dict[str, Any]) -> Outcome:
     return outcome
 
 
-def _stable_lane_version(ctx: GateContext) -> str:
+def stable_lane_version(ctx: GateContext) -> str:
     """What the stable lane runs, from its health (a first rollout has no succeeded one)."""
     try:
         return str(ctx.get(f"{ctx.stable_url}/v1/health").json().get("version") or "")
@@ -283,7 +283,7 @@ MAX_JUDGE_WINDOW = timedelta(hours=6)
 )
 def baseline(ctx: GateContext, params: dict[str, Any]) -> Outcome:
     version = ctx.rollout.release.version
-    stable_version = ctx.rollout.baseline_version or _stable_lane_version(ctx)
+    stable_version = ctx.rollout.baseline_version or stable_lane_version(ctx)
     if not stable_version or stable_version == version:
         return Outcome(
             V.INCONCLUSIVE,

@@ -31,7 +31,13 @@ from django.utils import timezone
 
 from ops.models import Gate, GateResult, Rollout, RolloutEvent
 from ops.rollouts import lanes
-from ops.rollouts.gates import GateContext, Outcome, run_gate, sampled_endpoints
+from ops.rollouts.gates import (
+    GateContext,
+    Outcome,
+    run_gate,
+    sampled_endpoints,
+    stable_lane_version,
+)
 from ops.rollouts.notify import deliver_notifications, notify
 from ops.rollouts.probes import probe_credentials
 from ops.rollouts.services import (
@@ -123,6 +129,15 @@ def guard_gates() -> list[tuple[str, dict[str, Any]]]:
 def evaluate_phase(rollout: Rollout, gates: list[Gate]) -> list[GateResult]:
     """Runs every gate of the rollout's current phase and stores each result as evidence."""
     context = _context(rollout)
+    if not rollout.baseline_version:
+        # No release has succeeded here yet: the baseline is what the stable lane runs. Kept
+        # on the rollout, so every later gate and the report compare with the same version.
+        stable = stable_lane_version(context)
+        if stable and stable != rollout.release.version:
+            Rollout.objects.filter(pk=rollout.pk, baseline_version="").update(
+                baseline_version=stable
+            )
+            rollout.baseline_version = stable
     attempt = _next_attempt(rollout)
     return [
         _store(rollout, gate.kind, attempt, run_gate(gate.kind, context, gate.params), gate)

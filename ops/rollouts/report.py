@@ -94,6 +94,7 @@ def report_data(rollout: Rollout) -> dict[str, Any]:
                 "attempts": last_attempt,
                 "verdict": phase_verdict(gates, entered is not None),
                 "by_hand": by_hand,
+                "left": left,
                 "skipped": [
                     f"{r.kind} ({r.verdict})" for r in gates if r.verdict != GateResult.Verdict.PASS
                 ]
@@ -237,6 +238,9 @@ def render_markdown(rollout: Rollout) -> str:
             lines += [f"Not judged before it was left: {', '.join(phase['unjudged'])}.", ""]
         verdict = PHASE_MARK.get(phase["verdict"], phase["verdict"])
         by_hand: RolloutEvent | None = phase["by_hand"]
+        left: RolloutEvent | None = phase["left"]
+        if left is not None and by_hand is None and left.reason:
+            verdict += f" — {left.reason}"
         if by_hand is not None:
             skipped = phase["skipped"] + [f"{k} (not judged)" for k in phase["unjudged"]]
             over = "over a failing gate" if phase["verdict"] == "fail" else "by hand"
@@ -259,7 +263,15 @@ def render_markdown(rollout: Rollout) -> str:
         else "- **Gate evaluations**: none"
     )
     for event in events:
-        if event.action in {"rollback", "abort", "pause", "complete", "gate_failed"}:
+        if event.action in {
+            "rollback",
+            "abort",
+            "pause",
+            "complete",
+            "gate_failed",
+            "guard_failed",
+            "bake_extended",
+        }:
             note = f": {event.reason}" if event.reason else ""
             lines.append(f"- {_time(event)} **{event.action}** by {event.actor}{note}")
     manual = [p for p in data["phases"] if p["by_hand"] is not None]

@@ -111,7 +111,11 @@ def nginx(upstream: Path, stable: str) -> Iterator[tuple[str, dict[str, str]]]:
 
 @contextmanager
 def stack(
-    *, broken_canary: bool = False, canary_faults: bool = False, as_shipped: bool = False
+    *,
+    broken_canary: bool = False,
+    canary_faults: bool = False,
+    as_shipped: bool = False,
+    canary_extra: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
     """`as_shipped`: every setting at its default (request log on, metrics flushed every 5 s,
     default rate limits), for the rows whose timings the README quotes."""
@@ -129,7 +133,7 @@ def stack(
         stable: LiveServer = exits.enter_context(
             gunicorn(workers=1, env={**shared, "APP_VERSION": "0.9.0"}, database_url=database)
         )
-        canary_env = {**shared, "APP_VERSION": "1.0.0"}
+        canary_env = {**shared, "APP_VERSION": "1.0.0", **(canary_extra or {})}
         if canary_faults:
             # X-Fault-Status makes this instance fail; the stable one ignores the header.
             canary_env["FAULT_INJECTION"] = "true"

@@ -1,0 +1,149 @@
+"""The baseline judge end to end: real nginx in front of a stable (0.9.0) and a canary (1.0.0)
+gunicorn on one database, the controller running as the CronJob runs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import requests
+
+from tests.live.server import ROOT
+from tests.live.test_rollout_e2e import Stack, stack, wait_for_state
+
+pytestmark = pytest.mark.live
+
+PLAN = """
+from ops.models import RolloutPlan
+plan, _ = RolloutPlan.objects.get_or_create(name="{name}", defaults={{"is_default": False}})
+plan.max_bake_extension_seconds = {cap}
+plan.save()
+plan.phases.all().delete()
+for order, weight in enumerate({weights!r}, start=1):
+    phase = plan.phases.create(order=order, weight=weight, bake_seconds={bake})
+    for position, (kind, params) in enumerate({gates!r}):
+        phase.gates.create(order=position, kind=kind, params=params)
+"""
+
+
+def controller(e2e: Stack, interval: int = 3) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "rollout", "run", "--controller", "--interval",
+         str(interval), "--max-seconds", "900"],
+        cwd=ROOT,
+        env=e2e.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+
+
+@contextmanager
+def traffic(url: str, token: str, per_second: float) -> Iterator[list[int]]:
+    """Real clients through nginx at a steady rate, until the block ends."""
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def loop() -> None:
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {token}"
+        while not stop.is_set():
+            statuses.append(session.get(url, timeout=10).status_code)
+            stop.wait(1 / per_second)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield statuses
+    finally:
+        stop.set()
+        thread.join(15)
+
+
+def demo_token(e2e: Stack) -> str:
+    e2e.manage("seed_demo")
+    out = e2e.manage("create_token", "--tenant", "acme", "--name", "judge-e2e", "--rotate")
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_a_canary_30_percent_slower_on_one_endpoint_is_rolled_back_by_the_judge() -> None:
+    gates = [
+        # Absolute thresholds the slow canary still meets...
+        ("latency", {"endpoint": "/v*/contacts", "threshold_ms": 1000, "min_samples": 20}),
+        ("error_rate", {"min_samples": 20}),
+        # ...and the judge, which compares it with stable over the same minutes.
+        ("baseline", {"endpoints": ["/v*/contacts"], "min_samples": 200}),
+    ]
+    slow = {"FAULT_INJECTION": "true", "FAULT_SLOWDOWN": "/v*/contacts=1.3"}
+    with stack(canary_extra=slow) as e2e:
+        e2e.manage(
+            "shell",
+            "-c",
+            PLAN.format(name="judge", cap=300, weights=[50, 100], bake=30, gates=gates),
+        )
+        token = demo_token(e2e)
+        e2e.manage("rollout", "start", "1.0.0", "--plan", "judge", "--driver", "nginx")
+        with traffic(f"{e2e.proxy}/v1/contacts?limit=20", token, per_second=20) as statuses:
+            run = controller(e2e)
+            try:
+                wait_for_state(e2e, "rolled_back", 240)
+            finally:
+                run.kill()
+        assert statuses.count(200) > 100
+        assert set(statuses) == {200}  # the absolute SLOs held: nobody saw an error
+        report = e2e.manage("rollout", "report").stdout
+        assert "❌ **ROLLED BACK**" in report
+        # Why: the judge's latency verdict on the one slower endpoint, with its numbers.
+        assert "latency /v*/contacts FAIL" in report
+        assert "Mann-Whitney U" in report
+        assert "mean ratio 1." in report
+        # The absolute gates passed in the same attempt.
+        assert report.count("✅ PASS") >= 2
+        print(report)  # the README's worked example comes from this run
+
+
+def test_at_one_request_a_minute_the_rollout_decides_with_probe_top_up_alone() -> None:
+    # The judge on every objective endpoint, 50 samples a side (its defaults); the baseline is
+    # whatever the stable lane runs (no --baseline given).
+    gates: list[tuple[str, dict[str, object]]] = [("baseline", {})]
+    with stack() as e2e:
+        e2e.manage(
+            "shell",
+            "-c",
+            PLAN.format(name="quiet", cap=300, weights=[5, 100], bake=5, gates=gates),
+        )
+        token = demo_token(e2e)
+        e2e.manage("rollout", "start", "1.0.0", "--plan", "quiet", "--driver", "nginx")
+        started = time.monotonic()
+        with traffic(f"{e2e.proxy}/v1/contacts?limit=20", token, per_second=1 / 60):
+            run = controller(e2e)
+            try:
+                wait_for_state(e2e, "succeeded", 2 * 300)
+            finally:
+                run.kill()
+        assert time.monotonic() - started < 2 * 300  # within the cap of each phase
+        events = [e["action"] for e in e2e.status()["events"]]
+        assert "bake_extended" in events
+        assert "pause" not in events  # no person was needed
+        assert all(e["actor"] == "controller" for e in e2e.status()["events"][2:])
+        report = e2e.manage("rollout", "report").stdout
+        assert "after extending the bake with probe top-up" in report
+        # The baseline was read off the stable lane and kept for the report.
+        assert "- **Baseline**: 0.9.0" in report
+        assert "against stable 0.9.0" in report
+
+
+def test_rehearse_against_a_healthy_canary_finds_every_gate_able_to_fail() -> None:
+    with stack(canary_faults=True) as e2e:
+        out = e2e.manage("rollout", "rehearse", "--plan", "default", check=False)
+        assert out.returncode == 0, out.stdout + out.stderr
+        rows = [line for line in out.stdout.splitlines() if line.startswith("| ") and "|" in line]
+        gates = rows[2:]
+        assert len(gates) >= 20
+        assert all("| yes | yes |" in row for row in gates), out.stdout
+        assert "can fail, and all pass on the clean canary" in out.stdout
