@@ -101,13 +101,15 @@ if FAULT_INJECTION:
     )
 # A standing slowdown of this instance, for rehearsals and judge tests: "ENDPOINT=FACTOR,..."
 # (e.g. "/v*/contacts=1.3": that route takes 30 % longer). Only with FAULT_INJECTION.
-FAULT_SLOWDOWN = {
-    endpoint.strip(): float(factor)
-    for endpoint, _, factor in (
-        item.partition("=") for item in env.get_list("FAULT_SLOWDOWN", "") if FAULT_INJECTION
-    )
-    if factor
-}
+FAULT_SLOWDOWN: dict[str, float] = {}
+for _item in env.get_list("FAULT_SLOWDOWN", "") if FAULT_INJECTION else []:
+    _endpoint, _, _factor = _item.partition("=")
+    try:
+        FAULT_SLOWDOWN[_endpoint.strip()] = float(_factor)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"FAULT_SLOWDOWN: {_item!r} is not ENDPOINT=FACTOR (e.g. /v*/contacts=1.3)"
+        ) from None
 
 ROOT_URLCONF = "portal.urls"
 # The staff console (/ops/) signs in through the admin's login page.
