@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import django_filters
 from django.conf import settings
 from django.db import models
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from rest_framework import exceptions, filters, parsers, renderers, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -284,6 +284,27 @@ class StrictOrderingFilter(filters.OrderingFilter):
             descending = ordering[0].startswith("-") if ordering else False
             ordering.append("-id" if descending else "id")
         return ordering
+
+    def filter_queryset(
+        self, request: Request, queryset: QuerySet[Any], view: APIView
+    ) -> QuerySet[Any]:
+        # Nulls last in both directions, spelled out, so PostgreSQL and SQLite agree (and the
+        # cursor's keyset condition can rely on it).
+        terms: list[Any] = []
+        for term in self.get_ordering(request, queryset, view):
+            name = term.lstrip("-")
+            field = queryset.model._meta.pk if name in {"id", "pk"} else None
+            field = field or queryset.model._meta.get_field(name)
+            if getattr(field, "null", False):
+                expression = F(name)
+                terms.append(
+                    expression.desc(nulls_last=True)
+                    if term.startswith("-")
+                    else expression.asc(nulls_last=True)
+                )
+            else:
+                terms.append(term)
+        return queryset.order_by(*terms)
 
     def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
         allowed: list[str] = list(getattr(view, "ordering_fields", []))

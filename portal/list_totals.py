@@ -23,7 +23,7 @@ from django.db.models.signals import post_delete, post_save
 from portal.cache import FailoverCache
 
 # The page's own parameters do not change the total.
-PAGE_PARAMS = frozenset({"limit", "offset", "ordering"})
+PAGE_PARAMS = frozenset({"limit", "offset", "ordering", "cursor"})
 
 
 def _generation_key(model: type[Model], tenant_id: int) -> str:

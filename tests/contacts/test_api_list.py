@@ -36,6 +36,7 @@ def test_it_lists_contacts_in_the_envelope(api: APIClient, tenant: Tenant) -> No
         "limit": 20,
         "offset": 0,
         "has_more": False,
+        "next_cursor": None,
     }
     assert body["data"][0]["created_at"].endswith("Z")
     assert len(body["data"][0]["created_at"]) == len("2025-09-02T02:05:23.456Z")

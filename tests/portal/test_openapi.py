@@ -33,6 +33,7 @@ def test_the_schema_describes_envelopes_problems_and_bearer_auth(anon: APIClient
         "limit",
         "offset",
         "has_more",
+        "next_cursor",
     }
     for status in ("400", "401", "404", "429"):
         assert "application/problem+json" in listing["responses"][status]["content"]
