@@ -145,9 +145,14 @@ class JobFileListView(FileBase):
         operation_id="job_files_list", tags=["files"], responses=JobFileSerializer(many=True)
     )
     def get(self, request: Request, job_id: str) -> Response:
-        job = self.get_job(job_id)
-        queryset = self.get_queryset().filter(job=job).order_by("-created_at", "-id")
+        if not _fullmatch(JOB_ID_PATTERN, job_id):
+            raise DomainError("NOT_FOUND", "Job not found")
+        # One query in the steady state: the tenant's files of that job; only an empty page
+        # asks whether the job exists at all (404) or just has no files.
+        queryset = self.get_queryset().filter(job_id=job_id).order_by("-created_at", "-id")
         page = self.paginate_queryset(queryset)
+        if not page:
+            self.get_job(job_id)
         data = JobFileSerializer(page, many=True, context=self.serializer_context()).data
         return self.get_paginated_response(data)
 

@@ -9,7 +9,20 @@ class PortalConfig(AppConfig):
 
     def ready(self) -> None:
         # Here, once every model is loaded: list totals are retired by any tenant-owned write.
+        from django.db.models.signals import post_delete, post_save
+
         from portal import list_totals
+        from portal.models import ApiToken, Tenant
         from portal.tenancy import TenantOwnedModel
+        from portal.token_cache import auth_changed
 
         list_totals.watch(TenantOwnedModel)
+        # Any saved or deleted token or tenant retires every worker's cached tokens.
+        for model in (ApiToken, Tenant):
+            for signal in (post_save, post_delete):
+                signal.connect(
+                    lambda **kwargs: auth_changed(),
+                    sender=model,
+                    weak=False,
+                    dispatch_uid=f"auth:{signal}:{model.__name__}",
+                )

@@ -11,7 +11,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
-from portal import request_context
+from portal import request_context, token_cache
 from portal.models import ApiToken, Tenant, hash_token
 
 if TYPE_CHECKING:
@@ -48,8 +48,14 @@ def touch_last_used(token: ApiToken) -> None:
 
 
 def resolve_token(raw: str) -> ApiToken:
-    """Returns the usable token for a raw bearer value, or raises AuthenticationFailed."""
-    token = ApiToken.objects.select_related("tenant").filter(key_hash=hash_token(raw)).first()
+    """Returns the usable token for a raw bearer value, or raises AuthenticationFailed. Known
+    tokens come from this process's token cache (portal/token_cache.py) while no token or
+    tenant has changed anywhere; expiry is checked on every request."""
+    key_hash = hash_token(raw)
+    token: ApiToken | None = token_cache.cached(
+        key_hash,
+        lambda: ApiToken.objects.select_related("tenant").filter(key_hash=key_hash).first(),
+    )
     if token is None or not token.is_usable():
         raise exceptions.AuthenticationFailed("The bearer token is invalid, revoked or expired")
     return token

@@ -6,10 +6,13 @@ import hashlib
 import secrets
 import string
 from datetime import datetime
+from typing import Any
 
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
+
+from portal.token_cache import auth_changed
 
 RATE_VALIDATOR = RegexValidator(
     r"^[1-9][0-9]*/[smhd]$", "A count and a period, like 60/m (s, m, h or d)."
@@ -27,6 +30,17 @@ def hash_token(raw: str) -> str:
     # Tokens carry 256 bits of randomness, so a fast digest is enough; a slow KDF would only
     # cost a hash per request.
     return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class AuthQuerySet(models.QuerySet[Any]):
+    """Bulk updates of tokens and tenants retire every worker's cached tokens too (saves and
+    deletes do so through signals); touching last_used_at alone does not."""
+
+    def update(self, **kwargs: Any) -> int:
+        rows = super().update(**kwargs)
+        if rows and set(kwargs) != {"last_used_at"}:
+            auth_changed()
+        return rows
 
 
 class Tenant(models.Model):
@@ -49,6 +63,8 @@ class Tenant(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = AuthQuerySet.as_manager()
+
     class Meta:
         ordering = ["slug"]
 
@@ -56,7 +72,7 @@ class Tenant(models.Model):
         return self.slug
 
 
-class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+class ApiTokenQuerySet(AuthQuerySet):
     def usable(self, now: datetime | None = None) -> ApiTokenQuerySet:
         now = now or timezone.now()
         return self.filter(revoked_at__isnull=True).exclude(expires_at__lte=now)

@@ -261,6 +261,10 @@ BREAKER_FIRST_RESET_SECONDS = env.get_int("BREAKER_FIRST_RESET_SECONDS", 2, mini
 BREAKER_RESET_TIMEOUT = env.get_int("BREAKER_RESET_TIMEOUT", 10, minimum=1)
 # List totals are cached this long, and retired at once by any write through the app
 # (portal/list_totals.py); 0 counts on every request.
+# Resolved tokens kept per worker (portal/token_cache.py); revocation reaches every worker at
+# once through a generation in the shared cache. 0 turns the cache off.
+TOKEN_CACHE_SIZE = env.get_int("TOKEN_CACHE_SIZE", 10000, minimum=0)
+TOKEN_CACHE_SECONDS = env.get_int("TOKEN_CACHE_SECONDS", 60, minimum=1)
 LIST_COUNT_CACHE_SECONDS = env.get_int("LIST_COUNT_CACHE_SECONDS", 10, minimum=0, maximum=3600)
 # How long a worker trusts the breaker state it last read from the shared cache (0: never).
 BREAKER_STATE_CACHE_MS = env.get_int("BREAKER_STATE_CACHE_MS", 1000, minimum=0, maximum=10000)

@@ -10,6 +10,7 @@ from django.core.cache import cache, caches
 from rest_framework.test import APIClient
 
 from ops.slo.metrics_store import recorder
+from portal import token_cache
 from portal.breakers import breakers
 from portal.health import forget_probes
 from portal.models import Tenant
@@ -29,6 +30,7 @@ def _fresh_cache_and_breakers() -> None:
     cache.clear()
     breakers.reset()
     forget_probes()
+    token_cache.forget()
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,97 @@
+"""The per-worker token cache: a request costs no token query, and every way a token or its
+tenant can change takes effect on the very next request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from portal import token_cache
+from portal.breakers import breakers
+from portal.models import ApiToken, Tenant
+from portal.services import token_create, token_revoke
+
+pytestmark = pytest.mark.django_db(transaction=True)
+URL = "/v1/contacts"
+
+
+def token_queries(api: APIClient) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        api.get(URL)
+    return sum(1 for q in captured.captured_queries if "portal_apitoken" in q["sql"])
+
+
+def test_a_known_token_costs_no_query(api: APIClient) -> None:
+    api.get(URL)
+    assert token_queries(api) == 0
+
+
+def suspend(tenant: Tenant) -> None:
+    tenant.is_active = False
+    tenant.save()
+
+
+CHANGES: dict[str, Callable[[Tenant, ApiToken], Any]] = {
+    "revoked (service)": lambda tenant, token: token_revoke(token=token),
+    "revoked in bulk (admin action)": lambda tenant, token: ApiToken.objects.filter(
+        pk=token.pk
+    ).update(revoked_at=timezone.now()),
+    "rotated": lambda tenant, token: token_create(tenant=tenant, name=token.name, rotate=True),
+    "deleted": lambda tenant, token: token.delete(),
+    "expired by an edit": lambda tenant, token: ApiToken.objects.filter(pk=token.pk).update(
+        expires_at=timezone.now()
+    ),
+    "tenant suspended (save)": lambda tenant, token: suspend(tenant),
+    "tenant suspended (update)": lambda tenant, token: Tenant.objects.filter(pk=tenant.pk).update(
+        is_active=False
+    ),
+}
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_every_change_to_a_token_or_its_tenant_applies_at_once(
+    api: APIClient, tenant: Tenant, change: str
+) -> None:
+    assert api.get(URL).status_code == 200
+    assert token_queries(api) == 0  # cached now
+    token = ApiToken.objects.get(tenant=tenant)
+    CHANGES[change](tenant, token)
+    response = api.get(URL)
+    assert response.status_code in {401, 403}, (change, response.status_code)
+
+
+def test_touching_last_used_keeps_the_cache(api: APIClient, tenant: Tenant) -> None:
+    api.get(URL)
+    ApiToken.objects.filter(tenant=tenant).update(last_used_at=timezone.now())
+    assert token_queries(api) == 0
+
+
+def test_with_the_shared_cache_down_tokens_are_read_from_the_database(
+    api: APIClient, tenant: Tenant
+) -> None:
+    api.get(URL)
+    breakers.cache.open()
+    try:
+        # Another worker's revocation could not reach this one: no cached answers.
+        assert token_queries(api) == 1
+    finally:
+        breakers.cache.close()
+
+
+def test_the_cache_is_bounded(api: APIClient, tenant: Tenant, settings: Any) -> None:
+    settings.TOKEN_CACHE_SIZE = 3
+    clients = []
+    for i in range(5):
+        _, raw = token_create(tenant=tenant, name=f"t{i}")
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        clients.append(client)
+    for client in clients:
+        assert client.get(URL).status_code == 200
+    assert len(token_cache._entries) == 3
