@@ -24,9 +24,10 @@ keepalive = 5
 # restart at once.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "200"))
-# A JSON access log line per response (portal/access_log.py), on by default in production,
-# where it also covers what gunicorn answers itself. The app writes its own request line (with
-# request and trace ids) either way. GUNICORN_ACCESS_LOG: "-" (stdout), a path, or "off".
+# The app writes one request line per response it produces (with request and trace ids). The
+# JSON access log (portal/access_log.py), on by default in production, adds a line only for
+# what never reached the app (gunicorn's own 400/414/431), so every request has exactly one
+# line. GUNICORN_ACCESS_LOG: "-" (stdout), a path, or "off".
 _production = os.environ.get("PORTAL_ENV") == "production"
 _access = os.environ.get("GUNICORN_ACCESS_LOG", "-" if _production else "off")
 accesslog = None if _access == "off" else _access

@@ -1,8 +1,12 @@
 """gunicorn's access log as one JSON object per line.
 
 gunicorn's own format string does not escape its atoms, so a request line with a quote in it
-would break JSON; this logger builds the object and lets json.dumps escape it. It logs every
-response, including those gunicorn answers itself (400, 414, 431) before Django sees them.
+would break JSON; this logger builds the object and lets json.dumps escape it.
+
+One line per request: a response that Django produced carries X-Trace-Id, and the app has
+already written its request line for it (with the trace id, tenant and token prefix), so this
+logger writes only what never reached Django — what gunicorn answers itself (400, 414, 431) and
+anything else that comes back without the app's mark.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ class JsonAccessLogger(Logger):
             return
         status = str(getattr(resp, "status", "") or "").split(" ", 1)[0]
         headers = {name.lower(): value for name, value in getattr(resp, "headers", [])}
+        if "x-trace-id" in headers:
+            return  # the app's own request line covers it
         record = {
             "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "logger": "gunicorn.access",

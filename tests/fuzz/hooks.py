@@ -15,6 +15,7 @@ import django
 import schemathesis
 from hypothesis import strategies as st
 from schemathesis import openapi
+from schemathesis.generation.meta import GenerationMode
 
 # The accepted types come from the app itself, which needs Django's settings loaded.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
@@ -66,13 +67,17 @@ for _content_type in ACCEPTED:
 
 
 @schemathesis.hook
-def map_query(ctx: Any, query: dict[str, Any] | None) -> dict[str, Any] | None:
+def before_call(ctx: Any, case: Any, kwargs: Any) -> None:
     """`cursor` is a signed token only the API can mint: no generator can produce a valid one
-    from the schema, so generated queries never carry it. Refusals of forged, foreign and
+    from the schema, so a request meant to be valid never carries one (in every phase); a
+    request meant to be invalid keeps it, and is refused. Refusals of forged, foreign and
     mismatched cursors are tested in tests/portal/test_cursor_pagination.py."""
-    if query and "cursor" in query:
-        query = {k: v for k, v in query.items() if k != "cursor"}
-    return query
+    if not case.query or "cursor" not in case.query:
+        return
+    meta = getattr(case, "meta", None)
+    if meta is None or meta.generation.mode != GenerationMode.POSITIVE:
+        return
+    case.query = {k: v for k, v in case.query.items() if k != "cursor"}
 
 
 def _self_check() -> None:

@@ -1,0 +1,24 @@
+"""Settings of the naive DRF peer (bench/naive.py): the project's models and database, Django's
+default middleware, DRF with JSON only and LimitOffsetPagination. Never serves users."""
+
+from __future__ import annotations
+
+from portal.settings import *  # noqa: F403
+
+ROOT_URLCONF = "bench.naive"
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "PAGE_SIZE": 20,
+}
+# A typical project logs warnings and errors, not every request.
+LOGGING = {"version": 1, "disable_existing_loggers": False}
