@@ -1,10 +1,20 @@
-"""`make bench`: Portal API under wrk on PostgreSQL + Redis with realistic data, beside a bare
-Django baseline (bench/) answering the same JSON from the same queries; writes BENCHMARKS.md.
+"""`make bench`: the API as shipped beside two peers, in one run, on PostgreSQL + Redis with
+realistic data; writes BENCHMARKS.md.
 
-Data: the demo tenant (acme: 1,247 contacts, 342 jobs, a job with a file) plus a tenant with
-1,000,000 contacts. Each endpoint gets a warm-up, then a fixed-concurrency wrk run; queries per
-request are counted in-process with Django's test client; worker RSS is read from /proc.
-Needs PostgreSQL, Redis and wrk (apt-get install wrk). No numbers here are asserted anywhere.
+- **portal**: the API exactly as shipped (request log on at INFO, written to a file as a log
+  collector would take it; metrics, rate limits, breakers, the embedded metrics store all on;
+  the bench tenants' rate limit raised so wrk is not throttled, the limiter still counting).
+- **bare**: plain Django views, no middleware, hand-built JSON: a token lookup by hash, a
+  count and a page (bench/urls.py) — the framework's ceiling.
+- **naive**: DRF ModelViewSets + ModelSerializers + LimitOffsetPagination + a hashed-token
+  authentication class, Django's default middleware (bench/naive.py) — what a team writes first.
+
+All three: gunicorn with 2 sync workers, wrk -t2 -c16 on the same 2-core machine. Data: the demo
+tenant (acme: 1,247 contacts, 342 jobs, a job with a file) and a tenant with 1,000,000
+contacts. Then: p99 at half saturation (wrk paced to half the measured rate), worker RSS over
+100,000 requests (worker recycling off, to expose any growth), throughput at 1/2/4 workers, and
+a py-spy profile of a live API worker. Needs PostgreSQL, Redis, wrk and py-spy. No number here
+is asserted anywhere.
 """
 
 from __future__ import annotations
@@ -35,16 +45,23 @@ DATABASE_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 CONTACTS = int(os.environ.get("BENCH_CONTACTS", "1000000"))
-DURATION = int(os.environ.get("BENCH_DURATION", "15"))
-CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+DURATION = int(os.environ.get("BENCH_DURATION", "10"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
 WRK_THREADS = int(os.environ.get("BENCH_WRK_THREADS", "2"))
-WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
-THREADS = int(os.environ.get("BENCH_GUNICORN_THREADS", "4"))
-COOLDOWN = float(os.environ.get("BENCH_COOLDOWN", "6"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+COOLDOWN = float(os.environ.get("BENCH_COOLDOWN", "3"))
+RSS_REQUESTS = int(os.environ.get("BENCH_RSS_REQUESTS", "100000"))
 OUTPUT = ROOT / os.environ.get("BENCH_OUTPUT", "BENCHMARKS.md")
+LOGS = ROOT / "var" / "bench-logs"
 REPORTER = ROOT / "scripts" / "wrk_report.lua"
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 GIT = shutil.which("git") or "/usr/bin/git"
+PY_SPY = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+APPS = {
+    "portal": ("portal.wsgi", "portal.settings"),
+    "bare": ("bench.wsgi", "bench.settings"),
+    "naive": ("bench.naive_wsgi", "bench.naive_settings"),
+}
 
 SEED = """
 import json
@@ -65,8 +82,22 @@ with connection.cursor() as cursor:
     )
     # Steady state, as autovacuum leaves it: statistics, and the GIN pending list merged.
     cursor.execute(f"VACUUM ANALYZE {Contact._meta.db_table}")
-one = Contact.objects.filter(tenant=tenant).order_by("-created_at")[500]
-print(json.dumps({"contact": str(one.pk), "count": Contact.objects.filter(tenant=tenant).count()}))
+# Both benchmark tenants may send as much as wrk can: the limiter still counts every request.
+Tenant.objects.filter(slug__in=["acme", "bulk"]).update(
+    rate_limit_default="100000000/m", rate_limit_files="100000000/m"
+)
+rows = Contact.objects.filter(tenant=tenant).order_by("-created_at", "-id")
+middle = rows[COUNT // 2]
+# A deep page by cursor: the API's own next_cursor for the row half-way down.
+from django.core import signing
+from portal.pagination import CURSOR_SALT
+cursor_token = signing.dumps(
+    {"p": "/v1/contacts", "o": ["-created_at", "-id"],
+     "k": [middle.created_at.isoformat(), str(middle.pk)]},
+    salt=CURSOR_SALT, compress=True,
+)
+acme = Contact.objects.filter(tenant__slug="acme").order_by("-created_at")[10]
+print(json.dumps({"contact": str(acme.pk), "cursor": cursor_token, "count": rows.count()}))
 """
 
 QUERIES = """
@@ -76,8 +107,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 out = {}
 for name, path, token in CASES:
-    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {token}")
-    client.get(path)  # warm: token last-used stamp, caches
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+    client = Client(HTTP_HOST="127.0.0.1", **headers)
+    client.get(path)  # warm: token cache, last-used stamp, cached totals, health probe
     with CaptureQueriesContext(connection) as queries:
         status = client.get(path).status_code
     out[name] = {"queries": len(queries), "status": status}
@@ -88,9 +120,9 @@ print(json.dumps(out))
 @dataclass(frozen=True)
 class Case:
     name: str
-    path: str
-    tenant: str  # whose token: acme (demo) or bulk (1M contacts)
-    baseline: bool = True  # the bare view serves it too
+    paths: dict[str, str]  # app -> path (an app without a path does not serve the case)
+    tenant: str | None  # whose token: acme, bulk, or None (anonymous)
+    half: bool = False  # also measured at half saturation
 
 
 @dataclass
@@ -128,41 +160,33 @@ def fresh_database() -> None:
         connection.execute(f'CREATE DATABASE "{name}"')
 
 
+def workers_of(master: int) -> list[int]:
+    return [int(p) for p in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+
+
 def worker_rss_mib(master: int) -> float:
     """The largest resident set among gunicorn's workers."""
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
     sizes = []
-    for pid in children:
+    for pid in workers_of(master):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 sizes.append(int(line.split()[1]) / 1024)
     return max(sizes, default=0.0)
 
 
-def wrk(url: str, token: str, seconds: int) -> dict[str, Any]:
-    command = [
-        WRK,
-        f"-t{WRK_THREADS}",
-        f"-c{CONNECTIONS}",
-        f"-d{seconds}s",
-        "--timeout",
-        "10s",
-        "-s",
-        str(REPORTER),
-        "-H",
-        f"Authorization: Bearer {token}",
-        url,
-    ]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    line = next(line for line in output.splitlines() if line.startswith("{"))
+def wrk(url: str, token: str | None, seconds: int, delay_ms: float = 0) -> dict[str, Any]:
+    command = [WRK, f"-t{WRK_THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s"]
+    command += ["-s", str(REPORTER)]
+    if token:
+        command += ["-H", f"Authorization: Bearer {token}"]
+    env = {**os.environ, "WRK_DELAY_MS": f"{delay_ms:.0f}"}
+    output = subprocess.run([*command, url], check=True, capture_output=True, text=True, env=env)
+    line = next(line for line in output.stdout.splitlines() if line.startswith("{"))
     report: dict[str, Any] = json.loads(line)
     return report
 
 
-def measure(server: LiveServer, case: Case, tokens: dict[str, str]) -> Result:
-    url = f"{server.url}{case.path}"
-    wrk(url, tokens[case.tenant], 3)  # warm-up: connections, caches, the query planner
-    report = wrk(url, tokens[case.tenant], DURATION)
+def result_of(report: dict[str, Any]) -> Result:
     errors = sum(
         report[k]
         for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts")
@@ -174,20 +198,64 @@ def measure(server: LiveServer, case: Case, tokens: dict[str, str]) -> Result:
         p99_ms=report["p99_us"] / 1000,
         requests=report["requests"],
         errors=errors,
-        rss_mib=worker_rss_mib(server.pid),
     )
 
 
+def measure(server: LiveServer, path: str, token: str | None) -> Result:
+    url = f"{server.url}{path}"
+    wrk(url, token, 3)  # warm-up: connections, caches, the query planner
+    result = result_of(wrk(url, token, DURATION))
+    result.rss_mib = worker_rss_mib(server.pid)
+    return result
+
+
+def half_saturation(server: LiveServer, path: str, token: str | None, full: Result) -> Result:
+    """wrk paced so the offered load is half the measured maximum: each connection waits
+    CONNECTIONS / (rps / 2) seconds between requests, less its own latency."""
+    per_connection_ms = CONNECTIONS / (full.rps / 2) * 1000
+    delay = max(0.0, per_connection_ms - full.p50_ms)
+    return result_of(wrk(f"{server.url}{path}", token, DURATION, delay_ms=delay))
+
+
 def count_queries(
-    env: dict[str, str], cases: list[Case], tokens: dict[str, str], settings: str
+    env: dict[str, str], app: str, cases: list[Case], tokens: dict[str, str], settings: str
 ) -> dict[str, int]:
-    script = f"CASES = {[(c.name, c.path, tokens[c.tenant]) for c in cases]!r}\n{QUERIES}"
+    rows = [(c.name, c.paths[app], tokens.get(c.tenant or "", "")) for c in cases]
+    script = f"CASES = {rows!r}\n{QUERIES}"
     output = manage(env, "shell", "-c", script, settings=settings)
     counted = json.loads(output.strip().splitlines()[-1])
     for name, row in counted.items():
         if row["status"] != 200:
-            raise SystemExit(f"{name} answered {row['status']} in the query count run")
+            raise SystemExit(f"{app}: {name} answered {row['status']} in the query count run")
     return {name: row["queries"] for name, row in counted.items()}
+
+
+def profile(server: LiveServer, path: str, token: str | None) -> list[tuple[str, float, float]]:
+    """py-spy on one live API worker under load: (function, self %, inclusive %)."""
+    LOGS.mkdir(parents=True, exist_ok=True)
+    raw = LOGS / "profile.txt"
+    worker = workers_of(server.pid)[0]
+    spy = subprocess.Popen(
+        [PY_SPY, "record", "-p", str(worker), "-d", str(DURATION), "-f", "raw", "-o", str(raw)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wrk(f"{server.url}{path}", token, DURATION + 1)
+    spy.wait(timeout=60)
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        samples = int(count)
+        frames = [f.split(" (")[0] + " (" + f.split(" (")[1].split(":")[0].split("/")[-1] + ")"
+                  if " (" in f else f for f in stack.split(";")]  # fmt: skip
+        total += samples
+        own[frames[-1]] = own.get(frames[-1], 0) + samples
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + samples
+    top = sorted(own.items(), key=lambda item: -item[1])[:15]
+    return [(name, 100 * n / total, 100 * inclusive[name] / total) for name, n in top]
 
 
 def machine() -> str:
@@ -229,8 +297,18 @@ def commit() -> str:
     return f"{head}{' (with uncommitted changes)' if dirty else ''}"
 
 
+def ratio(a: Result | None, b: Result | None) -> str:
+    return f"{a.rps / b.rps:.2f}x" if a and b and b.rps else "—"
+
+
 def write_report(
-    cases: list[Case], portal: dict[str, Result], bare: dict[str, Result], started: datetime
+    cases: list[Case],
+    results: dict[str, dict[str, Result]],
+    half: dict[str, Result],
+    rss: list[tuple[int, float]],
+    scaling: list[tuple[int, Result]],
+    top: list[tuple[str, float, float]],
+    started: datetime,
 ) -> None:
     lines = [
         "# Benchmarks",
@@ -242,42 +320,96 @@ def write_report(
         f"- **Machine**: {machine()}",
         f"- **Software**: {versions()}",
         f"- **Commit**: {commit()}",
-        f"- **Server**: gunicorn, {WORKERS} workers x {THREADS} threads (gthread), "
-        "PostgreSQL and Redis on the same machine, persistent database connections; "
-        "request logging off (LOG_LEVEL=WARNING), rate limits raised out of the way, "
-        "everything else as in production (middleware, metrics, the embedded metrics store).",
+        f"- **Servers**: gunicorn, {WORKERS} sync workers each, PostgreSQL and Redis on the "
+        "same machine. **portal** is the API as shipped: request log on (INFO, to a file), "
+        "metrics, rate limits (the bench tenants' limit raised, the limiter still counting), "
+        "breakers and the embedded metrics store all on. **bare**: plain Django views, no "
+        "middleware, hand-built JSON (token lookup by hash, count, page). **naive**: DRF "
+        "ModelViewSet + ModelSerializer + LimitOffsetPagination + hashed-token authentication, "
+        "Django's default middleware.",
         f"- **Load**: wrk, {WRK_THREADS} threads, {CONNECTIONS} connections, {DURATION} s per "
-        "endpoint after a 3 s warm-up, on the same 2-core machine as the server (so both "
-        "compete for the CPU).",
+        "case after a 3 s warm-up, on the same 2-core machine as the servers (all compete for "
+        "the CPU). Health is called anonymously (as load balancers do); the rest with a token.",
         f"- **Data**: the demo tenant `acme` (1,247 contacts, 342 jobs, one job with a file) "
         f"and `bulk`, a tenant with {CONTACTS:,} contacts.",
-        "- **Baseline**: `bench/`: plain Django views, no middleware, no DRF, the same queries "
-        "(token, count, page) and JSON: the framework's ceiling on this machine.",
         "",
-        "| endpoint | tenant | req/s | p50 ms | p95 ms | p99 ms | errors | queries/req | "
-        "worker RSS MiB | bare req/s | bare p99 ms | bare queries/req | API / bare |",
-        "| --- | --- |" + " ---: |" * 11,
+        "## Side by side",
+        "",
+        "| case | portal req/s | p50 / p95 / p99 ms | queries | bare req/s | bare p99 | bare "
+        "queries | naive req/s | naive p99 | naive queries | portal / bare | portal / naive |",
+        "| --- |" + " ---: |" * 12,
     ]
     for case in cases:
-        mine = portal[case.name]
-        theirs = bare.get(case.name)
-        ratio = f"{mine.rps / theirs.rps:.0%}" if theirs and theirs.rps else "n/a"
+        mine = results["portal"].get(case.name)
+        bare = results["bare"].get(case.name)
+        naive = results["naive"].get(case.name)
+        if mine is None:
+            continue
+
+        def cells(r: Result | None) -> str:
+            return f"{r.rps:,.0f} | {r.p99_ms:.1f} | {r.queries}" if r else "— | — | —"
+
         lines.append(
-            f"| {case.name} `{case.path}` | {case.tenant} | {mine.rps:,.0f} | {mine.p50_ms:.1f} | "
-            f"{mine.p95_ms:.1f} | {mine.p99_ms:.1f} | {mine.errors} | {mine.queries} | "
-            f"{mine.rss_mib:.0f} | "
-            + (
-                f"{theirs.rps:,.0f} | {theirs.p99_ms:.1f} | {theirs.queries} | "
-                if theirs
-                else "n/a | n/a | n/a | "
-            )
-            + f"{ratio} |"
+            f"| {case.name} | {mine.rps:,.0f} | {mine.p50_ms:.1f} / {mine.p95_ms:.1f} / "
+            f"{mine.p99_ms:.1f} | {mine.queries} | {cells(bare)} | {cells(naive)} | "
+            f"{ratio(mine, bare)} | {ratio(mine, naive)} |"
         )
     lines += [
         "",
-        "Errors count connection errors, timeouts and non-2xx answers. Queries per request are "
-        "counted in-process on a warm request (the token's last-used stamp is written at most "
-        "once a minute, so it is not in the steady state).",
+        "Paths: "
+        + "; ".join(
+            f"{case.name}: " + ", ".join(f"{app} `{path}`" for app, path in case.paths.items())
+            for case in cases
+        )
+        + ".",
+        "",
+        "Errors (connection errors, timeouts, non-2xx): "
+        + ", ".join(
+            f"{app} {sum(r.errors for r in by_case.values())}" for app, by_case in results.items()
+        )
+        + ". Queries per request are counted in-process on a warm request (steady state: the "
+        "token cached, totals cached for LIST_COUNT_CACHE_SECONDS, the health probe younger "
+        "than a second).",
+        "",
+        "## p99 at half saturation",
+        "",
+        "wrk paced to half of the rate measured above for that case.",
+        "",
+        "| case | offered req/s | achieved req/s | p50 ms | p99 ms |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, r in half.items():
+        full = results["portal"][name]
+        lines.append(
+            f"| {name} | {full.rps / 2:,.0f} | {r.rps:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} |"
+        )
+    lines += [
+        "",
+        f"## Worker memory over {RSS_REQUESTS:,} requests",
+        "",
+        "The contacts list at full speed with worker recycling off (GUNICORN_MAX_REQUESTS=0, "
+        "shipped default 2000), the largest worker's RSS after each step:",
+        "",
+        "| requests served | largest worker RSS MiB |",
+        "| ---: | ---: |",
+        *[f"| {n:,} | {mib:.1f} |" for n, mib in rss],
+        "",
+        "## Scale-out",
+        "",
+        "The contacts list (acme, `limit=20`) with 1, 2 and 4 sync workers:",
+        "",
+        "| workers | req/s | p99 ms |",
+        "| ---: | ---: | ---: |",
+        *[f"| {w} | {r.rps:,.0f} | {r.p99_ms:.1f} |" for w, r in scaling],
+        "",
+        "## Profile of a live API worker",
+        "",
+        "py-spy, one worker, the contacts list under load; the functions with the most own "
+        "time (inclusive time beside it):",
+        "",
+        "| function | own % | inclusive % |",
+        "| --- | ---: | ---: |",
+        *[f"| `{name}` | {own:.1f} | {incl:.1f} |" for name, own, incl in top],
         "",
     ]
     OUTPUT.write_text("\n".join(lines))
@@ -290,16 +422,15 @@ def main() -> int:
     started = datetime.now(UTC)
     print(f"Preparing {DATABASE_URL} with {CONTACTS:,} contacts…", flush=True)
     fresh_database()
+    LOGS.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
         "DATABASE_URL": DATABASE_URL,
         "REDIS_URL": REDIS_URL,
-        "RATE_LIMIT_DEFAULT": "100000000/m",
-        "RATE_LIMIT_FILES": "100000000/m",
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "INFO",
         "MEDIA_ROOT": str(ROOT / "var" / "bench-media"),
         "WEB_CONCURRENCY": str(WORKERS),
-        "GUNICORN_THREADS": str(THREADS),
+        "GUNICORN_THREADS": "1",
     }
     manage(env, "migrate", "--noinput")
     manage(env, "seed_demo")
@@ -322,46 +453,108 @@ def main() -> int:
     )
     print(f"Seeded {seeded['count']:,} contacts in {time.monotonic() - seeding:.0f} s", flush=True)
     size = "1M" if CONTACTS == 1_000_000 else f"{CONTACTS:,}"
+    every = dict.fromkeys(APPS)
+
+    def same(path: str) -> dict[str, str]:
+        return {app: path for app in every}
+
+    deep = f"/v1/contacts?limit=20&offset={CONTACTS // 2}"
     cases = [
-        Case("health", "/v1/health", "acme"),
-        Case("contacts list", "/v1/contacts?limit=20", "acme"),
-        Case(f"contacts list, {size}", "/v1/contacts?limit=20", "bulk"),
+        Case("health", same("/v1/health"), None, half=True),
+        Case("contacts `limit=20`", same("/v1/contacts?limit=20"), "acme", half=True),
+        Case("contacts `limit=100`", same("/v1/contacts?limit=100"), "acme", half=True),
+        Case("contact detail", same(f"/v1/contacts/{seeded['contact']}"), "acme"),
+        Case("jobs `limit=20`", same("/v1/jobs?limit=20"), "acme", half=True),
+        Case("files list", same("/v1/jobs/job_prod_test/files"), "acme", half=True),
+        Case(f"contacts, {size}", same("/v1/contacts?limit=20"), "bulk"),
         Case(
-            f"contacts list, {size}, deep page",
-            f"/v1/contacts?limit=20&offset={CONTACTS // 2}",
+            f"deep page, {size} (portal: cursor; peers: offset)",
+            {
+                "portal": f"/v1/contacts?limit=20&cursor={seeded['cursor']}",
+                "bare": deep,
+                "naive": deep,
+            },
             "bulk",
+            half=True,
         ),
-        Case(f"contacts search, {size}", "/v1/contacts?limit=20&q=contact12345", "bulk", False),
-        Case(f"contact detail, {size}", f"/v1/contacts/{seeded['contact']}", "bulk"),
-        Case("jobs list", "/v1/jobs?limit=20", "acme"),
-        Case("files list", "/v1/jobs/job_prod_test/files", "acme"),
+        Case(f"search, {size}", {"portal": "/v1/contacts?limit=20&q=contact12345"}, "bulk", True),
     ]
-    results: dict[str, dict[str, Result]] = {"portal": {}, "bare": {}}
-    for label, app, settings in (
-        ("portal", "portal.wsgi", "portal.settings"),
-        ("bare", "bench.wsgi", "bench.settings"),
-    ):
-        mine = [c for c in cases if label == "portal" or c.baseline]
-        queries = count_queries(env, mine, tokens, settings)
+    results: dict[str, dict[str, Result]] = {app: {} for app in APPS}
+    half: dict[str, Result] = {}
+    top: list[tuple[str, float, float]] = []
+    for app, (wsgi, settings) in APPS.items():
+        mine = [c for c in cases if app in c.paths]
+        queries = count_queries(env, app, mine, tokens, settings)
         server_env = {**env, "DJANGO_SETTINGS_MODULE": settings}
         with gunicorn(
-            workers=WORKERS, env=server_env, database_url=DATABASE_URL, prepare=False, app=app
+            workers=WORKERS,
+            env=server_env,
+            database_url=DATABASE_URL,
+            prepare=False,
+            app=wsgi,
+            log_path=LOGS / f"{app}.log",
         ) as server:
             for case in mine:
-                # Requests a slow case left running (up to the 5 s statement timeout) must not
-                # weigh on the next one.
                 time.sleep(COOLDOWN)
-                result = measure(server, case, tokens)
+                token = tokens[case.tenant] if case.tenant else None
+                result = measure(server, case.paths[app], token)
                 result.queries = queries[case.name]
-                results[label][case.name] = result
+                results[app][case.name] = result
                 print(
-                    f"{label:6} {case.name:32} {result.rps:8,.0f} req/s  p99 "
+                    f"{app:6} {case.name:44} {result.rps:8,.0f} req/s  p99 "
                     f"{result.p99_ms:7.1f} ms  errors {result.errors}",
                     flush=True,
                 )
-    write_report(cases, results["portal"], results["bare"], started)
+                if app == "portal" and case.half:
+                    time.sleep(COOLDOWN)
+                    half[case.name] = half_saturation(server, case.paths[app], token, result)
+                    print(f"       half saturation p99 {half[case.name].p99_ms:.1f} ms", flush=True)
+            if app == "portal":
+                top = profile(server, "/v1/contacts?limit=20", tokens["acme"])
+    rss = memory_trend(env)
+    scaling = scale_out(env, tokens["acme"])
+    write_report(cases, results, half, rss, scaling, top, started)
     print(f"Wrote {OUTPUT.relative_to(ROOT)}")
     return 0
+
+
+def memory_trend(env: dict[str, str]) -> list[tuple[int, float]]:
+    """Worker RSS while the API serves RSS_REQUESTS requests, recycling off."""
+    points = []
+    server_env = {**env, "GUNICORN_MAX_REQUESTS": "0"}
+    with gunicorn(
+        workers=WORKERS,
+        env=server_env,
+        database_url=DATABASE_URL,
+        prepare=False,
+        log_path=LOGS / "portal-rss.log",
+    ) as server:
+        token = manage(env, "create_token", "--tenant", "acme", "--name", "rss").splitlines()[-1]
+        served = 0
+        points.append((0, worker_rss_mib(server.pid)))
+        while served < RSS_REQUESTS:
+            report = wrk(f"{server.url}/v1/contacts?limit=20", token, 10)
+            served += report["requests"]
+            points.append((served, worker_rss_mib(server.pid)))
+            print(f"rss    {served:8,} requests  {points[-1][1]:.1f} MiB", flush=True)
+    return points
+
+
+def scale_out(env: dict[str, str], token: str) -> list[tuple[int, Result]]:
+    rows = []
+    for workers in (1, 2, 4):
+        with gunicorn(
+            workers=workers,
+            env={**env, "WEB_CONCURRENCY": str(workers)},
+            database_url=DATABASE_URL,
+            prepare=False,
+            log_path=LOGS / f"portal-{workers}w.log",
+        ) as server:
+            time.sleep(COOLDOWN)
+            result = measure(server, "/v1/contacts?limit=20", token)
+            rows.append((workers, result))
+            print(f"scale  {workers} workers {result.rps:8,.0f} req/s", flush=True)
+    return rows
 
 
 if __name__ == "__main__":

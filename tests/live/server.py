@@ -56,6 +56,7 @@ def gunicorn(
     wait: bool = True,
     port: int | None = None,
     app: str = "portal.wsgi",
+    log_path: Path | None = None,
 ) -> Iterator[LiveServer]:
     """Migrates a fresh database, creates an `acme` token, serves, and stops on exit.
     `prepare=False` serves as it is (e.g. a deliberately broken instance); `wait=False` does
@@ -100,6 +101,9 @@ def gunicorn(
             ],
             cwd=ROOT,
             env=full_env,
+            # Where the logs go (a file, as a log collector would take them), else inherited.
+            stdout=log_path.open("ab") if log_path else None,
+            stderr=subprocess.STDOUT if log_path else None,
         )
         url = f"http://127.0.0.1:{port}"
         try:
