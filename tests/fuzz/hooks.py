@@ -15,7 +15,6 @@ import django
 import schemathesis
 from hypothesis import strategies as st
 from schemathesis import openapi
-from schemathesis.generation.meta import GenerationMode
 
 # The accepted types come from the app itself, which needs Django's settings loaded.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
@@ -75,7 +74,7 @@ def before_call(ctx: Any, case: Any, kwargs: Any) -> None:
     if not case.query or "cursor" not in case.query:
         return
     meta = getattr(case, "meta", None)
-    if meta is None or meta.generation.mode != GenerationMode.POSITIVE:
+    if meta is None or meta.generation.mode != schemathesis.GenerationMode.POSITIVE:
         return
     case.query = {k: v for k, v in case.query.items() if k != "cursor"}
 

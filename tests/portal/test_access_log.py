@@ -19,7 +19,7 @@ def logger() -> tuple[JsonAccessLogger, list[str]]:
     config.set("accesslog", "-")
     access = JsonAccessLogger(config)
     lines: list[str] = []
-    access.access_log.info = lines.append  # type: ignore[method-assign]
+    access.access_log.info = lines.append
     return access, lines
 
 
