@@ -16,11 +16,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
-from django_prometheus import middleware as django_prometheus_middleware  # type: ignore[import-untyped]
 from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
 
 # Upper bounds in milliseconds. Every SLO threshold is a bound, so "fraction under threshold"
@@ -157,19 +155,3 @@ def scrape_registry() -> CollectorRegistry:
     from prometheus_client import REGISTRY
 
     return REGISTRY
-
-
-class _MethodLabels:
-    """django-prometheus labels some series with the raw method: normalise it like ours."""
-
-    def label_metric(self, metric: Any, request: Any, response: Any = None, **labels: Any) -> Any:
-        if "method" in labels:
-            labels["method"] = method_label(labels["method"])
-        return super().label_metric(metric, request, response, **labels)  # type: ignore[misc]
-
-
-class PrometheusAfterMiddleware(
-    _MethodLabels,
-    django_prometheus_middleware.PrometheusAfterMiddleware,
-):
-    pass
