@@ -20,10 +20,12 @@ bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('PORT', '8000
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5
-# Recycle workers now and then (a slow leak cannot grow forever), jittered so they do not all
-# restart at once.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
-max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "200"))
+# Recycle workers now and then as a safety net against a slow leak, jittered so they do not
+# all restart at once. Rarely: a worker's memory is flat over 100,000 requests (BENCHMARKS.md),
+# and a restart every couple of thousand requests — every second or two per worker at full
+# speed — put a Django boot into the tail latency.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "100000"))
+max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "10000"))
 # The app writes one request line per response it produces (with request and trace ids). The
 # JSON access log (portal/access_log.py), on by default in production, adds a line only for
 # what never reached the app (gunicorn's own 400/414/431), so every request has exactly one

@@ -70,7 +70,17 @@ def _after(model: type[Model], terms: list[tuple[str, bool]], values: list[Any])
             same = Q(**{name: value})
         condition |= equal & beyond
         equal &= same
-    return condition
+    # The same condition, led by a plain bound on the first sort field, which an index on the
+    # ordering can seek to; PostgreSQL cannot seek on the OR alone.
+    name, descending = terms[0]
+    first = values[0]
+    if first is None:
+        bound = Q(**{f"{name}__isnull": True})
+    else:
+        bound = Q(**{f"{name}__{'lte' if descending else 'gte'}": first})
+        if getattr(_field(model, name), "null", False):
+            bound |= Q(**{f"{name}__isnull": True})
+    return bound & condition
 
 
 class EnvelopePagination(BasePagination):

@@ -388,7 +388,7 @@ def write_report(
         f"## Worker memory over {RSS_REQUESTS:,} requests",
         "",
         "The contacts list at full speed with worker recycling off (GUNICORN_MAX_REQUESTS=0, "
-        "shipped default 2000), the largest worker's RSS after each step:",
+        "shipped default 100,000), the largest worker's RSS after each step:",
         "",
         "| requests served | largest worker RSS MiB |",
         "| ---: | ---: |",
