@@ -24,6 +24,7 @@ from portal.drf import (
     RegexField,
     StrictOrderingFilter,
 )
+from portal.pagination import EnvelopePagination
 from portal.tenancy import TenantAPIView
 
 # 3 to 31 characters after an optional +, no space at either end (spaces would be trimmed).
@@ -65,6 +66,7 @@ class ContactBase(APIPolicyMixin, TenantAPIView):
 
 
 class ContactListView(ContactBase):
+    query_params = EnvelopePagination.query_params
     filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
     filterset_class = ContactFilter
     ordering_fields = ["name", "email", "company", "created_at", "updated_at"]

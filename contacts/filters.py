@@ -12,7 +12,10 @@ from portal.tenancy import TenantQuerySet
 
 class ContactFilter(StrictFilterSet):
     q = django_filters.CharFilter(
-        method="search", max_length=200, help_text="Search in name, email and company."
+        method="search",
+        min_length=1,
+        max_length=200,
+        help_text="Search in name, email and company (leave it out to list everything).",
     )
 
     class Meta:

@@ -43,6 +43,7 @@ from portal.drf import (
     check_content_length,
 )
 from portal.errors import DomainError
+from portal.pagination import EnvelopePagination
 from portal.tenancy import TenantAPIView
 from portal.timefmt import rfc3339
 
@@ -139,6 +140,7 @@ def _fullmatch(pattern: str, value: str) -> bool:
 
 
 class JobFileListView(FileBase):
+    query_params = EnvelopePagination.query_params
     parser_classes = [parsers.MultiPartParser]
 
     @extend_schema(
@@ -218,6 +220,7 @@ class JobFileDownloadView(APIPolicyMixin, APIView):
     cache_control = "private, max-age=0, no-store"
     pragma_no_cache = True
     ratelimit_group = "files"
+    query_params = frozenset({"expires", "client", "signature"})
 
     @extend_schema(
         operation_id="job_files_download",

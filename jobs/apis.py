@@ -22,6 +22,7 @@ from portal.drf import (
     ModelSerializer,
     StrictOrderingFilter,
 )
+from portal.pagination import EnvelopePagination
 from portal.tenancy import TenantAPIView, TenantRelatedField
 
 
@@ -59,6 +60,7 @@ class JobBase(APIPolicyMixin, TenantAPIView):
 
 
 class JobListView(JobBase):
+    query_params = EnvelopePagination.query_params
     filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
     filterset_class = JobFilter
     ordering_fields = ["created_at", "updated_at", "scheduled_for", "title", "status"]

@@ -96,6 +96,10 @@ class APIPolicyMixin:
     # Whether callers without a token are counted (by address). Health is not: every pod on a
     # node is probed from the node's one address.
     ratelimit_anonymous: ClassVar[bool] = True
+    # Query parameters the view takes besides its filters and `ordering` (lists add the
+    # pagination parameters). Any other, or any given twice, is a 400 that lists the known
+    # ones: a typo (`?limt=5`) is never silently ignored.
+    query_params: ClassVar[frozenset[str]] = frozenset()
 
     def perform_authentication(self, request: Request) -> None:
         # Counted whether or not authentication succeeds: a failed token is keyed by address.
@@ -118,6 +122,29 @@ class APIPolicyMixin:
                 "LENGTH_REQUIRED", "Send the request body with a Content-Length header"
             )
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        self.check_query_params(request)
+
+    def known_query_params(self) -> set[str]:
+        known = set(self.query_params)
+        filterset = getattr(self, "filterset_class", None)
+        if filterset is not None:
+            known |= set(filterset.base_filters)
+        backends = getattr(self, "filter_backends", [])
+        if any(issubclass(backend, StrictOrderingFilter) for backend in backends):
+            known.add(StrictOrderingFilter.ordering_param)
+        return known
+
+    def check_query_params(self, request: Request) -> None:
+        known = self.known_query_params()
+        listed = ", ".join(sorted(known)) or "none"
+        errors: dict[str, list[str]] = {}
+        for name in request.query_params:
+            if name not in known:
+                errors[name] = [f"Unknown query parameter; this route takes: {listed}."]
+            elif len(request.query_params.getlist(name)) > 1:
+                errors[name] = ["Give this parameter once."]
+        if errors:
+            raise exceptions.ValidationError(errors)
 
     def finalize_response(
         self, request: Request, response: Response, *args: Any, **kwargs: Any
@@ -286,15 +313,14 @@ class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class StrictFilterSet(django_filters.FilterSet):
-    """A filter given with an empty value (`?status=`) is refused rather than ignored;
-    free-text filters may be empty."""
+    """A filter given with an empty value (`?status=`, `?q=`) is refused rather than ignored:
+    leave it out to not filter."""
 
     def is_valid(self) -> bool:
         valid: bool = super().is_valid()
-        for name, declared in self.filters.items():
-            empty = name in self.data and self.data.get(name) == ""
-            if empty and not isinstance(declared, django_filters.CharFilter):
-                self.form.add_error(name, "May not be empty.")
+        for name in self.filters:
+            if name in self.data and self.data.get(name) == "":
+                self.form.add_error(name, "May not be empty; leave the parameter out instead.")
                 valid = False
         return valid
 

@@ -52,6 +52,15 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 class PortalAutoSchema(AutoSchema):
+    def _get_filter_parameters(self) -> list[dict[str, Any]]:
+        # Every filter given empty is refused (portal.drf.StrictFilterSet): say so.
+        parameters: list[dict[str, Any]] = super()._get_filter_parameters()  # type: ignore[no-untyped-call]
+        for parameter in parameters:
+            schema = parameter.get("schema", {})
+            if parameter.get("in") == "query" and schema.get("type") == "string":
+                schema.setdefault("minLength", 1)
+        return parameters
+
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)
         codes = list(COMMON_ERRORS)

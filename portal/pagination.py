@@ -86,6 +86,8 @@ def _after(model: type[Model], terms: list[tuple[str, bool]], values: list[Any])
 class EnvelopePagination(BasePagination):
     default_limit = 20
     max_limit = 100
+    # What a list view takes on top of its filters and ordering.
+    query_params = frozenset({"limit", "offset", "cursor"})
 
     def __init__(self) -> None:
         self.limit = self.default_limit

@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from ops.models import GateResult, Rollout
+from ops.models import GateResult, Rollout, SLObjective
 from ops.rollouts.gates import GateContext, run_gate
 from ops.rollouts.probes import probe_credentials
 from ops.rollouts.reconciler import tick
@@ -51,7 +51,7 @@ def judged(rollout: Rollout, **params: Any) -> Any:
 
 
 def test_the_baseline_gate_fails_a_slower_canary_with_its_evidence() -> None:
-    SLObjectiveFactory.create(endpoint="/v*/contacts")
+    only_objective("/v*/contacts")
     rollout = started([], bake=3600)
     MetricRollupFactory.create(version="1.0.0", count=200, at_ms=75.0)
     MetricRollupFactory.create(version="0.9.0", count=200, at_ms=50.0)
@@ -63,8 +63,15 @@ def test_the_baseline_gate_fails_a_slower_canary_with_its_evidence() -> None:
     assert "versions 1.0.0 and 0.9.0" in outcome.query
 
 
+def only_objective(endpoint: str) -> None:
+    """The judge's endpoints are the active objectives': just this one (the seeded ones may or
+    may not be in the database, depending on which test ran before)."""
+    SLObjective.objects.update(is_active=False)
+    SLObjectiveFactory.create(endpoint=endpoint)
+
+
 def test_the_baseline_gate_passes_a_canary_like_stable_and_waits_for_samples() -> None:
-    SLObjectiveFactory.create(endpoint="/v*/contacts")
+    only_objective("/v*/contacts")
     rollout = started([], bake=3600)
     MetricRollupFactory.create(version="1.0.0", count=10, at_ms=50.0)
     MetricRollupFactory.create(version="0.9.0", count=10, at_ms=50.0)
@@ -147,7 +154,7 @@ def test_a_phase_advanced_by_hand_over_an_inconclusive_gate_is_labelled_so() -> 
 
 
 def test_the_report_has_baselines_customer_impact_and_the_watch() -> None:
-    SLObjectiveFactory.create(endpoint="/v*/contacts")
+    only_objective("/v*/contacts")
     rollout = started([], bake=3600)
     MetricRollupFactory.create(version="1.0.0", count=200, at_ms=75.0)
     MetricRollupFactory.create(version="1.0.0", count=3, status_class="5xx")
