@@ -44,6 +44,7 @@ from portal.drf import (
 )
 from portal.errors import DomainError
 from portal.pagination import EnvelopePagination
+from portal.parsing import size_text
 from portal.tenancy import TenantAPIView
 from portal.timefmt import rfc3339
 
@@ -176,7 +177,11 @@ class JobFileListView(FileBase):
     )
     def post(self, request: Request, job_id: str) -> Response:
         job = self.get_job(job_id)
-        check_content_length(request, settings.FILE_UPLOAD_MAX_BYTES + MULTIPART_OVERHEAD_BYTES)
+        check_content_length(
+            request,
+            settings.FILE_UPLOAD_MAX_BYTES + MULTIPART_OVERHEAD_BYTES,
+            f"the {size_text(settings.FILE_UPLOAD_MAX_BYTES)} file limit",
+        )
         django_request = request._request
         django_request.upload_handlers = [
             LimitedUploadHandler(settings.FILE_UPLOAD_MAX_BYTES, django_request),

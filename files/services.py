@@ -8,6 +8,7 @@ import os
 import re
 import unicodedata
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -29,6 +30,7 @@ from files.models import JobFile, new_file_id
 from jobs.models import Job
 from portal.breakers import breakers, guard
 from portal.errors import DomainError, NotFoundError, PayloadTooLargeError
+from portal.parsing import size_text
 
 logger = logging.getLogger("portal.files")
 
@@ -80,7 +82,7 @@ def file_create(*, job: Job, upload: UploadedFile, name: str | None = None) -> J
     size = upload.size or 0
     limit = settings.FILE_UPLOAD_MAX_BYTES
     if size > limit:
-        raise PayloadTooLargeError(f"File exceeds the {limit} byte limit")
+        raise PayloadTooLargeError(f"File exceeds the {size_text(limit)} limit")
     if size == 0:
         raise ValidationError({"file": ["The file is empty."]})
     content_type = effective_content_type(upload.content_type, upload.name or "", filename)
@@ -149,6 +151,24 @@ def file_delete_bytes(name: str, storage: Any) -> None:
     except (pybreaker.CircuitBreakerError, OSError, BotoCoreError, ClientError):
         # The row is gone already; a leftover blob is logged for the operator, not fatal.
         logger.exception("Could not delete stored file %s; remove it by hand", name)
+        return
+    _prune_empty_directories(name, storage)
+
+
+def _prune_empty_directories(name: str, storage: Any) -> None:
+    """On a disk, the directories the file leaves empty go too (up to, not including, the
+    storage root); a directory another file still uses, or one being filled meanwhile, stays."""
+    location = getattr(storage, "location", None)
+    if not location or getattr(storage, "bucket_name", None):
+        return
+    root = Path(location).resolve()
+    directory = (root / name).parent.resolve()
+    while directory != root and root in directory.parents:
+        try:
+            directory.rmdir()  # only succeeds when empty
+        except OSError:
+            return
+        directory = directory.parent
 
 
 def download_path(job_file: JobFile) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.files.uploadhandler import FileUploadHandler
 
 from portal.errors import PayloadTooLargeError
+from portal.parsing import size_text
 
 
 class LimitedUploadHandler(FileUploadHandler):
@@ -22,7 +23,7 @@ class LimitedUploadHandler(FileUploadHandler):
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
         self.received += len(raw_data)
         if self.received > self.limit:
-            raise PayloadTooLargeError(f"File exceeds the {self.limit} byte limit")
+            raise PayloadTooLargeError(f"File exceeds the {size_text(self.limit)} limit")
         return raw_data
 
     def file_complete(self, file_size: int) -> None:

@@ -12,6 +12,8 @@ from django.utils import timezone
 from portal.models import ApiToken, Tenant, hash_token
 
 admin.site.site_header = "Portal API administration"
+# The admin's "View site" link: the landing page.
+admin.site.site_url = "/"
 admin.site.site_title = "Portal API"
 
 

@@ -100,6 +100,12 @@ class IsTenantMember(permissions.BasePermission):
     def has_permission(self, request: Request, view: APIView) -> bool:
         user: Any = request.user
         if not isinstance(user, TenantPrincipal):
+            scheme = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")[0]
+            if scheme:
+                raise exceptions.NotAuthenticated(
+                    f"Authorization uses the Bearer scheme (`Authorization: Bearer <token>`), "
+                    f"not {scheme[:20]!r}"
+                )
             raise exceptions.NotAuthenticated()
         if not user.tenant.is_active:
             raise exceptions.PermissionDenied("This tenant is suspended")

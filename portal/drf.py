@@ -18,6 +18,7 @@ from rest_framework.response import Response
 
 from portal import ratelimit, request_context
 from portal.errors import DomainError, PayloadTooLargeError
+from portal.parsing import size_text
 from portal.timefmt import rfc3339
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ class JSONParser(parsers.JSONParser):
             raise exceptions.ParseError("Request body is empty")
         body = stream.read(limit + 1)
         if len(body) > limit:
-            raise PayloadTooLargeError(f"Request body exceeds {limit} bytes")
+            raise PayloadTooLargeError(f"Request body exceeds the {size_text(limit)} limit")
         too_deep = f"JSON nests deeper than {MAX_JSON_DEPTH} levels"
         try:
             data = super().parse(io.BytesIO(body), media_type, parser_context)
@@ -74,15 +75,18 @@ class JSONParser(parsers.JSONParser):
         return data
 
 
-def check_content_length(request: Request, limit: int) -> None:
-    """Refuses a declared body bigger than `limit` before any of it is read."""
+def check_content_length(request: Request, limit: int, limit_text: str | None = None) -> None:
+    """Refuses a declared body bigger than `limit` before any of it is read; `limit_text` says
+    the limit as the client knows it (the upload route's is the file's)."""
     raw = request.META.get("CONTENT_LENGTH") or "0"
     try:
         length = int(raw)
     except ValueError:
         raise exceptions.ParseError("Invalid Content-Length header") from None
     if length > limit:
-        raise PayloadTooLargeError(f"Request body exceeds {limit} bytes")
+        raise PayloadTooLargeError(
+            f"Request body exceeds {limit_text or f'the {size_text(limit)} limit'}"
+        )
 
 
 class APIPolicyMixin:
@@ -123,6 +127,17 @@ class APIPolicyMixin:
             )
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
         self.check_query_params(request)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, exceptions.UnsupportedMediaType):
+            # Say what the route does take: a JSON body sent to the upload route is the usual
+            # mistake, and the answer is multipart/form-data.
+            accepted = ", ".join(p.media_type for p in self.get_parsers())  # type: ignore[attr-defined]
+            got = getattr(exc, "media_type", None) or "no Content-Type"
+            exc = exceptions.UnsupportedMediaType(
+                got, detail=f"Unsupported media type {got!r}: this route takes {accepted}."
+            )
+        return super().handle_exception(exc)  # type: ignore[misc,no-any-return]
 
     def known_query_params(self) -> set[str]:
         known = set(self.query_params)

@@ -22,3 +22,15 @@ def ascii_int(value: str | None, *, max_digits: int = 18) -> int | None:
 def is_token(value: str | None, pattern: re.Pattern[str]) -> bool:
     """Whether the whole value matches `pattern` (no trailing newline slips through)."""
     return value is not None and pattern.fullmatch(value) is not None
+
+
+def size_text(size: int) -> str:
+    """A byte size as people read limits: `25 MiB (26,214,400 bytes)`."""
+    mib = size / (1024 * 1024)
+    if mib >= 1:
+        return (
+            f"{mib:g} MiB ({size:,} bytes)"
+            if mib == int(mib)
+            else f"{mib:.1f} MiB ({size:,} bytes)"
+        )
+    return f"{size:,} bytes"

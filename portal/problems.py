@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import DisallowedHost, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -168,7 +168,9 @@ def _translate(exc: Exception) -> tuple[str, str, list[dict[str, str]] | None]:
         errors = flatten_errors(detail_data)
         return "VALIDATION_ERROR", _summary(errors), errors
     if isinstance(exc, exceptions.NotAuthenticated):
-        return "UNAUTHENTICATED", "Authentication credentials were not provided", None
+        default = exceptions.NotAuthenticated.default_detail
+        detail = str(exc.detail) if str(exc.detail) != str(default) else None
+        return "UNAUTHENTICATED", detail or "Authentication credentials were not provided", None
     if isinstance(exc, exceptions.AuthenticationFailed):
         return "INVALID_TOKEN", str(exc.detail), None
     if isinstance(exc, exceptions.PermissionDenied):
@@ -264,6 +266,13 @@ def _page_or_problem(request: HttpRequest, code: str, detail: str) -> HttpRespon
 def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if isinstance(exception, RequestDataTooBig):
         return problem_response("PAYLOAD_TOO_LARGE", "Request body exceeds the allowed size")
+    if isinstance(exception, DisallowedHost):
+        # Whoever meets this runs the server: say which setting to change.
+        return problem_response(
+            "MALFORMED_REQUEST",
+            f"{exception} Add the host to ALLOWED_HOSTS (a comma-separated environment "
+            "variable, e.g. ALLOWED_HOSTS=api.example.com,localhost).",
+        )
     return _page_or_problem(request, "MALFORMED_REQUEST", "The request could not be processed")
 
 

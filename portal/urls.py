@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponsePermanentRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
+from django.shortcuts import render
 from django.templatetags.static import static
 from django.urls import URLPattern, URLResolver, include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from portal.admin_login import throttled_admin_login
 from portal.health import HealthView
 from portal.metrics_view import metrics_endpoint
+
+
+def landing(request: HttpRequest) -> HttpResponse:
+    """`/`: where a newcomer lands: links to the docs, the schema, health, status and the
+    staff pages."""
+    return render(request, "landing.html", {"version": settings.APP_VERSION})
 
 
 def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
@@ -27,9 +36,15 @@ v1: list[URLPattern | URLResolver] = [
     # The split view serves Swagger UI's start-up script as a file: no inline script, so the
     # page keeps a strict Content-Security-Policy (portal.csp).
     path("docs", SpectacularSwaggerSplitView.as_view(url_name="v1:schema"), name="docs"),
+    # With a trailing slash (as people type them), the same pages.
+    path("docs/", RedirectView.as_view(pattern_name="v1:docs", query_string=True, permanent=True)),
+    path(
+        "schema/", RedirectView.as_view(pattern_name="v1:schema", query_string=True, permanent=True)
+    ),
 ]
 
 urlpatterns = [
+    path("", landing, name="landing"),
     path("v1/", include((v1, "v1"), namespace="v1")),
     path("admin/login/", throttled_admin_login, name="admin-login"),
     path("admin/", admin.site.urls),

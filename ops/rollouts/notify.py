@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ops.models import Notification, Rollout, StatusEntry
+from portal.timefmt import rfc3339
 
 logger = logging.getLogger("portal.rollouts")
 
@@ -58,7 +59,7 @@ def _payload(event: str, rollout: Rollout, reason: str, public_note: str) -> dic
         "state": rollout.state,
         "weight": rollout.weight,
         "reason": reason,
-        "at": timezone.now().isoformat(),
+        "at": rfc3339(timezone.now()),
     }
 
 

@@ -14,6 +14,7 @@ from ops.models import GateResult, Release, Rollout, RolloutEvent, StatusEntry
 from ops.rollouts.gates import judged_endpoints
 from ops.rollouts.judge import Judgement, judge
 from ops.slo.sources import Window, default_source
+from portal.timefmt import rfc3339
 
 CONTROLLER = "controller"
 PHASE_NAMES = {
@@ -380,7 +381,7 @@ def render_json(rollout: Rollout) -> dict[str, Any]:
 
 def event_json(event: RolloutEvent) -> dict[str, Any]:
     return {
-        "at": event.at.isoformat(),
+        "at": rfc3339(event.at),
         "actor": event.actor,
         "action": event.action,
         "reason": event.reason,

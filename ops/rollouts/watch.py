@@ -14,6 +14,7 @@ from ops.models import Release, Rollout, RolloutEvent, SLObjective
 from ops.rollouts.notify import notify
 from ops.slo.objectives import VIOLATED, SLOResult, evaluate
 from ops.slo.sources import default_source
+from portal.timefmt import rfc3339
 
 
 def _summary(results: list[SLOResult]) -> str:
@@ -71,7 +72,7 @@ def watch_step(*, actor: str = "controller", force: bool = False) -> str | None:
             actor=actor,
             action=action,
             reason=_summary(results),
-            after={"stability": outcome, "watch_until": rollout.watch_until.isoformat()},
+            after={"stability": outcome, "watch_until": rfc3339(rollout.watch_until)},
         )
         if breached:
             notify("watch_breach", locked, _summary(breached))

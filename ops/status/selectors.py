@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ops.models.status import StatusEntry
+from portal.timefmt import rfc3339
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,8 @@ def _entry(entry: StatusEntry) -> dict[str, Any]:
         "kind": entry.kind,
         "title": entry.title,
         "body": entry.body,
-        "started_at": entry.started_at.isoformat(),
-        "resolved_at": entry.resolved_at.isoformat() if entry.resolved_at else None,
+        "started_at": rfc3339(entry.started_at),
+        "resolved_at": rfc3339(entry.resolved_at) if entry.resolved_at else None,
     }
 
 
@@ -61,7 +62,7 @@ def status_json(overview: StatusOverview) -> dict[str, Any]:
     return {
         "status": overview.state,
         "description": overview.headline,
-        "updated_at": overview.updated_at.isoformat(),
+        "updated_at": rfc3339(overview.updated_at),
         "ongoing": [_entry(e) for e in overview.ongoing],
         "recent": [_entry(e) for e in overview.recent],
     }

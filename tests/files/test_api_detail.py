@@ -4,12 +4,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from rest_framework.test import APIClient
 
 from files.models import JobFile
 from portal.models import Tenant
-from tests.factories import JobFileFactory
+from tests.factories import PDF_BYTES, JobFactory, JobFileFactory
 from tests.helpers import assert_problem
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -91,3 +92,22 @@ def test_it_requires_a_token(anon: APIClient, tenant: Tenant) -> None:
     for method in ("get", "delete"):
         response = getattr(anon, method)(f"/v1/jobs/{job_file.job_id}/files/{job_file.id}")
         assert_problem(response, 401, "UNAUTHENTICATED")
+
+
+def test_deleting_a_file_leaves_no_empty_directories(
+    api: APIClient, tenant: Tenant, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    job = JobFactory.create(tenant=tenant)
+    with django_capture_on_commit_callbacks(execute=True):
+        created = api.post(
+            f"/v1/jobs/{job.pk}/files",
+            {"file": SimpleUploadedFile("a.pdf", PDF_BYTES, content_type="application/pdf")},
+            format="multipart",
+        )
+    assert created.status_code == 201
+    media = Path(settings.MEDIA_ROOT)
+    assert any(p.is_file() for p in media.rglob("*"))
+    with django_capture_on_commit_callbacks(execute=True):
+        deleted = api.delete(f"/v1/jobs/{job.pk}/files/{created.json()['id']}")
+    assert deleted.status_code == 204
+    assert list(media.rglob("*")) == []

@@ -15,11 +15,11 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ops.models import Rollout, RolloutPlan
+from ops.models import GateResult, Rollout, RolloutPlan
 from ops.rollouts import lanes
 from ops.rollouts.drivers import DRIVERS
 from ops.rollouts.lint import lint_plan
-from ops.rollouts.reconciler import tick
+from ops.rollouts.reconciler import check_gates, tick
 from ops.rollouts.rehearse import RehearsalError, rehearse, render
 from ops.rollouts.report import event_json, render_json, render_markdown
 from ops.rollouts.services import (
@@ -38,6 +38,7 @@ HELP = """Drive a canary rollout (5% → 25% → 50% → 100% on the default pla
   rollout advance [ID]                            next phase (or finish after the last)
   rollout pause [ID] / rollout resume [ID]
   rollout abort [ID] --reason "why"               traffic back to stable at once
+  rollout check [ID]                              judge the current phase's gates now, move nothing
   rollout report [ID] [--format md|json]          the execution log (latest rollout by default)
   rollout watch                                   judge the post-success stability watch now
   rollout tick                                    one reconciler step (cron-safe)
@@ -85,6 +86,12 @@ class Command(BaseCommand):
                 help="Act only if the rollout is still in this phase (checked under its lock); "
                 "default: the phase this command reads and prints.",
             )
+        check = sub.add_parser(
+            "check",
+            help="Judge the current phase's gates now and record the results; moves nothing "
+            "(the console's Check gates button). Exit 1 if any gate did not pass.",
+        )
+        check.add_argument("id", nargs="?", type=int, help="Rollout id (default: the live one).")
         report = sub.add_parser("report", help="Render the execution log (Markdown or JSON).")
         report.add_argument("id", nargs="?", type=int)
         report.add_argument("--format", choices=["md", "json"], default="md")
@@ -188,6 +195,8 @@ class Command(BaseCommand):
                     self._controller(actor, options["interval"], options["max_seconds"] or 55)
                 else:
                     self._run(actor, options["interval"], options["max_seconds"])
+            elif action == "check":
+                self._check(options, actor)
             elif action == "lint":
                 self._lint(options["plan"])
             elif action == "rehearse":
@@ -216,6 +225,26 @@ class Command(BaseCommand):
                 self.stdout.write(self._line(rollout))
         except RolloutError as exc:
             raise CommandError(str(exc), returncode=2) from None
+
+    def _check(self, options: dict[str, Any], actor: str) -> None:
+        rollout = self._target(options.get("id"))
+        results = check_gates(rollout_id=rollout.pk, actor=actor)
+        for result in results:
+            self.stdout.write(
+                f"  {result.verdict:<12} {result.kind}: {result.observed or result.evidence[:100]}"
+                f" (target {result.target or '—'})"
+            )
+        bad = [r for r in results if r.verdict != GateResult.Verdict.PASS]
+        self.stdout.write(
+            f"Checked {len(results)} gate(s) of phase {rollout.phase_index}: "
+            + (
+                "all passed."
+                if not bad
+                else f"{len(bad)} did not pass ({', '.join(f'{r.kind} {r.verdict}' for r in bad)})."
+            )
+        )
+        if bad:
+            raise CommandError("Not every gate passed", returncode=1)
 
     def _plan(self, name: str | None) -> RolloutPlan:
         plan = (
@@ -311,7 +340,8 @@ class Command(BaseCommand):
         if options["plan"]:
             plan = RolloutPlan.objects.filter(name=options["plan"]).first()
             if plan is None:
-                raise CommandError(f"No plan {options['plan']!r}")
+                known = ", ".join(RolloutPlan.objects.values_list("name", flat=True)) or "none"
+                raise CommandError(f"No plan {options['plan']!r}; plans: {known}")
         rollout = rollout_create(
             version=options["release_version"],
             image=options["image"],
@@ -324,6 +354,10 @@ class Command(BaseCommand):
         self.stdout.write(self._line(rollout))
 
     def _status(self, options: dict[str, Any]) -> None:
+        if options.get("id") is None and not Rollout.objects.exists():
+            # Nothing has been rolled out yet: a state, not an error.
+            self.stdout.write("[]" if options["json"] else "No rollouts yet.")
+            return
         rollout = self._target(options.get("id"), latest=True)
         events = list(rollout.events.all())
         if options["json"]:

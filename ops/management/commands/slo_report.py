@@ -10,7 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ops.models import SLObjective
-from ops.slo.objectives import SLOResult, evaluate
+from ops.slo.objectives import VIOLATED, SLOResult, evaluate
 from ops.slo.sources import (
     EmbeddedSource,
     MetricsSource,
@@ -90,6 +90,12 @@ class Command(BaseCommand):
             default="auto",
             help="auto: Prometheus when PROMETHEUS_URL is set, else the embedded store.",
         )
+        parser.add_argument(
+            "--fail-on-violation",
+            action="store_true",
+            help="Exit 3 when any objective is violated (for CI and cron); the report is "
+            "printed either way.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         window = parse_window(options["window"]) if options["window"] else None
@@ -112,3 +118,6 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"Source: {source.name}")
             self.stdout.write(table(results))
+        violated = [r.objective.name for r in results if r.verdict == VIOLATED]
+        if options["fail_on_violation"] and violated:
+            raise CommandError(f"Violated: {', '.join(violated)}", returncode=3)
