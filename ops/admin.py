@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 
 from ops.models import (
@@ -16,6 +17,8 @@ from ops.models import (
     SLObjective,
     StatusEntry,
 )
+from ops.rollouts.gates import CATALOGUE
+from ops.rollouts.lint import command_problems, gate_problems
 
 
 @admin.register(SLObjective)
@@ -51,14 +54,57 @@ class MetricRollupAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return False
 
 
+def _kind_choices() -> list[tuple[str, str]]:
+    return [(kind, f"{kind} — {spec.summary}") for kind, spec in sorted(CATALOGUE.items())]
+
+
+class GateForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A gate's kind is one of the catalogue's, and its params are checked as `rollout lint`
+    checks them: unknown names, wrong types and out-of-range values are refused here."""
+
+    kind = forms.ChoiceField(choices=_kind_choices)
+
+    class Meta:
+        model = Gate
+        fields = ["order", "kind", "params", "description"]
+        help_texts = {
+            "params": "A JSON object; leave {} for the kind's defaults. Each kind's parameters "
+            "and defaults are listed in ops/rollouts/gates.py and checked on save."
+        }
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        kind, params = cleaned.get("kind"), cleaned.get("params")
+        if kind and params is not None:
+            problems = gate_problems(kind, params)
+            if problems:
+                self.add_error("params", "; ".join(problems))
+        return cleaned
+
+
+class PhaseForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = RolloutPhase
+        fields = ["order", "weight", "bake_seconds", "commands"]
+
+    def clean_commands(self) -> Any:
+        commands = self.cleaned_data.get("commands")
+        problems = [str(f.message) for f in command_problems(commands, "commands")]
+        if problems:
+            raise forms.ValidationError("; ".join(problems))
+        return commands
+
+
 class GateInline(admin.TabularInline):  # type: ignore[type-arg]
     model = Gate
+    form = GateForm
     extra = 0
     fields = ["order", "kind", "params", "description"]
 
 
 @admin.register(RolloutPhase)
 class RolloutPhaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = PhaseForm
     list_display = ["plan", "order", "weight", "bake_seconds"]
     list_filter = ["plan"]
     inlines = [GateInline]
@@ -66,6 +112,7 @@ class RolloutPhaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 class RolloutPhaseInline(admin.TabularInline):  # type: ignore[type-arg]
     model = RolloutPhase
+    form = PhaseForm
     extra = 0
     fields = ["order", "weight", "bake_seconds", "commands"]
     show_change_link = True

@@ -124,7 +124,7 @@ def _range_problems(kind: str, p: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _command_problems(templates: Any, where: str) -> list[Finding]:
+def command_problems(templates: Any, where: str) -> list[Finding]:
     if not isinstance(templates, list) or not all(isinstance(t, str) for t in templates):
         return [Finding("error", where, "commands must be a list of strings")]
     findings = []
@@ -155,7 +155,7 @@ def _command_problems(templates: Any, where: str) -> list[Finding]:
 
 def _phase_findings(phase: RolloutPhase, previous: int) -> list[Finding]:
     where = f"phase {phase.order} ({phase.weight}%)"
-    findings = _command_problems(phase.commands, f"{where} commands")
+    findings = command_problems(phase.commands, f"{where} commands")
     if not 1 <= phase.weight <= 100:
         findings.append(Finding("error", where, "weight must be from 1 to 100"))
     if phase.weight <= previous:
@@ -225,8 +225,8 @@ def lint_plan(plan: RolloutPlan) -> list[Finding]:
                 "one",
             )
         )
-    findings += _command_problems(plan.rollback_commands, "rollback commands")
-    findings += _command_problems(plan.cleanup_commands, "cleanup commands")
+    findings += command_problems(plan.rollback_commands, "rollback commands")
+    findings += command_problems(plan.cleanup_commands, "cleanup commands")
     if plan.max_gate_failures < 1:
         findings.append(Finding("error", "plan", "max_gate_failures must be at least 1"))
     return findings

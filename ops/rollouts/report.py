@@ -13,10 +13,10 @@ from django.utils import timezone
 from ops.models import GateResult, Release, Rollout, RolloutEvent, StatusEntry
 from ops.rollouts.gates import judged_endpoints
 from ops.rollouts.judge import Judgement, judge
+from ops.rollouts.services import CONTROLLER
 from ops.slo.sources import Window, default_source
 from portal.timefmt import rfc3339
 
-CONTROLLER = "controller"
 PHASE_NAMES = {
     5: "Initial Canary",
     25: "Expanded Canary",

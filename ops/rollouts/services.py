@@ -28,7 +28,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
-from ops.models import Release, Rollout, RolloutEvent, RolloutPlan, TrafficLanes
+from ops.models import GateResult, Release, Rollout, RolloutEvent, RolloutPlan, TrafficLanes
 from ops.rollouts import lanes
 from ops.rollouts.drivers import DriverError, driver_for, run_command
 from ops.rollouts.notify import notify
@@ -53,6 +53,10 @@ class RolloutError(Exception):
 
 class CommandFailedError(RolloutError):
     """A deploy, rollback or cleanup command failed (the rollout must not go on)."""
+
+
+# The controller's own actor name (its decisions are signed with it).
+CONTROLLER = "controller"
 
 
 def command_argv(template: str, values: dict[str, Any]) -> list[str]:
@@ -585,6 +589,15 @@ def rollout_advance(
         nxt = phases[rollout.phase_index]
         return Move("advance", state=S.RUNNING, phase=rollout.phase_index + 1, weight=nxt.weight)
 
+    failing = _failing_gates(rollout_id)
+    if failing and actor != CONTROLLER:
+        # A person overriding a failed gate says why, and the log says it was an override.
+        if not reason.strip():
+            raise RolloutError(
+                f"The current phase has failing gate(s): {', '.join(failing)}. Advancing over "
+                "them needs a reason (--reason)."
+            )
+        reason = f"Advanced by hand over a failing gate ({', '.join(failing)}): {reason.strip()}"
     return _transition(
         rollout_id,
         "advance",
@@ -594,6 +607,18 @@ def rollout_advance(
         expected_phase=expected_phase,
         expected_state=expected_state,
     )
+
+
+def _failing_gates(rollout_id: int) -> list[str]:
+    """The gates of the rollout's current phase whose latest result failed."""
+    rollout = Rollout.objects.filter(pk=rollout_id).only("phase_index").first()
+    if rollout is None:
+        return []
+    latest: dict[Any, GateResult] = {}
+    results = GateResult.objects.filter(rollout_id=rollout_id, phase_index=rollout.phase_index)
+    for result in results.order_by("created_at", "id"):
+        latest[result.gate_id or result.kind] = result
+    return [r.kind for r in latest.values() if r.verdict == GateResult.Verdict.FAIL]
 
 
 def rollout_pause(

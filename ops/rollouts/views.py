@@ -207,21 +207,28 @@ class RolloutActionView(ConsolePage):
         try:
             # A stale page acts on nothing: the service checks `expected` under the row lock.
             note: str = form.cleaned_data.get("public_note") or ""
-            message = self._perform(chosen.name, rollout.pk, actor, reason, expected, note)
+            ok, message = self._perform(chosen.name, rollout.pk, actor, reason, expected, note)
         except RolloutError as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, message)
+            (messages.success if ok else messages.warning)(request, message)
         return see_other(detail)
 
     @staticmethod
     def _perform(
         name: str, pk: int, actor: str, reason: str, expected: int | None, public_note: str = ""
-    ) -> str:
+    ) -> tuple[bool, str]:
+        """What was done, and whether it went well (a check with failures is a warning)."""
         if name == "gates":
             results = check_gates(rollout_id=pk, actor=actor)
-            passed = sum(r.verdict == GateResult.Verdict.PASS for r in results)
-            return f"Checked {len(results)} gate(s): {passed} passed."
+            bad = [r for r in results if r.verdict != GateResult.Verdict.PASS]
+            if not bad:
+                return True, f"Checked {len(results)} gate(s): all passed."
+            names = ", ".join(f"{r.kind} {r.verdict}" for r in bad)
+            return False, (
+                f"Checked {len(results)} gate(s): {len(bad)} did not pass ({names}). "
+                "Advancing over a failing gate needs a reason."
+            )
         with carried_out_in_background():
             done = rollout_act(
                 name,
@@ -232,8 +239,8 @@ class RolloutActionView(ConsolePage):
                 public_note=public_note,
             )
         if done.intent is not None:
-            return f"Rollout {done.pk}: {name} under way; this page follows it."
-        return f"Rollout {done.pk} is {done.get_state_display().lower()} at {done.weight}%."
+            return True, f"Rollout {done.pk}: {name} under way; this page follows it."
+        return True, f"Rollout {done.pk} is {done.get_state_display().lower()} at {done.weight}%."
 
 
 class RolloutReportView(ConsolePage):

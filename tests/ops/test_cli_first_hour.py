@@ -71,3 +71,27 @@ def test_slo_report_can_fail_a_cron_job_on_a_violation() -> None:
     with pytest.raises(CommandError, match=r"Violated: .*contacts fast") as raised:
         run("slo_report", "--fail-on-violation")
     assert raised.value.returncode == 3
+
+
+def test_advancing_over_a_failing_gate_needs_a_reason_and_says_so(
+    live_server: Any, settings: Any
+) -> None:
+    settings.ROLLOUT_CANARY_URL = settings.ROLLOUT_STABLE_URL = live_server.url
+    plan = RolloutPlanFactory.create(gates=[("files_contract", {"rate_limit": "999"})])
+    plan.max_gate_failures = 5
+    plan.save()
+    rollout = rollout_start(
+        rollout_id=rollout_create(version="1.0.0", actor="alice", plan=plan).pk, actor="alice"
+    )
+    with pytest.raises(CommandError):
+        run("rollout", "check")  # records the failing result
+    with pytest.raises(CommandError, match="needs a reason"):
+        run("rollout", "advance")
+    run("rollout", "advance", "--reason", "limit changed on purpose")
+    rollout.refresh_from_db()
+    assert rollout.phase_index == 2
+    event = rollout.events.filter(action="advance").last()
+    assert event is not None
+    assert event.reason.startswith("Advanced by hand over a failing gate (files_contract)")
+    report = run("rollout", "report", str(rollout.pk))
+    assert "advanced over a failing gate by" in report

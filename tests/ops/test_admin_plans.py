@@ -1,0 +1,63 @@
+"""Plans edited in the admin: gate kinds are choices, bad params and bad command templates are
+refused with a message, before any rollout runs on them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from ops.admin import GateForm, PhaseForm
+from ops.rollouts.gates import CATALOGUE
+from tests.factories import RolloutPlanFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def gate_form(kind: str, params: Any) -> GateForm:
+    return GateForm(data={"order": 1, "kind": kind, "params": params, "description": ""})
+
+
+def test_gate_kinds_are_the_catalogues() -> None:
+    choices = {value for value, _ in GateForm().fields["kind"].choices}  # type: ignore[attr-defined]
+    assert choices == set(CATALOGUE)
+    assert not gate_form("latncy", "{}").is_valid()
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ('{"treshold_ms": 50}', "unknown parameter 'treshold_ms'"),
+        ('{"threshold_ms": 55}', "histogram bucket bound"),
+        ('{"quantile": 95}', "between 0 and 1"),
+    ],
+)
+def test_bad_params_are_refused_with_a_message(params: str, message: str) -> None:
+    form = gate_form("latency", params)
+    assert not form.is_valid()
+    assert message in " ".join(form.errors["params"])
+
+
+def test_good_params_pass() -> None:
+    assert gate_form("latency", '{"threshold_ms": 50, "quantile": 0.95}').is_valid()
+
+
+def test_phase_commands_with_unknown_placeholders_are_refused() -> None:
+    form = PhaseForm(
+        data={"order": 1, "weight": 5, "bake_seconds": 60, "commands": '["deploy {verison}"]'}
+    )
+    assert not form.is_valid()
+    assert "unknown placeholders" in " ".join(form.errors["commands"])
+
+
+def test_the_phase_page_renders_with_its_gate_choices(client: Client) -> None:
+    staff = User.objects.create_superuser("root", "root@example.com", "pw-Secret-1")
+    client.force_login(staff)
+    plan = RolloutPlanFactory.create(gates=[("smoke", {})])
+    phase = plan.phases.first()
+    assert phase is not None
+    page = client.get(f"/admin/ops/rolloutphase/{phase.pk}/change/")
+    assert page.status_code == 200
+    assert "canary_health — " in page.content.decode()
