@@ -21,7 +21,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 run: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
-	@echo "Demo token (acme): $$($(PY) manage.py create_token --tenant acme --name demo_token --rotate | tail -n 1)"
+	@echo "Demo token (acme): $$($(PY) manage.py demo_token | tail -n 1)"
 	@$(PY) manage.py demo_operator | tail -n 1
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) portal.wsgi
 
