@@ -318,6 +318,8 @@ ROLLOUT_ACTIONS_IN_BACKGROUND = env.get_bool("ROLLOUT_ACTIONS_IN_BACKGROUND", Tr
 ROLLOUT_INTENT_GRACE_SECONDS = env.get_int("ROLLOUT_INTENT_GRACE_SECONDS", 120, minimum=1)
 # A rollout left paused (waiting for a person) longer than this is aborted; 0: never.
 ROLLOUT_PAUSE_DEADLINE_SECONDS = env.get_int("ROLLOUT_PAUSE_DEADLINE_SECONDS", 3600, minimum=0)
+# The console warns that no controller is running after this long without a tick.
+ROLLOUT_CONTROLLER_STALE_SECONDS = env.get_int("ROLLOUT_CONTROLLER_STALE_SECONDS", 120, minimum=10)
 # Probe top-up when a phase's gates lack samples (ops/rollouts/topup.py): requests per lane
 # per tick, and requests a second per lane.
 ROLLOUT_TOPUP_REQUESTS = env.get_int("ROLLOUT_TOPUP_REQUESTS", 60, minimum=0)

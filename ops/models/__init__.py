@@ -1,6 +1,7 @@
 """The ops app's models, one module per room, all under the `ops` app label."""
 
 from ops.models.rollouts import (
+    ControllerHeartbeat,
     Gate,
     GateResult,
     Notification,
@@ -16,6 +17,7 @@ from ops.models.status import StatusEntry
 
 __all__ = [
     "BUCKET_FIELDS",
+    "ControllerHeartbeat",
     "Gate",
     "GateResult",
     "MetricRollup",

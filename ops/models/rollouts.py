@@ -294,3 +294,18 @@ class TrafficLanes(models.Model):
 
     def __str__(self) -> str:
         return "lane B stable" if self.swapped else "lane A stable"
+
+
+class ControllerHeartbeat(models.Model):
+    """When the controller last ticked, and what the canary lane said it runs: the console
+    tells operators when nothing is judging their rollout, or when CANARY_URL reaches the
+    stable server."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    last_tick_at = models.DateTimeField(null=True, blank=True)
+    last_action = models.CharField(max_length=30, blank=True)
+    canary_version = models.CharField(max_length=64, blank=True)
+    canary_checked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"controller last ticked at {self.last_tick_at}"

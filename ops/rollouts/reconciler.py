@@ -21,6 +21,7 @@ once, and a person's pause (or any other move) made meanwhile wins over the tick
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -29,7 +30,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from ops.models import Gate, GateResult, Rollout, RolloutEvent
+from ops.models import ControllerHeartbeat, Gate, GateResult, Rollout, RolloutEvent
 from ops.rollouts import lanes
 from ops.rollouts.gates import (
     GateContext,
@@ -215,6 +216,10 @@ def guard(rollout: Rollout, actor: str) -> TickResult | None:
     that could not reach the canary. Returns what it did, or None when all is well."""
     context = _context(rollout)
     judged = [(kind, run_gate(kind, context, params)) for kind, params in guard_gates()]
+    _beat(
+        canary_version=_reported_version(dict(judged)["canary_health"]),
+        canary_checked_at=timezone.now(),
+    )
     failed = [(kind, o) for kind, o in judged if o.verdict == V.FAIL]
     errors = [(kind, o) for kind, o in judged if o.verdict == V.ERROR]
     seen: dict[str, Any] = {"expected_phase": rollout.phase_index, "expected_state": rollout.state}
@@ -248,6 +253,15 @@ def guard(rollout: Rollout, actor: str) -> TickResult | None:
     except RolloutError as exc:
         return TickResult(rollout.pk, "idle", str(exc))
     return TickResult(rollout.pk, "rolled_back", reason)
+
+
+def _reported_version(health: Outcome) -> str:
+    """The version the canary lane's health reported (its evidence is the body)."""
+    try:
+        body = json.loads(health.evidence or "{}")
+    except ValueError:
+        return ""
+    return str(body.get("version") or "")[:64] if isinstance(body, dict) else ""
 
 
 def _paused_since(rollout: Rollout) -> Any:
@@ -349,7 +363,18 @@ def _extend(
     )
 
 
+def _beat(**fields: Any) -> None:
+    """Records that a controller is ticking (the console warns when none has for a while)."""
+    ControllerHeartbeat.objects.update_or_create(pk=1, defaults=fields)
+
+
 def tick(*, actor: str = "controller") -> TickResult:
+    result = _tick(actor=actor)
+    _beat(last_tick_at=timezone.now(), last_action=result.action)
+    return result
+
+
+def _tick(*, actor: str) -> TickResult:
     # The outbox first: notifications of earlier transitions go out, whatever this tick does.
     deliver_notifications()
     expired = expire_paused(actor)

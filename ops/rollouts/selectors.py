@@ -11,7 +11,7 @@ from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from ops.models import GateResult, Release, Rollout
+from ops.models import ControllerHeartbeat, GateResult, Release, Rollout
 from ops.models.rollouts import RolloutQuerySet
 from ops.rollouts.report import report_data
 from ops.slo.dashboard import InFlight, Versions
@@ -44,7 +44,25 @@ def rollout_detail(rollout: Rollout) -> dict[str, Any]:
     if current is not None and rollout.state == S.RUNNING and rollout.phase_started_at:
         bake_until = rollout.phase_started_at + timedelta(seconds=current["bake_seconds"])
     results: list[GateResult] = list(rollout.gate_results.all())
+    beat = ControllerHeartbeat.objects.filter(pk=1).first()
+    last_tick = beat.last_tick_at if beat else None
+    stale = settings.ROLLOUT_CONTROLLER_STALE_SECONDS
+    silent = rollout.state in Rollout.LIVE_STATES and (
+        last_tick is None or (timezone.now() - last_tick).total_seconds() > stale
+    )
+    reported = beat.canary_version if beat else ""
     return {
+        # Nothing judges a live rollout without a controller: the page says so.
+        "controller_silent": silent,
+        "controller_last_tick": last_tick,
+        # CANARY_URL answering with the stable version: the gates would judge the wrong server.
+        "canary_reports_stable": bool(
+            rollout.state in Rollout.LIVE_STATES
+            and reported
+            and rollout.baseline_version
+            and reported == rollout.baseline_version
+        ),
+        "canary_reported_version": reported,
         "rollout": rollout,
         "phases": phases,
         "current": current,

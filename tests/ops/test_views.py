@@ -3,6 +3,7 @@ what, CSRF, confirmations, and what each action changes (or does not)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +14,15 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from ops.models import Gate, GateResult, Rollout, RolloutEvent, RolloutPlan, StatusEntry
+from ops.models import (
+    ControllerHeartbeat,
+    Gate,
+    GateResult,
+    Rollout,
+    RolloutEvent,
+    RolloutPlan,
+    StatusEntry,
+)
 from ops.rollouts.services import rollout_create, rollout_start
 from ops.slo.metrics_store import recorder
 
@@ -380,3 +389,24 @@ def test_the_detail_page_queries_do_not_grow_with_its_history(
             rollout=running, gate=gate, kind="smoke", phase_index=1, attempt=attempt, verdict="pass"
         )
     assert queries() == before
+
+
+def test_the_page_says_when_no_controller_is_running(running: Rollout, viewer: User) -> None:
+    url = reverse("ops:rollout", args=[running.pk])
+    page = client_for(viewer).get(url).content.decode()
+    assert "No controller has run yet" in page
+    ControllerHeartbeat.objects.create(pk=1, last_tick_at=timezone.now() - timedelta(minutes=12))
+    page = client_for(viewer).get(url).content.decode()
+    assert "No controller has run since" in page
+    ControllerHeartbeat.objects.filter(pk=1).update(last_tick_at=timezone.now())
+    page = client_for(viewer).get(url).content.decode()
+    assert 'data-controller="silent"' not in page
+    assert "The controller judges this phase" in page or "Bake time is over" in page
+
+
+def test_the_page_says_when_the_canary_url_answers_with_stable(
+    running: Rollout, viewer: User
+) -> None:
+    ControllerHeartbeat.objects.create(pk=1, last_tick_at=timezone.now(), canary_version="1.9.0")
+    page = client_for(viewer).get(reverse("ops:rollout", args=[running.pk])).content.decode()
+    assert "The canary URL answers with the stable version (1.9.0)" in page
