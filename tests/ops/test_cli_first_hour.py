@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
+from ops.management.commands.rollout import Command
 from ops.models import Rollout
 from ops.rollouts.services import rollout_create, rollout_start
 from tests.factories import MetricRollupFactory, RolloutPlanFactory, SLObjectiveFactory
@@ -95,3 +96,15 @@ def test_advancing_over_a_failing_gate_needs_a_reason_and_says_so(
     assert event.reason.startswith("Advanced by hand over a failing gate (files_contract)")
     report = run("rollout", "report", str(rollout.pk))
     assert "advanced over a failing gate by" in report
+
+
+def test_every_argument_of_every_subcommand_has_help() -> None:
+    parser = Command().create_parser("manage.py", "rollout")
+    subparsers = next(a for a in parser._actions if a.dest == "action")
+    missing = [
+        f"{name} {action.dest}"
+        for name, sub in subparsers.choices.items()  # type: ignore[attr-defined]
+        for action in sub._actions
+        if action.dest != "help" and not action.help
+    ]
+    assert missing == []

@@ -63,22 +63,40 @@ class Command(BaseCommand):
         parser.add_argument("--actor", default=None, help="Who acts (default: the OS user).")
         sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
         start = sub.add_parser("start", help="Create a rollout of VERSION and start phase 1.")
-        start.add_argument("release_version", metavar="VERSION")
+        start.add_argument(
+            "release_version", metavar="VERSION", help="The release to roll out, e.g. 1.0.0."
+        )
         start.add_argument("--image", default="", help="Container image, e.g. portal-api:v1.0.0")
         start.add_argument("--plan", default=None, help="Plan name (default: the default plan).")
-        start.add_argument("--driver", default="record", choices=sorted(DRIVERS))
-        start.add_argument("--baseline", default="", help="The stable version (for reports).")
+        start.add_argument(
+            "--driver",
+            default="record",
+            choices=sorted(DRIVERS),
+            help="How traffic moves: record (store the weight only), nginx, aws-alb.",
+        )
+        start.add_argument(
+            "--baseline",
+            default="",
+            help="The stable version the judge compares with (default: the last release "
+            "that succeeded, else what the stable lane reports).",
+        )
         status = sub.add_parser("status", help="Show a rollout and its events.")
-        status.add_argument("id", nargs="?", type=int)
-        status.add_argument("--json", action="store_true")
+        status.add_argument("id", nargs="?", type=int, help="Rollout id (default: the latest).")
+        status.add_argument("--json", action="store_true", help="Machine-readable output.")
         for name, text in (
             ("advance", "Move to the next phase, or finish after the last one."),
             ("pause", "Hold the rollout at its current weight."),
             ("resume", "Continue a paused rollout."),
         ):
             action = sub.add_parser(name, help=text)
-            action.add_argument("id", nargs="?", type=int)
-            action.add_argument("--reason", default="")
+            action.add_argument(
+                "id", nargs="?", type=int, help="Rollout id (default: the one in flight)."
+            )
+            action.add_argument(
+                "--reason",
+                default="",
+                help="Why (goes into the event log; required to advance over a failing gate).",
+            )
             action.add_argument(
                 "--expect-phase",
                 type=int,
@@ -93,8 +111,10 @@ class Command(BaseCommand):
         )
         check.add_argument("id", nargs="?", type=int, help="Rollout id (default: the live one).")
         report = sub.add_parser("report", help="Render the execution log (Markdown or JSON).")
-        report.add_argument("id", nargs="?", type=int)
-        report.add_argument("--format", choices=["md", "json"], default="md")
+        report.add_argument("id", nargs="?", type=int, help="Rollout id (default: the latest).")
+        report.add_argument(
+            "--format", choices=["md", "json"], default="md", help="Markdown (default) or JSON."
+        )
         sub.add_parser("watch", help="Judge the stability watch of the latest success now.")
         sub.add_parser("tick", help="Run one reconciler step: bake, judge gates, act.")
         run = sub.add_parser("run", help="Tick until the rollout succeeds, rolls back or pauses.")
@@ -126,8 +146,10 @@ class Command(BaseCommand):
             "--stable-url", default=None, help="Default: the stable lane (STABLE_URL)."
         )
         abort = sub.add_parser("abort", help="Stop and send all traffic back to stable.")
-        abort.add_argument("id", nargs="?", type=int)
-        abort.add_argument("--reason", required=True)
+        abort.add_argument(
+            "id", nargs="?", type=int, help="Rollout id (default: the one in flight)."
+        )
+        abort.add_argument("--reason", required=True, help="Why (goes into the event log).")
         abort.add_argument(
             "--public-note",
             default="",
@@ -146,7 +168,9 @@ class Command(BaseCommand):
             help="Send all traffic back to stable, run the plan's rollback commands, and mark "
             "the release rolled back.",
         )
-        rollback.add_argument("id", nargs="?", type=int)
+        rollback.add_argument(
+            "id", nargs="?", type=int, help="Rollout id (default: the one in flight)."
+        )
         rollback.add_argument("--reason", required=True, help="Why (goes into the event log).")
         rollback.add_argument(
             "--public-note",
