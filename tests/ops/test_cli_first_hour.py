@@ -103,7 +103,7 @@ def test_every_argument_of_every_subcommand_has_help() -> None:
     subparsers = next(a for a in parser._actions if a.dest == "action")
     missing = [
         f"{name} {action.dest}"
-        for name, sub in subparsers.choices.items()  # type: ignore[attr-defined]
+        for name, sub in subparsers.choices.items()  # type: ignore[union-attr]
         for action in sub._actions
         if action.dest != "help" and not action.help
     ]
