@@ -99,9 +99,11 @@ class JobFileSerializer(ModelSerializer):
 
 class JobFileUploadSerializer(InputSerializer):
     file = serializers.FileField(allow_empty_file=True, use_url=False)
+    # The default (blank) is also what Swagger UI's "Try it out" pre-fills, so trying the upload
+    # keeps the uploaded file's own name instead of storing it as "string".
     name = CharField(
         max_length=255,
-        required=False,
+        default="",
         allow_blank=True,
         help_text="Display and download name; blank or absent means the uploaded file's name.",
     )

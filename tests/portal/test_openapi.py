@@ -48,3 +48,10 @@ def test_the_docs_page_is_served_without_a_cdn(anon: APIClient) -> None:
     html = response.content.decode()
     assert "swagger-ui" in html
     assert "cdn.jsdelivr" not in html
+
+
+def test_trying_the_upload_in_swagger_does_not_name_the_file_string(anon: APIClient) -> None:
+    schema = yaml.safe_load(anon.get("/v1/schema").content)
+    upload = schema["components"]["schemas"]["JobFileUploadRequest"]["properties"]["name"]
+    # Swagger UI pre-fills a form field with its default, and with "string" without one.
+    assert upload["default"] == ""
