@@ -524,7 +524,8 @@ plan, _ = RolloutPlan.objects.get_or_create(name="slow-gate", defaults={"is_defa
 plan.phases.all().delete()
 for order, weight in enumerate([5, 25, 50, 100], start=1):
     phase = plan.phases.create(order=order, weight=weight, bake_seconds=0)
-    phase.gates.create(order=0, kind="load_test", params={"iterations": 400})
+    # Slow enough (several seconds) that the pause below lands while it is being judged.
+    phase.gates.create(order=0, kind="load_test", params={"iterations": 3000})
 """
 
 

@@ -55,4 +55,4 @@ def test_the_api_answers_through_gunicorn(gunicorn_server: LiveServer) -> None:
         timeout=10,
     )
     assert response.status_code == 200
-    assert set(response.json()) == {"data", "total", "limit", "offset", "has_more"}
+    assert set(response.json()) == {"data", "total", "limit", "offset", "has_more", "next_cursor"}
