@@ -85,7 +85,8 @@ class GateForm(forms.ModelForm):  # type: ignore[type-arg]
 class PhaseForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = RolloutPhase
-        fields = ["order", "weight", "bake_seconds", "commands"]
+        # `plan` too: the phase's own admin page adds phases (inlines leave their parent out).
+        fields = ["plan", "order", "weight", "bake_seconds", "commands"]
 
     def clean_commands(self) -> Any:
         commands = self.cleaned_data.get("commands")

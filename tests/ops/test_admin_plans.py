@@ -45,8 +45,15 @@ def test_good_params_pass() -> None:
 
 
 def test_phase_commands_with_unknown_placeholders_are_refused() -> None:
+    plan = RolloutPlanFactory.create(phases=0)
     form = PhaseForm(
-        data={"order": 1, "weight": 5, "bake_seconds": 60, "commands": '["deploy {verison}"]'}
+        data={
+            "plan": plan.pk,
+            "order": 1,
+            "weight": 5,
+            "bake_seconds": 60,
+            "commands": '["deploy {verison}"]',
+        }
     )
     assert not form.is_valid()
     assert "unknown placeholders" in " ".join(str(e) for e in form.errors["commands"])
@@ -61,3 +68,23 @@ def test_the_phase_page_renders_with_its_gate_choices(client: Client) -> None:
     page = client.get(f"/admin/ops/rolloutphase/{phase.pk}/change/")
     assert page.status_code == 200
     assert "canary_health — " in page.content.decode()
+
+
+def test_a_phase_can_be_added_on_its_own_admin_page(client: Client) -> None:
+    staff = User.objects.create_superuser("root", "root@example.com", "pw-Secret-1")
+    client.force_login(staff)
+    plan = RolloutPlanFactory.create(phases=0)
+    response = client.post(
+        "/admin/ops/rolloutphase/add/",
+        {
+            "plan": plan.pk,
+            "order": 1,
+            "weight": 100,
+            "bake_seconds": 60,
+            "commands": "[]",
+            "gates-TOTAL_FORMS": "0",
+            "gates-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, response.content[:2000]
+    assert plan.phases.count() == 1
