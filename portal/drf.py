@@ -16,7 +16,7 @@ from rest_framework import exceptions, filters, parsers, renderers, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal import ratelimit, request_context
+from portal import ratelimit, replica, request_context
 from portal.errors import DomainError, PayloadTooLargeError
 from portal.parsing import size_text
 from portal.timefmt import rfc3339
@@ -116,6 +116,7 @@ class APIPolicyMixin:
                 context.principal = principal
             if self.ratelimit_group and (principal is not None or self.ratelimit_anonymous):
                 ratelimit.enforce(request._request, self.ratelimit_group)
+        replica.begin(request.method or "GET")
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # Django reads a body without Content-Length as empty; say so instead of answering
@@ -129,6 +130,15 @@ class APIPolicyMixin:
         self.check_query_params(request)
 
     def handle_exception(self, exc: Exception) -> Response:
+        if replica.should_retry_on_primary(exc):
+            # A read the replica could not answer is answered by the primary (safe methods
+            # only reach the replica, so running the handler again changes nothing).
+            request = self.request  # type: ignore[attr-defined]
+            handler = getattr(self, request.method.lower())
+            try:
+                return handler(request, *self.args, **self.kwargs)  # type: ignore[attr-defined,no-any-return]
+            except Exception as again:
+                exc = again
         if isinstance(exc, exceptions.UnsupportedMediaType):
             # Say what the route does take: a JSON body sent to the upload route is the usual
             # mistake, and the answer is multipart/form-data.

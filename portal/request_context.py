@@ -42,6 +42,9 @@ class RequestContext:
     ratelimit: Usage | None = None
     # Set when the request failed because the database is down; its breaker counts it.
     database_failed: bool = False
+    # Whether this request's tenant reads may use the read replica, and whether one did.
+    replica_reads: bool = False
+    replica_used: bool = False
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("portal_request", default=None)

@@ -160,6 +160,27 @@ else:
 # django-prometheus's wrappers of the same backends add its database metrics.
 _db["ENGINE"] = _db["ENGINE"].replace("django.db.backends.", "django_prometheus.db.backends.")
 DATABASES = {"default": _db}
+# A read replica of `default` (PostgreSQL streaming replication): the API's tenant reads go
+# there, writes and everything else stay on the primary (portal/replica.py says which).
+DATABASE_REPLICA_URL = env.get_url("DATABASE_REPLICA_URL", ("postgres", "postgresql"))
+if DATABASE_REPLICA_URL:
+    if not _db["ENGINE"].endswith(".postgresql"):
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs DATABASE_URL on PostgreSQL too")
+    _replica: dict[str, Any] = {
+        **dict(dj_database_url.parse(DATABASE_REPLICA_URL)),
+        "ENGINE": _db["ENGINE"],
+        "CONN_MAX_AGE": _db["CONN_MAX_AGE"],
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": _db["OPTIONS"],
+        # Tests read the replica through the primary's test database.
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASES["replica"] = _replica
+    DATABASE_ROUTERS = ["portal.replica.ReplicaRouter"]
+# After a write, the tenant's reads stay on the primary this long (longer than replication
+# lag), and a replica that failed is skipped by that worker this long.
+REPLICA_PIN_SECONDS = env.get_int("REPLICA_PIN_SECONDS", 10, minimum=1)
+REPLICA_RETRY_SECONDS = env.get_int("REPLICA_RETRY_SECONDS", 30, minimum=1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------------

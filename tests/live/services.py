@@ -166,3 +166,35 @@ def postgres_server() -> Iterator[PostgresServer]:
                 server.stop()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def postgres_replica(primary: PostgresServer) -> Iterator[PostgresServer]:
+    """A hot standby of `primary` by streaming replication (pg_basebackup -R), as a managed
+    read replica is: read-only, a little behind, its replay pausable for a test."""
+    tmp = Path(tempfile.mkdtemp(prefix="portal-pg-replica-"))
+    try:
+        if os.geteuid() == 0:
+            shutil.chown(tmp, "postgres", "postgres")
+        data = tmp / "data"
+        subprocess.run(
+            _as_postgres(
+                [
+                    _pg_bin("pg_basebackup"),
+                    *("-D", str(data), "-h", "127.0.0.1", "-p", str(primary.port)),
+                    *("-U", "postgres", "-R", "-X", "stream", "--no-sync"),
+                ]
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        server = PostgresServer(port=free_port(), data=data)
+        server.start()
+        try:
+            yield server
+        finally:
+            with contextlib.suppress(subprocess.CalledProcessError, RuntimeError):
+                server.stop()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
