@@ -23,7 +23,7 @@ run: $(VENV)/.runtime
 	$(PY) manage.py seed_demo
 	@echo "Demo token (acme): $$($(PY) manage.py demo_token | tail -n 1)"
 	@$(PY) manage.py demo_operator | tail -n 1
-	$(VENV)/bin/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) portal.wsgi
+	LOCAL_LANE=stable $(VENV)/bin/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) portal.wsgi
 
 ## test: lint, types, Django checks, migrations check, then the whole pytest suite.
 test: lint check pytest

@@ -70,3 +70,14 @@ def child_exit(server: object, worker: object) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(getattr(worker, "pid", 0))  # type: ignore[no-untyped-call]
+
+
+def when_ready(server: object) -> None:
+    """`make run` and `make canary` record where they listen (LOCAL_LANE), so a command from
+    another shell finds them: portal/local_servers.py."""
+    lane = os.environ.get("LOCAL_LANE")
+    listeners = getattr(server, "LISTENERS", [])
+    if lane and listeners and not _production:
+        from portal import local_servers
+
+        local_servers.record(Path(__file__).resolve().parent, lane, str(listeners[0]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from portal import __version__
+from portal import __version__, local_servers
 from portal.env import Env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -299,12 +300,17 @@ FILE_UPLOAD_MAX_BYTES = env.get_int("FILE_UPLOAD_MAX_BYTES", 25 * 1024 * 1024, m
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.get_int("REQUEST_BODY_MAX_BYTES", 1024 * 1024, minimum=1024)
 METRICS_TOKEN = env.get_str("METRICS_TOKEN")
 # Where the rollout controller's probes reach the canary and the stable deployment.
-ROLLOUT_CANARY_URL = (
-    env.get_url("CANARY_URL", ("http", "https")) or f"http://127.0.0.1:{env.get_int('PORT', 8000)}"
+# Unset, a local install finds the servers `make run` / `make canary` recorded as they started
+# (so `rollout tick` from another shell needs no PORT), else PORT (default 8000).
+_port = env.get_int("PORT", 8000)
+_local = {} if PRODUCTION or "PORT" in os.environ else local_servers.recorded(BASE_DIR)
+_local_stable = _local.get("stable", f"http://127.0.0.1:{_port}")
+_canary_env = env.get_url("CANARY_URL", ("http", "https"))
+ROLLOUT_CANARY_URL = (_canary_env or _local.get("canary") or _local_stable).rstrip("/")
+ROLLOUT_STABLE_URL = (
+    env.get_url("STABLE_URL", ("http", "https"))
+    or (_local_stable if not _canary_env and "canary" in _local else ROLLOUT_CANARY_URL)
 ).rstrip("/")
-ROLLOUT_STABLE_URL = (env.get_url("STABLE_URL", ("http", "https")) or ROLLOUT_CANARY_URL).rstrip(
-    "/"
-)
 ROLLOUT_PROBE_TIMEOUT = env.get_int("ROLLOUT_PROBE_TIMEOUT", 5, minimum=1)
 ROLLOUT_NOTIFIERS = env.get_list("ROLLOUT_NOTIFIERS", "log,status")
 ROLLOUT_WATCH_HOURS = env.get_int("ROLLOUT_WATCH_HOURS", 24, minimum=0)

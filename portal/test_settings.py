@@ -18,3 +18,16 @@ LIST_COUNT_CACHE_SECONDS = 0
 METRICS_FLUSH_SECONDS = 0
 # The suite's transactions are invisible to other threads: console actions run inline.
 ROLLOUT_ACTIONS_IN_BACKGROUND = False
+# Where a developer's `make run` listens is not the tests' business.
+ROLLOUT_CANARY_URL = (
+    env.get_url(  # noqa: F405
+        "CANARY_URL", ("http", "https")
+    )
+    or "http://127.0.0.1:8000"
+)
+ROLLOUT_STABLE_URL = (
+    env.get_url(  # noqa: F405
+        "STABLE_URL", ("http", "https")
+    )
+    or ROLLOUT_CANARY_URL
+)

@@ -61,9 +61,13 @@ def gunicorn(
     """Migrates a fresh database, creates an `acme` token, serves, and stops on exit.
     `prepare=False` serves as it is (e.g. a deliberately broken instance); `wait=False` does
     not wait for it to be healthy."""
+    port = port or free_port()
     with tempfile.TemporaryDirectory(prefix="portal-live-") as tmp:
         full_env = {
             **os.environ,
+            # Where this server listens (and so, unless the test says otherwise, the lanes):
+            # never what a developer's `make run` recorded in var/servers.json.
+            "PORT": str(port),
             "DATABASE_URL": database_url or f"sqlite:///{tmp}/live.sqlite3",
             "MEDIA_ROOT": f"{tmp}/media",
             "LOG_LEVEL": "WARNING",
@@ -87,7 +91,6 @@ def gunicorn(
             manage("migrate", "--noinput")
             manage("seed_demo") if seed_demo else manage("create_tenant", "acme")
             token = manage("create_token", "--tenant", "acme", "--name", "live").splitlines()[-1]
-        port = port or free_port()
         server = subprocess.Popen(
             [
                 str(BIN / "gunicorn"),
