@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test test-fast lint fmt check pytest e2e fuzz newman bench migrate seed clean
+.PHONY: run canary test test-fast lint fmt check pytest e2e fuzz newman bench migrate seed clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,16 @@ run: $(VENV)/.runtime
 	@echo "Demo token (acme): $$($(PY) manage.py demo_token | tail -n 1)"
 	@$(PY) manage.py demo_operator | tail -n 1
 	LOCAL_LANE=stable $(VENV)/bin/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) portal.wsgi
+
+## canary: what `make run` does, plus a canary server of a newer version, the controller, a
+## little traffic and a rollout on the fast demo plan (BROKEN=1: a canary that fails under
+## traffic, rolled back). Serves until Ctrl-C.
+canary: $(VENV)/.runtime
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@echo "Demo token (acme): $$($(PY) manage.py demo_token | tail -n 1)"
+	@$(PY) manage.py demo_operator | tail -n 1
+	$(PY) manage.py canary_demo --host $(HOST) --port $(PORT) $(if $(filter-out 0,$(BROKEN)),--broken)
 
 ## test: lint, types, Django checks, migrations check, then the whole pytest suite.
 test: lint check pytest

@@ -1,13 +1,15 @@
 """Opt-in fault injection for tests and rehearsals (FAULT_INJECTION=true; refused in
 production): `X-Fault-Delay-Ms: 250` delays a request, `X-Fault-Status: 500` fails it with a
 problem response, `X-Fault-Cors: allow` echoes any Origin as allowed (a broken CORS policy), and
-FAULT_SLOWDOWN makes chosen routes slower by a factor of their own time (a slower release).
+FAULT_SLOWDOWN makes chosen routes slower by a factor of their own time (a slower release), and
+FAULT_ERRORS makes a share of a route's requests fail with 500 (a release broken under traffic).
 All go through the whole stack, so metrics and SLOs see them as real; `rollout rehearse` uses
 them to prove each gate can turn red."""
 
 from __future__ import annotations
 
 import contextlib
+import random
 import time
 from collections.abc import Callable
 
@@ -30,11 +32,16 @@ class FaultInjectionMiddleware:
         delay = ascii_int(request.headers.get("X-Fault-Delay-Ms"), max_digits=6)
         if delay is not None:
             time.sleep(min(delay, MAX_DELAY_MS) / 1000)
-        if request.headers.get("X-Fault-Status") in {"500", "503"}:
+        injected = request.headers.get("X-Fault-Status")
+        if injected in {"500", "503"} or settings.FAULT_ERRORS:
             # Resolved here so the failure is measured under its route, like a real one.
             with contextlib.suppress(Resolver404):
                 request.resolver_match = resolve(request.path_info)
-            code = "SERVICE_UNAVAILABLE" if request.headers["X-Fault-Status"] == "503" else None
+        if injected not in {"500", "503"} and settings.FAULT_ERRORS:
+            share = settings.FAULT_ERRORS.get(request_endpoint(request), 0.0)
+            injected = "500" if random.random() < share else None  # noqa: S311 - not crypto
+        if injected in {"500", "503"}:
+            code = "SERVICE_UNAVAILABLE" if injected == "503" else None
             return problem_response(code or "INTERNAL_ERROR", "Injected fault (FAULT_INJECTION)")
         started = time.perf_counter()
         response = self.get_response(request)

@@ -112,6 +112,20 @@ for _item in env.get_list("FAULT_SLOWDOWN", "") if FAULT_INJECTION else []:
             f"FAULT_SLOWDOWN: {_item!r} is not ENDPOINT=FACTOR (e.g. /v*/contacts=1.3)"
         ) from None
 
+# A standing failure rate of this instance, for `make canary BROKEN=1` and tests: "ENDPOINT=SHARE"
+# (e.g. "/v*/contacts=0.3": 30 % of that route's requests answer 500). Only with FAULT_INJECTION.
+FAULT_ERRORS: dict[str, float] = {}
+for _item in env.get_list("FAULT_ERRORS", "") if FAULT_INJECTION else []:
+    _endpoint, _, _share = _item.partition("=")
+    try:
+        FAULT_ERRORS[_endpoint.strip()] = float(_share)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"FAULT_ERRORS: {_item!r} is not ENDPOINT=SHARE (e.g. /v*/contacts=0.3)"
+        ) from None
+    if not 0 <= FAULT_ERRORS[_endpoint.strip()] <= 1:
+        raise ImproperlyConfigured(f"FAULT_ERRORS: the share in {_item!r} must be from 0 to 1")
+
 ROOT_URLCONF = "portal.urls"
 # The staff console (/ops/) signs in through the admin's login page.
 LOGIN_URL = "admin:login"

@@ -50,3 +50,39 @@ def test_fault_injection_is_refused_in_production() -> None:
     )
     assert result.returncode != 0
     assert "FAULT_INJECTION must not be enabled in production" in result.stderr
+
+
+@pytest.mark.django_db
+def test_a_standing_error_share_fails_that_route_only(client: Client, token: str) -> None:
+    """FAULT_ERRORS (make canary BROKEN=1): a share of one route's requests answer 500."""
+    from portal.settings import MIDDLEWARE
+
+    middleware = list(MIDDLEWARE)
+    middleware.insert(
+        middleware.index("portal.request_context.RequestContextMiddleware") + 1,
+        "portal.faults.FaultInjectionMiddleware",
+    )
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    with override_settings(
+        MIDDLEWARE=middleware, FAULT_ERRORS={"/v*/contacts": 1.0}, RATE_LIMIT_DEFAULT="1000/m"
+    ):
+        assert_problem(client.get("/v1/contacts", **auth), 500, "INTERNAL_ERROR")
+        assert client.get("/v1/jobs", **auth).status_code == 200
+    with override_settings(MIDDLEWARE=middleware, FAULT_ERRORS={"/v*/contacts": 0.0}):
+        assert client.get("/v1/contacts", **auth).status_code == 200
+
+
+@pytest.mark.parametrize("value", ["/v*/contacts", "/v*/contacts=lots", "/v*/contacts=1.5"])
+def test_a_bad_error_share_stops_the_server_with_a_message(value: str) -> None:
+    env = {**os.environ, "FAULT_INJECTION": "true", "FAULT_ERRORS": value}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "FAULT_ERRORS" in result.stderr

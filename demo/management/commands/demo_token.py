@@ -29,8 +29,10 @@ class Command(BaseCommand):
         parser.add_argument("--tenant", default="acme", help="Demo tenant slug (default acme).")
         parser.add_argument(
             "--file",
-            default=str(Path(settings.BASE_DIR) / "var" / "demo-token"),
-            help="Where the raw token is kept between runs (default var/demo-token).",
+            default=os.environ.get("DEMO_TOKEN_FILE")
+            or str(Path(settings.BASE_DIR) / "var" / "demo-token"),
+            help="Where the raw token is kept between runs (default DEMO_TOKEN_FILE, else "
+            "var/demo-token).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
