@@ -62,11 +62,18 @@ class GateForm(forms.ModelForm):  # type: ignore[type-arg]
     """A gate's kind is one of the catalogue's, and its params are checked as `rollout lint`
     checks them: unknown names, wrong types and out-of-range values are refused here."""
 
-    kind = forms.ChoiceField(choices=_kind_choices)
+    kind = forms.ChoiceField(
+        choices=_kind_choices, widget=forms.Select(attrs={"class": "gate-kind"})
+    )
 
     class Meta:
         model = Gate
         fields = ["order", "kind", "params", "description"]
+        # Sized for the tabular inline, which must fit a 1280 px screen (ops/admin.css).
+        widgets = {
+            "params": forms.Textarea(attrs={"class": "gate-params", "rows": 4, "cols": 40}),
+            "description": forms.TextInput(attrs={"class": "gate-description", "size": 24}),
+        }
         help_texts = {
             "params": "A JSON object; leave {} for the kind's defaults. Each kind's parameters "
             "and defaults are listed in ops/rollouts/gates.py and checked on save."
@@ -101,6 +108,9 @@ class GateInline(admin.TabularInline):  # type: ignore[type-arg]
     form = GateForm
     extra = 0
     fields = ["order", "kind", "params", "description"]
+
+    class Media:
+        css = {"all": ["ops/admin.css"]}
 
 
 @admin.register(RolloutPhase)

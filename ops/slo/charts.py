@@ -18,7 +18,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 WIDTH, HEIGHT = 640, 220
-LEFT, RIGHT, TOP, BOTTOM = 56, 12, 12, 28
+LEFT, RIGHT, TOP, BOTTOM = 72, 14, 12, 30
 _ids = itertools.count(1)  # unique element ids for aria-labelledby
 
 
@@ -83,6 +83,13 @@ def format_value(value: float, unit: str) -> str:
     return f"{value:.3g} {unit}".strip()
 
 
+def axis_value(value: float, unit: str) -> str:
+    """A tick label: the number alone (the caption names the unit), at most six characters,
+    so it fits left of the plot at any size; percent and ratios keep their short sign."""
+    text = f"{value / 1000:.3g}k" if abs(value) >= 1000 else f"{value:.3g}"
+    return text + {"%": "%", "x": "x"}.get(unit, "")
+
+
 def render(chart: Chart) -> SafeString:
     times = [t for s in chart.series for t, _ in s.points]
     start = chart.start or (min(times) if times else None)
@@ -116,7 +123,7 @@ def render(chart: Chart) -> SafeString:
         parts.append(
             f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(level):.1f}" '
             f'y2="{y(level):.1f}"/><text class="axis" x="{LEFT - 6}" y="{y(level) + 4:.1f}" '
-            f'text-anchor="end">{escape(fmt(level))}</text>'
+            f'text-anchor="end">{escape(axis_value(level, chart.unit))}</text>'
         )
     if start and end:
         for i in range(5):  # time labels along the bottom

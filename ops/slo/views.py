@@ -24,7 +24,18 @@ class SLODashboardView(ConsolePage):
     def get(self, request: HttpRequest) -> HttpResponse:
         form = DashboardForm(request.GET)
         if not form.is_valid():
-            return self.page(request, "ops/slo_dashboard.html", {"form": form}, status=400)
+            # The options stay on the page, at their defaults, beside what was wrong.
+            invalid: dict[str, Any] = {
+                "form": form,
+                "windows": list(WINDOWS),
+                "window_key": DEFAULT_WINDOW,
+                "versions": {
+                    name: "" if name in form.errors else form.data.get(name, "")
+                    for name in ("stable", "canary")
+                },
+                "known_versions": self.known_versions(),
+            }
+            return self.page(request, "ops/slo_dashboard.html", invalid, status=400)
         data = form.cleaned_data
         versions = self.versions_for(data["stable"], data["canary"])
         context: dict[str, Any] = {

@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.browser.conftest import SCREENSHOTS
 from tests.live.server import ROOT, free_port
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.live, pytest.mark.browser]
 
 LOGIN = re.compile(r"Demo staff login \(/ops/\): (\S+) / (\S+)")
 
@@ -83,6 +83,7 @@ def make_canary(*, broken: bool) -> Iterator[Canary]:
                 login = login or LOGIN.search(line)
                 assert time.monotonic() < deadline, "".join(output)
             canary = Canary(f"http://127.0.0.1:{port}", login[1], login[2], output, env)
+
             # Keep reading what it prints, so its pipe never fills.
             def drain() -> None:
                 for more in process.stdout or []:

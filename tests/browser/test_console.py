@@ -183,3 +183,62 @@ def test_the_admin_links_to_the_console_and_back(tab: Tab) -> None:
     expect(tab.page.get_by_role("heading", name="Rollouts")).to_be_visible()
     tab.page.get_by_role("link", name="Admin", exact=True).click()
     expect(tab.page).to_have_url(re.compile(r"/admin/$"))
+
+
+AXIS_LABELS_INSIDE = """() => [...document.querySelectorAll('svg.chart text.axis')]
+    .filter(t => t.getBBox().x < 0).map(t => t.textContent)"""
+AXIS_LABEL_HEIGHTS = """() => [...document.querySelectorAll('svg.chart text.axis')]
+    .map(t => t.getBoundingClientRect().height)"""
+ROW_HEADER_LINES = """() => [...document.querySelectorAll('table.objectives th[scope=row]')]
+    .map(th => { const range = document.createRange(); range.selectNodeContents(th);
+                 const bottoms = [...range.getClientRects()].map(r => Math.round(r.bottom));
+                 return new Set(bottoms).size; })"""
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_the_slo_dashboard_reads_at_desktop_and_phone_widths(
+    tab: Tab, site: Site, width: int
+) -> None:
+    site.traffic(["/v1/health", "/v1/contacts?limit=5"], times=5)
+    tab.page.set_viewport_size({"width": width, "height": 900})
+    tab.login("operator")
+    tab.go(f"/ops/slo?window=1h&stable={STABLE_VERSION}&canary={CANARY_VERSION}")
+    expect(tab.page.locator("svg.chart text.axis").first).to_be_visible()
+    # No tick label starts left of its chart (".15 req/s" was "0.15 req/s" cut off).
+    assert tab.page.evaluate(AXIS_LABELS_INSIDE) == []
+    # Labels stay readable however far the chart is scaled down (at least 9 px tall).
+    assert min(tab.page.evaluate(AXIS_LABEL_HEIGHTS)) >= 9
+    # An objective's name and target take at most three lines, not six.
+    assert max(tab.page.evaluate(ROW_HEADER_LINES)) <= 3
+    # Each console link is on one line.
+    for link in tab.page.locator(".nav a").all():
+        box = link.bounding_box()
+        assert box is not None
+        assert box["height"] < 32, link.text_content()
+    tab.screenshot(f"slo-dashboard-{width}", full_page=False)
+
+
+def test_a_bad_dashboard_query_keeps_the_options_on_the_page(tab: Tab) -> None:
+    tab.login("operator")
+    tab.expect_error_status(400, "/ops/slo")
+    tab.go(f"/ops/slo?window=fortnight&stable={STABLE_VERSION}")
+    expect(tab.page.get_by_role("alert")).to_contain_text("window")
+    # The selector is still there, at the default window, with the good value kept.
+    expect(tab.page.get_by_label("1h", exact=True)).to_be_checked()
+    expect(tab.page.get_by_label("Stable version")).to_have_value(STABLE_VERSION)
+    tab.page.get_by_label("15m", exact=True).check()
+    expect(tab.page).to_have_url(re.compile(r"window=15m"))
+    expect(tab.page.locator("svg.chart").first).to_be_visible()
+
+
+def test_the_admin_phase_page_fits_1280_pixels(tab: Tab) -> None:
+    tab.page.set_viewport_size({"width": 1280, "height": 900})
+    tab.login("operator")
+    tab.go("/admin/ops/rolloutphase/")
+    tab.page.get_by_role("link", name="default", exact=True).first.click()
+    expect(tab.page.locator("select.gate-kind").first).to_be_visible()
+    overflow = tab.page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"the phase page scrolls sideways by {overflow}px"
+    tab.screenshot("admin-phase-1280", full_page=False)

@@ -3,7 +3,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from ops.slo.charts import Chart, Series, Threshold, nice_max
+import pytest
+
+from ops.slo.charts import Chart, Series, Threshold, axis_value, nice_max
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -54,3 +56,21 @@ def test_thresholds_stretch_the_axis_and_negative_values_go_below_zero() -> None
 
 def test_nice_max_rounds_up_to_a_readable_bound() -> None:
     assert [nice_max(v) for v in (0, 0.7, 1, 3, 240, 1001)] == [1.0, 1.0, 1.0, 5.0, 250.0, 2000.0]
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "label"),
+    [
+        (0.15, "req/s", "0.15"),
+        (3.75, "req/s", "3.75"),
+        (0.125, "%", "0.125%"),
+        (1250, "ms", "1.25k"),
+        (20000, "ms", "20k"),
+        (14.4, "x", "14.4x"),
+    ],
+)
+def test_tick_labels_are_short_and_leave_the_unit_to_the_caption(
+    value: float, unit: str, label: str
+) -> None:
+    assert axis_value(value, unit) == label
+    assert len(label) <= 6

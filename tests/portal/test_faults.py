@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.test import Client, override_settings
@@ -62,7 +63,7 @@ def test_a_standing_error_share_fails_that_route_only(client: Client, token: str
         middleware.index("portal.request_context.RequestContextMiddleware") + 1,
         "portal.faults.FaultInjectionMiddleware",
     )
-    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    auth: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
     with override_settings(
         MIDDLEWARE=middleware, FAULT_ERRORS={"/v*/contacts": 1.0}, RATE_LIMIT_DEFAULT="1000/m"
     ):
