@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run canary test test-fast lint fmt check pytest e2e fuzz newman bench migrate seed clean
+.PHONY: run canary client test test-fast lint fmt check pytest e2e fuzz newman bench migrate seed clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +76,14 @@ newman: $(VENV)/.dev
 bench: $(VENV)/.dev
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) scripts/benchmark.py
+
+## client: a Python client generated from the schema (openapi-python-client), in artifacts/.
+client: $(VENV)/.dev
+	mkdir -p artifacts
+	$(PY) manage.py spectacular --file artifacts/schema.yaml
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/openapi-python-client generate \
+		--path artifacts/schema.yaml --output-path artifacts/portal-api-client --overwrite
+	@echo "Install it with: pip install ./artifacts/portal-api-client"
 
 migrate: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -58,6 +58,46 @@ class ContactInputSerializer(InputSerializer):
     company = CharField(max_length=200, required=False, allow_blank=True, allow_null=True)
 
 
+CONTACT_EXAMPLE = {
+    "id": "3149debd-eb6b-578e-ac22-9af8e066cde5",
+    "name": "Barbara Thompson",
+    "email": "barbara.thompson@acme.example.com",
+    "phone": "+1 555 000 1246",
+    "company": "Wayne Enterprises",
+    "created_at": "2026-11-26T23:51:45.672Z",
+    "updated_at": "2026-11-26T23:51:45.672Z",
+}
+CREATE_EXAMPLES = [
+    OpenApiExample(
+        "A full contact",
+        value={
+            "name": "Barbara Thompson",
+            "email": "barbara.thompson@acme.example.com",
+            "phone": "+1 555 000 1246",
+            "company": "Wayne Enterprises",
+        },
+        request_only=True,
+    ),
+    OpenApiExample("A name alone", value={"name": "Ada Lovelace"}, request_only=True),
+    OpenApiExample(
+        "The created contact", value=CONTACT_EXAMPLE, response_only=True, status_codes=["201"]
+    ),
+]
+UPDATE_EXAMPLES = [
+    OpenApiExample(
+        "Change the phone, clear the company",
+        value={"phone": "+44 20 7946 0000", "company": None},
+        request_only=True,
+    ),
+    OpenApiExample(
+        "The updated contact",
+        value={**CONTACT_EXAMPLE, "phone": "+44 20 7946 0000", "company": None},
+        response_only=True,
+        status_codes=["200"],
+    ),
+]
+
+
 class ContactBase(APIPolicyMixin, TenantAPIView):
     model = Contact
     serializer_class = ContactSerializer
@@ -73,7 +113,21 @@ class ContactListView(ContactBase):
     ordering = ["-created_at"]
 
     @extend_schema(
-        operation_id="contacts_list", tags=["contacts"], responses=ContactSerializer(many=True)
+        operation_id="contacts_list",
+        tags=["contacts"],
+        summary="List contacts",
+        description="The tenant's contacts, newest first unless `ordering` says otherwise "
+        "(`name`, `-created_at`, …). `q` searches name, email and company (case-insensitive, "
+        "part of a word). Pages take `limit` and "
+        "`offset` (up to 10,000) or, at any depth, the `cursor` a page's `next_cursor` gives; "
+        "`total` counts every match.",
+        responses={
+            200: OpenApiResponse(
+                ContactSerializer(many=True),
+                description="A page of contacts, with the total and the next page's cursor.",
+                examples=[OpenApiExample("A page", value=CONTACT_EXAMPLE)],
+            )
+        },
     )
     def get(self, request: Request) -> Response:
         queryset = self.filter_queryset(self.get_queryset())
@@ -83,8 +137,13 @@ class ContactListView(ContactBase):
     @extend_schema(
         operation_id="contacts_create",
         tags=["contacts"],
+        summary="Create a contact",
+        description="Creates a contact for the tenant. Only `name` is required; `email`, "
+        '`phone` and `company` are optional (null or "" leaves them empty). Unknown fields '
+        "are refused. `Location` gives the new contact's URL.",
         request=ContactInputSerializer,
-        responses={201: ContactSerializer},
+        responses={201: OpenApiResponse(ContactSerializer, description="The contact, as stored.")},
+        examples=CREATE_EXAMPLES,
     )
     def post(self, request: Request) -> Response:
         serializer = ContactInputSerializer(data=request.data)
@@ -98,15 +157,31 @@ class ContactListView(ContactBase):
 
 
 class ContactDetailView(ContactBase):
-    @extend_schema(operation_id="contacts_retrieve", tags=["contacts"])
+    @extend_schema(
+        operation_id="contacts_retrieve",
+        tags=["contacts"],
+        summary="Get a contact",
+        description="One contact by id. Another tenant's contact is not found (404).",
+        responses={
+            200: OpenApiResponse(
+                ContactSerializer,
+                description="The contact.",
+                examples=[OpenApiExample("A contact", value=CONTACT_EXAMPLE)],
+            )
+        },
+    )
     def get(self, request: Request, contact_id: str) -> Response:
         return Response(ContactSerializer(self.get_object_or_404(contact_id)).data)
 
     @extend_schema(
         operation_id="contacts_update",
         tags=["contacts"],
+        summary="Update a contact",
+        description='Changes the fields given and leaves the others; null or "" clears an '
+        "optional field. An empty object changes nothing.",
         request=ContactInputSerializer(partial=True),
-        responses={200: ContactSerializer},
+        responses={200: OpenApiResponse(ContactSerializer, description="The updated contact.")},
+        examples=UPDATE_EXAMPLES,
     )
     def patch(self, request: Request, contact_id: str) -> Response:
         contact = self.get_object_or_404(contact_id)
@@ -116,7 +191,14 @@ class ContactDetailView(ContactBase):
         contact = contact_update(contact=contact, data=data)
         return Response(ContactSerializer(contact).data)
 
-    @extend_schema(operation_id="contacts_destroy", tags=["contacts"], responses={204: None})
+    @extend_schema(
+        operation_id="contacts_destroy",
+        tags=["contacts"],
+        summary="Delete a contact",
+        description="Deletes a contact that has no jobs. A contact with jobs is refused with "
+        "409 CONFLICT, and nothing is removed: delete or move its jobs first.",
+        responses={204: OpenApiResponse(None, description="Deleted; no body.")},
+    )
     def delete(self, request: Request, contact_id: str) -> Response:
         contact_delete(contact=self.get_object_or_404(contact_id))
         return Response(status=status.HTTP_204_NO_CONTENT)

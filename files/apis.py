@@ -10,6 +10,7 @@ from django.conf import settings
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
+    OpenApiExample,
     OpenApiParameter,
     OpenApiRequest,
     OpenApiResponse,
@@ -109,6 +110,25 @@ class JobFileUploadSerializer(InputSerializer):
     )
 
 
+FILE_EXAMPLE = {
+    "id": "file_prod001",
+    "name": "production_document.pdf",
+    "kind": "document",
+    "content_type": "application/pdf",
+    "size": 2457600,
+    "sha256": "48b01ff24a4c5dc84392fb73b1685920ca9c8667d71942c9deb8db72d349dd4e",
+    "signed_url": "https://api.example.com/v1/jobs/job_prod_test/files/file_prod001/download"
+    "?expires=1795738949&client=pt_7qH0NJex&signature=95c1fe05862a3d9df5d7ce45e1d1d868d187f6"
+    "2d6569a1fddb6520b4fac081b4",
+    "expires_at": "2026-11-27T00:22:29.000Z",
+    "created_at": "2026-11-26T23:51:45.704Z",
+}
+SIGNED_URL_TEXT = (
+    "Each file carries a `signed_url`, good for at most 15 minutes (`expires_at`) and bound "
+    "to the token that listed it: fetch it with no `Authorization` header."
+)
+
+
 class FileBase(APIPolicyMixin, TenantAPIView):
     """Files routes: a no-store policy on every response, errors included."""
 
@@ -147,7 +167,18 @@ class JobFileListView(FileBase):
     parser_classes = [parsers.MultiPartParser]
 
     @extend_schema(
-        operation_id="job_files_list", tags=["files"], responses=JobFileSerializer(many=True)
+        operation_id="job_files_list",
+        tags=["files"],
+        summary="List a job's files",
+        description="The files attached to one of the tenant's jobs, newest first. "
+        f"{SIGNED_URL_TEXT} Pages take `limit` and `offset` or `cursor`.",
+        responses={
+            200: OpenApiResponse(
+                JobFileSerializer(many=True),
+                description="A page of the job's files, each with a fresh signed link.",
+                examples=[OpenApiExample("A page", value=FILE_EXAMPLE)],
+            )
+        },
     )
     def get(self, request: Request, job_id: str) -> Response:
         if not _fullmatch(JOB_ID_PATTERN, job_id):
@@ -170,12 +201,31 @@ class JobFileListView(FileBase):
                 encoding={"file": {"contentType": ", ".join(ACCEPTED)}},
             )
         },
-        responses={201: JobFileSerializer},
-        description="Upload a file (multipart field `file`, optional `name`). Size is limited "
-        "(413 PAYLOAD_TOO_LARGE) and the content type must be one of the accepted types "
-        f"({', '.join(ACCEPTED)}; otherwise 415 UNSUPPORTED_MEDIA_TYPE). A part sent as "
-        "`application/octet-stream` is typed by its file name. The bytes must match the type "
-        "(400 VALIDATION_ERROR).",
+        responses={
+            201: OpenApiResponse(
+                JobFileSerializer,
+                description="The stored file, with its checksum and a signed download link.",
+                examples=[OpenApiExample("The uploaded file", value=FILE_EXAMPLE)],
+            )
+        },
+        examples=[
+            OpenApiExample(
+                "A PDF with a display name",
+                value={"file": "%PDF-1.4\n%%EOF\n", "name": "Site report.pdf"},
+                request_only=True,
+                media_type="multipart/form-data",
+            )
+        ],
+        summary="Upload a file to a job",
+        description="Send `multipart/form-data` with the file in the field `file` and, "
+        "optionally, a display `name` (blank or absent: the uploaded file's name). The size "
+        f"limit is {size_text(settings.FILE_UPLOAD_MAX_BYTES)} on this server "
+        "(`FILE_UPLOAD_MAX_BYTES`; over it, 413 PAYLOAD_TOO_LARGE). Accepted types: "
+        f"{', '.join(f'`{t}`' for t in ACCEPTED)}; any other is 415 UNSUPPORTED_MEDIA_TYPE. "
+        "A part sent as `application/octet-stream` is typed by its file name, and the bytes "
+        "must match the type (400 VALIDATION_ERROR otherwise). A JSON body is refused with "
+        "415 and a hint to use multipart. Example: `curl -F file=@photo.jpg -F name=Before "
+        "-H 'Authorization: Bearer pt_…' …/v1/jobs/job_prod_test/files`.",
     )
     def post(self, request: Request, job_id: str) -> Response:
         job = self.get_job(job_id)
@@ -208,12 +258,32 @@ class JobFileDetailView(FileBase):
         job = self.get_job(job_id)
         return self.get_object_or_404(file_id, self.get_queryset().filter(job=job))  # type: ignore[no-any-return]
 
-    @extend_schema(operation_id="job_files_retrieve", tags=["files"])
+    @extend_schema(
+        operation_id="job_files_retrieve",
+        tags=["files"],
+        summary="Get a file's details",
+        description=f"One file of one of the tenant's jobs, with a fresh signed link. "
+        f"{SIGNED_URL_TEXT}",
+        responses={
+            200: OpenApiResponse(
+                JobFileSerializer,
+                description="The file's details.",
+                examples=[OpenApiExample("A file", value=FILE_EXAMPLE)],
+            )
+        },
+    )
     def get(self, request: Request, job_id: str, file_id: str) -> Response:
         job_file = self.get_file(job_id, file_id)
         return Response(JobFileSerializer(job_file, context=self.serializer_context()).data)
 
-    @extend_schema(operation_id="job_files_destroy", tags=["files"], responses={204: None})
+    @extend_schema(
+        operation_id="job_files_destroy",
+        tags=["files"],
+        summary="Delete a file",
+        description="Deletes the file; its stored bytes are removed once the deletion has "
+        "committed, and signed links to it stop working.",
+        responses={204: OpenApiResponse(None, description="Deleted; no body.")},
+    )
     def delete(self, request: Request, job_id: str, file_id: str) -> Response:
         file_delete(job_file=self.get_file(job_id, file_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -233,12 +303,28 @@ class JobFileDownloadView(APIPolicyMixin, APIView):
         operation_id="job_files_download",
         tags=["files"],
         auth=[],
+        summary="Download a file by its signed link",
+        description="The `signed_url` of a file, as the list or detail gave it: no bearer "
+        "token. The response is the file's bytes as an attachment, with its stored content "
+        "type. A link that was altered is 403 PERMISSION_DENIED; one past `expires` is 403 "
+        "SIGNED_URL_EXPIRED (list the job's files for a fresh one).",
         parameters=[
-            OpenApiParameter("expires", int, required=True),
-            OpenApiParameter("client", str, required=True),
-            OpenApiParameter("signature", str, required=True),
+            OpenApiParameter(
+                "expires", int, required=True, description="Unix time the link expires at."
+            ),
+            OpenApiParameter(
+                "client", str, required=True, description="The token prefix it was issued to."
+            ),
+            OpenApiParameter(
+                "signature", str, required=True, description="HMAC-SHA256 of the link, hex."
+            ),
         ],
-        responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY)},
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(
+                OpenApiTypes.BINARY,
+                description="The file's bytes (Content-Disposition: attachment).",
+            )
+        },
     )
     def get(self, request: Request, job_id: str, file_id: str) -> Any:
         params = request.query_params

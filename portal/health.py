@@ -14,7 +14,12 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -145,7 +150,71 @@ class HealthView(APIPolicyMixin, APIView):
     @extend_schema(
         operation_id="health",
         tags=["health"],
-        responses={200: HealthSerializer, 503: OpenApiResponse(HealthSerializer)},
+        summary="Service health",
+        description="For load balancers, probes and monitors: no token needed (one that does "
+        "not resolve is ignored). `healthy`: everything works. `degraded`: the API serves but "
+        "a breaker is open (file storage or the shared cache), listed in `circuitBreakers`. "
+        "`unhealthy` (503): the database cannot be reached. The database is probed at most "
+        "once a second per worker.",
+        responses={
+            200: OpenApiResponse(
+                HealthSerializer,
+                description="Healthy or degraded.",
+                examples=[
+                    OpenApiExample(
+                        "Healthy",
+                        value={
+                            "status": "healthy",
+                            "timestamp": "2026-11-27T00:07:29.480Z",
+                            "version": "1.0.0",
+                            "traceId": "b1f5ea063f8d4745aa1064a1ffc634c8",
+                            "circuitBreakers": {},
+                        },
+                    ),
+                    OpenApiExample(
+                        "Degraded: file storage failing",
+                        value={
+                            "status": "degraded",
+                            "timestamp": "2026-11-27T00:07:29.480Z",
+                            "version": "1.0.0",
+                            "traceId": "b1f5ea063f8d4745aa1064a1ffc634c8",
+                            "circuitBreakers": {
+                                "storage": {
+                                    "state": "open",
+                                    "failures": 5,
+                                    "openedAt": "2026-11-27T00:07:02.113Z",
+                                    "retryAt": "2026-11-27T00:07:32.113Z",
+                                }
+                            },
+                        },
+                    ),
+                ],
+            ),
+            503: OpenApiResponse(
+                HealthSerializer,
+                description="Unhealthy: the database cannot be reached.",
+                examples=[
+                    OpenApiExample(
+                        "Database down",
+                        value={
+                            "status": "unhealthy",
+                            "timestamp": "2026-11-27T00:07:29.480Z",
+                            "version": "1.0.0",
+                            "traceId": "b1f5ea063f8d4745aa1064a1ffc634c8",
+                            "circuitBreakers": {
+                                "database": {
+                                    "state": "open",
+                                    "failures": 5,
+                                    "openedAt": "2026-11-27T00:07:14.020Z",
+                                    "retryAt": "2026-11-27T00:07:44.020Z",
+                                }
+                            },
+                            "checks": {"database": "unreachable"},
+                        },
+                    )
+                ],
+            ),
+        },
         auth=[],
     )
     def get(self, request: Request) -> Response:

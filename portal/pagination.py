@@ -216,17 +216,24 @@ class EnvelopePagination(BasePagination):
             "properties": {
                 "data": schema,
                 "total": {"type": "integer", "minimum": 0, "example": 1247},
-                "limit": {"type": "integer", "minimum": 1, "maximum": self.max_limit},
+                "limit": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": self.max_limit,
+                    "example": self.default_limit,
+                },
                 "offset": {
                     "type": "integer",
                     "minimum": 0,
                     "nullable": True,
+                    "example": 0,
                     "description": "The offset of this page; null when it was fetched by cursor.",
                 },
-                "has_more": {"type": "boolean"},
+                "has_more": {"type": "boolean", "example": True},
                 "next_cursor": {
                     "type": "string",
                     "nullable": True,
+                    "example": "eyJwIjoiL3YxL2NvbnRhY3RzIn0:1xWjUv:XhU5TmHdJYT0E96gCRt78dalL1K",
                     "description": "Pass as `cursor` for the page after this one (opaque, "
                     "signed); null on the last page.",
                 },
