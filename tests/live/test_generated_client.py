@@ -176,7 +176,7 @@ def test_a_generated_client_drives_every_operation(sdk: ModuleType, server: Live
 
     generated = {
         path.stem
-        for path in (Path(sdk.__file__).parent / "api").rglob("*.py")
+        for path in (Path(str(sdk.__file__)).parent / "api").rglob("*.py")
         if path.stem != "__init__"
     }
     assert len(generated) == 16

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 import yaml
 from django.core.management import call_command
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
