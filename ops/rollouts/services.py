@@ -33,6 +33,7 @@ from ops.rollouts import lanes
 from ops.rollouts.drivers import DriverError, driver_for, run_command
 from ops.rollouts.notify import notify
 from ops.rollouts.validators import validate_image, validate_version
+from portal.timefmt import rfc3339
 
 S = Rollout.State
 logger = logging.getLogger("portal.rollouts")
@@ -178,7 +179,7 @@ def _begin(
         "reason": reason,
         "public_note": public_note,
         "before": _snapshot(rollout),
-        "at": timezone.now().isoformat(),
+        "at": rfc3339(timezone.now()),
     }
     rollout.intent = intent
     rollout.save(update_fields=["intent"])

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from portal.models import Tenant
 from portal.services import token_create
+from portal.timefmt import rfc3339
 
 
 class Command(BaseCommand):
@@ -41,7 +42,7 @@ class Command(BaseCommand):
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
-        expiry = token.expires_at.isoformat() if token.expires_at else "never"
+        expiry = rfc3339(token.expires_at) if token.expires_at else "never"
         self.stdout.write(
             f"Token {token.name} ({token.prefix}) for {tenant.slug}, expires {expiry}"
         )
