@@ -24,7 +24,7 @@ from portal.drf import (
     RegexField,
     StrictOrderingFilter,
 )
-from portal.pagination import EnvelopePagination
+from portal.pagination import EnvelopePagination, as_rows
 from portal.tenancy import TenantAPIView
 
 # 3 to 31 characters after an optional +, no space at either end (spaces would be trimmed).
@@ -131,7 +131,7 @@ class ContactListView(ContactBase):
     )
     def get(self, request: Request) -> Response:
         queryset = self.filter_queryset(self.get_queryset())
-        page = self.paginate_queryset(queryset)
+        page = self.paginate_queryset(as_rows(queryset, ContactSerializer().value_sources()))
         return self.get_paginated_response(ContactSerializer(page, many=True).data)
 
     @extend_schema(

@@ -22,7 +22,7 @@ from portal.drf import (
     ModelSerializer,
     StrictOrderingFilter,
 )
-from portal.pagination import EnvelopePagination
+from portal.pagination import EnvelopePagination, as_rows
 from portal.tenancy import TenantAPIView, TenantRelatedField
 
 
@@ -97,7 +97,8 @@ class JobListView(JobBase):
         },
     )
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(as_rows(queryset, JobSerializer().value_sources()))
         return self.get_paginated_response(JobSerializer(page, many=True).data)
 
     @extend_schema(

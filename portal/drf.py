@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import operator
 import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -278,7 +277,8 @@ PLAIN_FIELDS = (
     serializers.DateTimeField,
     serializers.ReadOnlyField,
 )
-ReadPlan = list[tuple[str, Callable[[Any], Any], Callable[[Any], Any]]]
+# (output name, model attribute, the field's to_representation)
+ReadPlan = list[tuple[str, str, Callable[[Any], Any]]]
 
 
 class ModelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -289,7 +289,10 @@ class ModelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     rendered by its value alone, the plan — (name, attribute getter, the field's own
     to_representation) — is built once per class and each row is one dict comprehension: the
     same output, through the same field methods, without the walk. Anything else (method
-    fields, nested or related serializers, dotted sources) keeps DRF's path."""
+    fields, nested or related serializers, dotted sources) keeps DRF's path.
+
+    Such a serializer also renders plain rows (`QuerySet.values()`): a list can skip building
+    a model instance per row (`portal.pagination.as_rows`)."""
 
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
@@ -306,18 +309,27 @@ class ModelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
                 if not simple or field.source == "*" or plan is None:
                     plan = None
                     break
-                getter = operator.attrgetter(str(field.source))
-                plan.append((str(field.field_name), getter, field.to_representation))
+                plan.append((str(field.field_name), str(field.source), field.to_representation))
             ModelSerializer._read_plans[cls] = plan
         return ModelSerializer._read_plans[cls]
+
+    def value_sources(self) -> list[str] | None:
+        """The model attributes this serializer reads, when it can render `values()` rows."""
+        plan = self._read_plan()
+        return None if plan is None else [source for _, source, _ in plan]
 
     def to_representation(self, instance: Any) -> Any:
         plan = self._read_plan()
         if plan is None:
             return super().to_representation(instance)
+        if isinstance(instance, dict):
+            return {
+                name: None if (value := instance[source]) is None else render(value)
+                for name, source, render in plan
+            }
         return {
-            name: None if (value := get(instance)) is None else render(value)
-            for name, get, render in plan
+            name: None if (value := getattr(instance, source)) is None else render(value)
+            for name, source, render in plan
         }
 
 

@@ -54,6 +54,20 @@ def order_terms(queryset: QuerySet[Any]) -> list[tuple[str, bool]]:
     return terms
 
 
+def as_rows(queryset: QuerySet[Any], sources: list[str] | None) -> QuerySet[Any]:
+    """The page as plain rows (`values()`) when the serializer renders from values alone
+    (`portal.drf.ModelSerializer.value_sources`): the same columns and order, without a model
+    instance per row. The ordering's columns come too, for the next page's cursor."""
+    if sources is None:
+        return queryset
+    names = list(dict.fromkeys([*sources, *(name for name, _ in order_terms(queryset))]))
+    return queryset.values(*names)
+
+
+def _value(row: Any, name: str) -> Any:
+    return row[name] if isinstance(row, dict) else getattr(row, name)
+
+
 def _after(model: type[Model], terms: list[tuple[str, bool]], values: list[Any]) -> Q:
     """Rows strictly after `values` in this order (nulls last): the keyset condition."""
     condition = Q(pk__in=[])
@@ -165,7 +179,7 @@ class EnvelopePagination(BasePagination):
         self.next_cursor = None
         if more and page:
             last = page[-1]
-            values = [getattr(last, name) for name, _ in terms]
+            values = [_value(last, name) for name, _ in terms]
             self.next_cursor = signing.dumps(
                 {"p": request.path, "o": ordering, "k": [_dump(v) for v in values]},
                 salt=CURSOR_SALT,
