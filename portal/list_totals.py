@@ -36,15 +36,19 @@ def cached_count(
     ttl = settings.LIST_COUNT_CACHE_SECONDS
     if not ttl:
         return queryset.count()
-    cache = caches["shared"]
-    generation = cache.get(_generation_key(queryset.model, tenant_id), 0)
+    cache: FailoverCache = caches["shared"]  # type: ignore[assignment]
     filters = sorted((k, v) for k, values in params.items() if k not in PAGE_PARAMS for v in values)
     digest = hashlib.sha256(repr((path, filters)).encode()).hexdigest()[:32]
-    key = f"count:{queryset.model._meta.label_lower}:{tenant_id}:{generation}:{digest}"
-    total = cache.get(key)
+    label = queryset.model._meta.label_lower
+
+    def key(generation: Any) -> str:
+        return f"count:{label}:{tenant_id}:{generation}:{digest}"
+
+    # The tenant's generation of this model and the total kept under it: one round trip.
+    generation, total = cache.get_generational(_generation_key(queryset.model, tenant_id), key)
     if total is None:
         total = queryset.count()
-        cache.set(key, total, ttl)
+        cache.set(key(generation), total, ttl)
     return int(total)
 
 
