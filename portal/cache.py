@@ -30,10 +30,18 @@ return {generation or false, value or false}
 """
 
 
+# A fixed-window counter: one more, with the window's expiry set when the window opens.
+INCR_WINDOW = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+
+
 class FailoverCache(BaseCache):
     def __init__(self, location: str, params: dict[str, Any]) -> None:
         super().__init__(params)
-        self._scripts: dict[int, Any] = {}
+        self._scripts: dict[tuple[int, str], Any] = {}
         self._primary_alias: str = params.get("OPTIONS", {}).get("PRIMARY", "default")
         self._fallback = LocMemCache(f"portal-failover-{location}", {"TIMEOUT": None})
 
@@ -76,6 +84,43 @@ class FailoverCache(BaseCache):
             except ValueError:
                 self.set(key, 1, None)
 
+    def incr_window(self, key: str, timeout: int) -> int:
+        """Counts one more under `key`, which expires `timeout` seconds after its first count;
+        returns the count. On Redis one round trip (a Lua script); elsewhere add, then incr."""
+        primary = caches[self._primary_alias]
+        if hasattr(getattr(primary, "client", None), "get_client"):
+            try:
+                return int(breakers.cache.call(self._redis_incr_window, primary, key, timeout))
+            except CircuitBreakerError:
+                pass
+            except CACHE_ERRORS as exc:
+                logger.warning("Shared cache failed (%s); using the process-local fallback", exc)
+            return self._local_incr_window(self._fallback, key, timeout)
+        return self._local_incr_window(self, key, timeout)
+
+    @staticmethod
+    def _local_incr_window(cache: BaseCache, key: str, timeout: int) -> int:
+        if cache.add(key, 1, timeout):
+            return 1
+        try:
+            return int(cache.incr(key))
+        except ValueError:  # expired between the two calls: a new window
+            cache.set(key, 1, timeout)
+            return 1
+
+    def _redis_incr_window(self, primary: Any, key: str, timeout: int) -> Any:
+        client = primary.client
+        script = self._script(client, INCR_WINDOW, write=True)
+        return script(keys=[str(client.make_key(key))], args=[timeout])
+
+    def _script(self, client: Any, source: str, *, write: bool) -> Any:
+        """A registered script (EVALSHA, loaded on first use) on this Redis connection."""
+        redis = client.get_client(write=write)
+        script = self._scripts.get((id(redis), source))
+        if script is None:
+            script = self._scripts[(id(redis), source)] = redis.register_script(source)
+        return script
+
     def get_generational(self, generation_key: str, value_key: Callable[[int], str]) -> Any:
         """The generation counted under `generation_key` (0 when unset) and the value kept
         under `value_key(generation)`, as (generation, value or None). On Redis it is one
@@ -99,13 +144,9 @@ class FailoverCache(BaseCache):
         client = primary.client
         marker = "\x00generation\x00"
         prefix, _, suffix = str(client.make_key(value_key(marker))).partition(marker)  # type: ignore[arg-type]
-        redis = client.get_client(write=False)
-        script = self._scripts.get(id(redis))
-        if script is None:
-            script = self._scripts[id(redis)] = redis.register_script(GET_GENERATIONAL)
-        generation, value = script(
-            keys=[str(client.make_key(generation_key))], args=[prefix, suffix]
-        )
+        keys = [str(client.make_key(generation_key))]
+        script = self._script(client, GET_GENERATIONAL, write=False)
+        generation, value = script(keys=keys, args=[prefix, suffix])
         return (
             int(generation) if generation is not None else 0,
             None if value is None else client.decode(value),

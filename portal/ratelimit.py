@@ -1,4 +1,5 @@
-"""Rate limits: counted by django-ratelimit in the `shared` cache, one place for every view.
+"""Rate limits: django-ratelimit's windows and keys, counted in the `shared` cache, one place
+for every view.
 
 Groups: `files` for /v1/jobs/{jobId}/files… and `default` for every other /v1/ route. Callers
 are keyed by token (per token, not per tenant), or by client address when anonymous. Windows
@@ -11,14 +12,15 @@ from __future__ import annotations
 import ipaddress
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
+from django.core.cache import caches
 from django.http import HttpRequest, HttpResponseBase
-from django_ratelimit.core import get_usage
+from django_ratelimit import core as ratelimit_core
 
 from portal import request_context
 from portal.auth import TenantPrincipal
+from portal.cache import FailoverCache
 from portal.errors import DomainError
 
 GROUP_LABELS = {"default": "API", "files": "Files endpoint"}
@@ -86,24 +88,29 @@ def group_rate(group: str, request: HttpRequest) -> str:
 
 
 def consume(request: HttpRequest, group: str) -> Usage | None:
-    """Counts one request against the caller's window; returns the usage after it."""
-    usage = get_usage(
-        request, group=f"portal:{group}", key=caller_key, rate=group_rate_for(group), increment=True
-    )
-    if usage is None:
+    """Counts one request against the caller's window; returns the usage after it.
+
+    The window and the counter's key are django-ratelimit's (its fixed, per-key staggered
+    windows, so counts agree with any other django-ratelimit user of the same cache); the
+    count itself is one atomic increment-with-expiry (`FailoverCache.incr_window`: one Redis
+    round trip, where django-ratelimit's `get_usage` takes two: add, then incr)."""
+    if not getattr(settings, "RATELIMIT_ENABLE", True):
         return None
+    rate = group_rate(group, request)
+    limit, period = ratelimit_core._split_rate(rate)
+    value = caller_key(group, request)
+    window = ratelimit_core._get_window(value, period)
+    key = ratelimit_core._make_cache_key(f"portal:{group}", window, rate, value, ratelimit_core.ALL)
+    shared: FailoverCache = caches[settings.RATELIMIT_USE_CACHE]  # type: ignore[assignment]
+    count = shared.incr_window(key, period + ratelimit_core.EXPIRATION_FUDGE)
     return Usage(
         group=group,
-        limit=int(usage["limit"]),
-        count=int(usage["count"]),
+        limit=int(limit),
+        count=count,
         # A window that ends this very second is reported as ending in the next one, so the
         # reset is always in the future.
-        reset=int(time.time()) + max(1, int(usage["time_left"])),
+        reset=int(time.time()) + max(1, window - int(time.time())),
     )
-
-
-def group_rate_for(group: str) -> Any:
-    return lambda _group, request: group_rate(group, request)
 
 
 def enforce(request: HttpRequest, group: str) -> Usage | None:
