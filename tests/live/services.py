@@ -11,7 +11,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,17 +142,16 @@ class PostgresServer:
 
 
 @contextmanager
-def postgres_server() -> Iterator[PostgresServer]:
-    _pg_bin("initdb")
-    tmp = Path(tempfile.mkdtemp(prefix="portal-pg-"))
+def _cluster(prefix: str, create: Callable[[Path], list[str]]) -> Iterator[PostgresServer]:
+    """A PostgreSQL data directory made by `create(data)` (as the postgres user), served on
+    a free port until the block ends, then removed."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
     try:
         if os.geteuid() == 0:
             shutil.chown(tmp, "postgres", "postgres")
         data = tmp / "data"
         subprocess.run(
-            _as_postgres(
-                [_pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync"]
-            ),
+            _as_postgres(create(data)),
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -169,32 +168,26 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 
 @contextmanager
+def postgres_server() -> Iterator[PostgresServer]:
+    initdb = _pg_bin("initdb")
+    with _cluster(
+        "portal-pg-",
+        lambda data: [initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync"],
+    ) as server:
+        yield server
+
+
+@contextmanager
 def postgres_replica(primary: PostgresServer) -> Iterator[PostgresServer]:
     """A hot standby of `primary` by streaming replication (pg_basebackup -R), as a managed
     read replica is: read-only, a little behind, its replay pausable for a test."""
-    tmp = Path(tempfile.mkdtemp(prefix="portal-pg-replica-"))
-    try:
-        if os.geteuid() == 0:
-            shutil.chown(tmp, "postgres", "postgres")
-        data = tmp / "data"
-        subprocess.run(
-            _as_postgres(
-                [
-                    _pg_bin("pg_basebackup"),
-                    *("-D", str(data), "-h", "127.0.0.1", "-p", str(primary.port)),
-                    *("-U", "postgres", "-R", "-X", "stream", "--no-sync"),
-                ]
-            ),
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        server = PostgresServer(port=free_port(), data=data)
-        server.start()
-        try:
-            yield server
-        finally:
-            with contextlib.suppress(subprocess.CalledProcessError, RuntimeError):
-                server.stop()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    basebackup = _pg_bin("pg_basebackup")
+    with _cluster(
+        "portal-pg-replica-",
+        lambda data: [
+            basebackup,
+            *("-D", str(data), "-h", "127.0.0.1", "-p", str(primary.port)),
+            *("-U", "postgres", "-R", "-X", "stream", "--no-sync"),
+        ],
+    ) as server:
+        yield server

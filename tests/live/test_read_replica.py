@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -45,6 +46,17 @@ def _wait_caught_up(primary: PostgresServer, replica: PostgresServer) -> None:
     raise AssertionError("the replica never caught up")
 
 
+@contextmanager
+def replay_paused(primary: PostgresServer, replica: PostgresServer) -> Iterator[None]:
+    """The standby caught up, then frozen: a write made meanwhile exists on the primary only."""
+    _wait_caught_up(primary, replica)
+    _sql(replica, "SELECT pg_wal_replay_pause()")
+    try:
+        yield
+    finally:
+        _sql(replica, "SELECT pg_wal_replay_resume()")
+
+
 @pytest.fixture(scope="module")
 def stack() -> Iterator[tuple[LiveServer, PostgresServer, PostgresServer]]:
     with (
@@ -77,9 +89,7 @@ def test_reads_come_from_the_replica_and_a_tenant_reads_its_own_writes(
 ) -> None:
     server, primary, replica = stack
     headers = {"Authorization": f"Bearer {server.token}"}
-    _wait_caught_up(primary, replica)
-    _sql(replica, "SELECT pg_wal_replay_pause()")
-    try:
+    with replay_paused(primary, replica):
         created = requests.post(
             f"{server.url}/v1/contacts",
             json={"name": "Written while replay is paused"},
@@ -99,8 +109,6 @@ def test_reads_come_from_the_replica_and_a_tenant_reads_its_own_writes(
         # Once the pin lapses, reads go to the replica, which has not replayed the write yet.
         time.sleep(PIN_SECONDS + 0.5)
         assert "Written while replay is paused" not in _names(server, headers)
-    finally:
-        _sql(replica, "SELECT pg_wal_replay_resume()")
     _wait_caught_up(primary, replica)
     assert "Written while replay is paused" in _names(server, headers)
 
@@ -110,9 +118,7 @@ def test_writes_and_tokens_stay_on_the_primary(
 ) -> None:
     server, primary, replica = stack
     headers = {"Authorization": f"Bearer {server.token}"}
-    _wait_caught_up(primary, replica)
-    _sql(replica, "SELECT pg_wal_replay_pause()")
-    try:
+    with replay_paused(primary, replica):
         # A token created on the primary works before the replica has it: authentication
         # never reads the replica.
         fresh = subprocess.run(
@@ -137,8 +143,6 @@ def test_writes_and_tokens_stay_on_the_primary(
         assert job.status_code == 201, job.text
         query = "SELECT count(*) FROM jobs_job WHERE title = 'On the primary'"
         assert (_sql(primary, query), _sql(replica, query)) == (1, 0)
-    finally:
-        _sql(replica, "SELECT pg_wal_replay_resume()")
 
 
 def test_a_replica_outage_costs_no_errors(

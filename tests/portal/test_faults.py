@@ -14,6 +14,18 @@ from tests.helpers import assert_problem
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def manage_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`manage.py check` in a fresh process: settings refuse bad configuration at start."""
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 @pytest.mark.django_db
 def test_fault_headers_do_nothing_unless_enabled(client: Client) -> None:
     response = client.get("/v1/health", HTTP_X_FAULT_STATUS="500")
@@ -41,14 +53,7 @@ def test_fault_injection_is_refused_in_production() -> None:
         "SECRET_KEY": "s" * 60,
         "FAULT_INJECTION": "true",
     }
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = manage_check(env)
     assert result.returncode != 0
     assert "FAULT_INJECTION must not be enabled in production" in result.stderr
 
@@ -77,13 +82,6 @@ def test_a_standing_error_share_fails_that_route_only(client: Client, token: str
 def test_a_bad_error_share_stops_the_server_with_a_message(value: str) -> None:
     env = {**os.environ, "FAULT_INJECTION": "true", "FAULT_ERRORS": value}
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = manage_check(env)
     assert result.returncode != 0
     assert "FAULT_ERRORS" in result.stderr
