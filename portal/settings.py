@@ -100,31 +100,33 @@ if FAULT_INJECTION:
         MIDDLEWARE.index("portal.request_context.RequestContextMiddleware") + 1,
         "portal.faults.FaultInjectionMiddleware",
     )
-# A standing slowdown of this instance, for rehearsals and judge tests: "ENDPOINT=FACTOR,..."
-# (e.g. "/v*/contacts=1.3": that route takes 30 % longer). Only with FAULT_INJECTION.
-FAULT_SLOWDOWN: dict[str, float] = {}
-for _item in env.get_list("FAULT_SLOWDOWN", "") if FAULT_INJECTION else []:
-    _endpoint, _, _factor = _item.partition("=")
-    try:
-        FAULT_SLOWDOWN[_endpoint.strip()] = float(_factor)
-    except ValueError:
-        raise ImproperlyConfigured(
-            f"FAULT_SLOWDOWN: {_item!r} is not ENDPOINT=FACTOR (e.g. /v*/contacts=1.3)"
-        ) from None
 
-# A standing failure rate of this instance, for `make canary BROKEN=1` and tests: "ENDPOINT=SHARE"
-# (e.g. "/v*/contacts=0.3": 30 % of that route's requests answer 500). Only with FAULT_INJECTION.
-FAULT_ERRORS: dict[str, float] = {}
-for _item in env.get_list("FAULT_ERRORS", "") if FAULT_INJECTION else []:
-    _endpoint, _, _share = _item.partition("=")
-    try:
-        FAULT_ERRORS[_endpoint.strip()] = float(_share)
-    except ValueError:
-        raise ImproperlyConfigured(
-            f"FAULT_ERRORS: {_item!r} is not ENDPOINT=SHARE (e.g. /v*/contacts=0.3)"
-        ) from None
-    if not 0 <= FAULT_ERRORS[_endpoint.strip()] <= 1:
-        raise ImproperlyConfigured(f"FAULT_ERRORS: the share in {_item!r} must be from 0 to 1")
+
+def _endpoint_numbers(name: str, unit: str, example: str, top: float | None) -> dict[str, float]:
+    """Parses "ENDPOINT=NUMBER,…" (only with FAULT_INJECTION); each number at least 0, at most
+    `top` when given."""
+    found: dict[str, float] = {}
+    for item in env.get_list(name, "") if FAULT_INJECTION else []:
+        endpoint, _, number = item.partition("=")
+        try:
+            value = float(number)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {item!r} is not ENDPOINT={unit} (e.g. {example})"
+            ) from None
+        if value < 0 or (top is not None and value > top):
+            limit = f"from 0 to {top:g}" if top is not None else "0 or more"
+            raise ImproperlyConfigured(f"{name}: the {unit.lower()} in {item!r} must be {limit}")
+        found[endpoint.strip()] = value
+    return found
+
+
+# A standing slowdown of this instance, for rehearsals and judge tests (e.g. "/v*/contacts=1.3":
+# that route takes 30 % longer).
+FAULT_SLOWDOWN = _endpoint_numbers("FAULT_SLOWDOWN", "FACTOR", "/v*/contacts=1.3", None)
+# A standing failure rate, for `make canary BROKEN=1` and tests (e.g. "/v*/contacts=0.3": 30 % of
+# that route's requests answer 500).
+FAULT_ERRORS = _endpoint_numbers("FAULT_ERRORS", "SHARE", "/v*/contacts=0.3", 1)
 
 ROOT_URLCONF = "portal.urls"
 # The staff console (/ops/) signs in through the admin's login page.
