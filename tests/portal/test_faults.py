@@ -78,10 +78,19 @@ def test_a_standing_error_share_fails_that_route_only(client: Client, token: str
         assert client.get("/v1/contacts", **auth).status_code == 200
 
 
-@pytest.mark.parametrize("value", ["/v*/contacts", "/v*/contacts=lots", "/v*/contacts=1.5"])
-def test_a_bad_error_share_stops_the_server_with_a_message(value: str) -> None:
-    env = {**os.environ, "FAULT_INJECTION": "true", "FAULT_ERRORS": value}
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("FAULT_ERRORS", "/v*/contacts"),
+        ("FAULT_ERRORS", "/v*/contacts=lots"),
+        ("FAULT_ERRORS", "/v*/contacts=1.5"),
+        ("FAULT_SLOWDOWN", "/v*/contacts=slow"),
+        ("FAULT_SLOWDOWN", "/v*/contacts=-2"),
+    ],
+)
+def test_a_bad_fault_setting_stops_the_server_with_a_message(name: str, value: str) -> None:
+    env = {**os.environ, "FAULT_INJECTION": "true", name: value}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     result = manage_check(env)
     assert result.returncode != 0
-    assert "FAULT_ERRORS" in result.stderr
+    assert f"{name}: " in result.stderr
