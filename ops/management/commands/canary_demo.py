@@ -433,7 +433,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"\nRolling out {canary.version} over {stable.version} on the '{PLAN}' plan: "
             f"{' → '.join(f'{w}%' for w, _ in PHASES)}, {PHASES[0][1]} s bakes; {outcome}.\n"
-            f"  Watch it:   http://{host}:{port}/ops/rollouts/{rollout_id}/ (log in with the "
+            f"  Watch it:   http://{host}:{port}/ops/rollouts/{rollout_id} (log in with the "
             "demo staff login above)\n"
             f"  From a shell: .venv/bin/python manage.py rollout status {rollout_id}\n"
         )
