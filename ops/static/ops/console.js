@@ -39,7 +39,8 @@ function startLiveRefresh(region) {
           }
           if (status) {
             status.textContent = active()
-              ? `Live: updated ${new Date().toLocaleTimeString()}`
+              // UTC, as every other time on the console (HH:MM:SS).
+              ? `Live: updated ${new Date().toISOString().slice(11, 19)} UTC`
               : "Finished: no longer refreshing.";
           }
         } else if (status) {
