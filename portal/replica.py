@@ -1,6 +1,6 @@
 """Tenant reads from a read replica, behind one setting (`DATABASE_REPLICA_URL`).
 
-With a replica configured, the API's safe requests (GET, HEAD) read tenant data — contacts,
+With a replica configured, the API's safe requests (GET, HEAD, OPTIONS) read tenant data — contacts,
 jobs, files — from the `replica` database; everything else stays on `default`: writes, tokens
 and tenants (a revoked token must fail at once, not after replication catches up), the admin,
 the ops app and the controller (they decide from the freshest state).
@@ -27,7 +27,7 @@ from portal import request_context
 ALIAS = "replica"
 # Tenant data; the API reads these and nothing else from the replica.
 REPLICA_APPS = frozenset({"contacts", "jobs", "files"})
-SAFE_METHODS = frozenset({"GET", "HEAD"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 _down_until = 0.0
 
