@@ -1,7 +1,7 @@
 """Tenant reads from a read replica, behind one setting (`DATABASE_REPLICA_URL`).
 
-With a replica configured, the API's safe requests (GET, HEAD, OPTIONS) read tenant data — contacts,
-jobs, files — from the `replica` database; everything else stays on `default`: writes, tokens
+With a replica configured, the API's safe requests (GET, HEAD, OPTIONS) read tenant data —
+contacts, jobs, files — from the `replica` database; everything else stays on `default`: writes, tokens
 and tenants (a revoked token must fail at once, not after replication catches up), the admin,
 the ops app and the controller (they decide from the freshest state).
 
