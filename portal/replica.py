@@ -1,9 +1,9 @@
 """Tenant reads from a read replica, behind one setting (`DATABASE_REPLICA_URL`).
 
 With a replica configured, the API's safe requests (GET, HEAD, OPTIONS) read tenant data —
-contacts, jobs, files — from the `replica` database; everything else stays on `default`: writes, tokens
-and tenants (a revoked token must fail at once, not after replication catches up), the admin,
-the ops app and the controller (they decide from the freshest state).
+contacts, jobs, files — from the `replica` database; everything else stays on `default`:
+writes, tokens and tenants (a revoked token must fail at once, not after replication catches
+up), the admin, the ops app and the controller (they decide from the freshest state).
 
 Read-your-writes: a write by a tenant pins that tenant's reads to the primary for
 `REPLICA_PIN_SECONDS` (shared cache, so every worker sees it), which covers replication lag
