@@ -92,6 +92,9 @@ def test_a_canary_30_percent_slower_on_one_endpoint_is_rolled_back_by_the_judge(
             run = controller(e2e)
             try:
                 wait_for_state(e2e, "rolled_back", 240)
+            except AssertionError:
+                print(e2e.manage("rollout", "report").stdout)  # the judge's evidence
+                raise
             finally:
                 run.kill()
         assert statuses.count(200) > 100
