@@ -407,7 +407,8 @@ class Command(BaseCommand):
                 children.append(process)
                 while process.poll() is None and not stopping.is_set():
                     stopping.wait(0.5)
-                children.remove(process) if process.poll() is not None else None
+                if process.poll() is not None:  # exited by itself: start the next one
+                    children.remove(process)
 
     def _manage(self, *args: str, env: dict[str, str]) -> str:
         result = subprocess.run(  # noqa: S603 - manage.py with this command's own arguments
