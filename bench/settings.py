@@ -4,6 +4,12 @@ plain Django views instead of DRF (bench/urls.py). Never used to serve users."""
 from __future__ import annotations
 
 from portal.settings import *  # noqa: F403
+from portal.settings import DATABASES as _DATABASES
 
 ROOT_URLCONF = "bench.urls"
 MIDDLEWARE = []
+# Django's own backend, with the project's connection settings (persistent, health-checked,
+# the same timeouts): not the API's (portal/postgresql), nor django-prometheus's metrics.
+_engine = str(_DATABASES["default"]["ENGINE"])
+_engine = _engine.replace("portal.postgresql", "django.db.backends.postgresql")
+_DATABASES["default"]["ENGINE"] = _engine.replace("django_prometheus.db.", "django.db.")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -17,6 +16,7 @@ from portal.drf import (
     APIPolicyMixin,
     CharField,
     EmailField,
+    FilterBackend,
     InputSerializer,
     ModelSerializer,
     OptionalEmailOutput,
@@ -107,7 +107,7 @@ class ContactBase(APIPolicyMixin, TenantAPIView):
 
 class ContactListView(ContactBase):
     query_params = EnvelopePagination.query_params
-    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
+    filter_backends = [FilterBackend, StrictOrderingFilter]
     filterset_class = ContactFilter
     ordering_fields = ["name", "email", "company", "created_at", "updated_at"]
     ordering = ["-created_at"]

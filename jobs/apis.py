@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -18,6 +17,7 @@ from portal.drf import (
     APIPolicyMixin,
     CharField,
     DateTimeField,
+    FilterBackend,
     InputSerializer,
     ModelSerializer,
     StrictOrderingFilter,
@@ -76,7 +76,7 @@ class JobBase(APIPolicyMixin, TenantAPIView):
 
 class JobListView(JobBase):
     query_params = EnvelopePagination.query_params
-    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
+    filter_backends = [FilterBackend, StrictOrderingFilter]
     filterset_class = JobFilter
     ordering_fields = ["created_at", "updated_at", "scheduled_for", "title", "status"]
     ordering = ["-created_at"]

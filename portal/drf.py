@@ -11,6 +11,7 @@ import django_filters
 from django.conf import settings
 from django.db import models
 from django.db.models import F, QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import exceptions, filters, parsers, renderers, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -277,8 +278,9 @@ PLAIN_FIELDS = (
     serializers.DateTimeField,
     serializers.ReadOnlyField,
 )
-# (output name, model attribute, the field's to_representation)
-ReadPlan = list[tuple[str, str, Callable[[Any], Any]]]
+# (output name, model attribute, the field's to_representation or None, the serializer's
+# method for a SerializerMethodField or None)
+ReadPlan = list[tuple[str, str, Callable[[Any], Any] | None, str | None]]
 
 
 class ModelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -286,13 +288,14 @@ class ModelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
     DRF renders each row by walking its bound fields (a deep copy of them per serializer,
     `get_attribute` and `to_representation` per field). When every field is a plain attribute
-    rendered by its value alone, the plan — (name, attribute getter, the field's own
-    to_representation) — is built once per class and each row is one dict comprehension: the
-    same output, through the same field methods, without the walk. Anything else (method
-    fields, nested or related serializers, dotted sources) keeps DRF's path.
+    rendered by its value alone, or a `SerializerMethodField`, the plan — (name, attribute,
+    the field's own to_representation, or the method's name) — is built once per class and
+    each row is one dict comprehension: the same output, through the same field methods and
+    the same serializer methods, without the walk. Anything else (nested or related
+    serializers, dotted sources) keeps DRF's path.
 
-    Such a serializer also renders plain rows (`QuerySet.values()`): a list can skip building
-    a model instance per row (`portal.pagination.as_rows`)."""
+    A serializer of plain fields only also renders plain rows (`QuerySet.values()`): a list
+    can skip building a model instance per row (`portal.pagination.as_rows`)."""
 
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
@@ -303,20 +306,27 @@ class ModelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     def _read_plan(self) -> ReadPlan | None:
         cls = type(self)
         if cls not in ModelSerializer._read_plans:
-            plan: ReadPlan | None = []
+            plan: ReadPlan = []
             for field in self._readable_fields:
-                simple = isinstance(field, PLAIN_FIELDS) and len(field.source_attrs) == 1
-                if not simple or field.source == "*" or plan is None:
-                    plan = None
+                name = str(field.field_name)
+                if isinstance(field, serializers.SerializerMethodField):
+                    plan.append((name, "*", None, str(field.method_name)))
+                elif isinstance(field, PLAIN_FIELDS) and len(field.source_attrs) == 1:
+                    plan.append((name, str(field.source), field.to_representation, None))
+                else:
+                    ModelSerializer._read_plans[cls] = None  # DRF's own path
                     break
-                plan.append((str(field.field_name), str(field.source), field.to_representation))
-            ModelSerializer._read_plans[cls] = plan
+            else:
+                ModelSerializer._read_plans[cls] = plan
         return ModelSerializer._read_plans[cls]
 
     def value_sources(self) -> list[str] | None:
-        """The model attributes this serializer reads, when it can render `values()` rows."""
+        """The model attributes this serializer reads, when it can render `values()` rows
+        (plain fields only: a method is given the model instance)."""
         plan = self._read_plan()
-        return None if plan is None else [source for _, source, _ in plan]
+        if plan is None or any(method for _, _, _, method in plan):
+            return None
+        return [source for _, source, _, _ in plan]
 
     def to_representation(self, instance: Any) -> Any:
         plan = self._read_plan()
@@ -324,12 +334,16 @@ class ModelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             return super().to_representation(instance)
         if isinstance(instance, dict):
             return {
-                name: None if (value := instance[source]) is None else render(value)
-                for name, source, render in plan
+                name: None if (value := instance[source]) is None else render(value)  # type: ignore[misc]
+                for name, source, render, _ in plan
             }
         return {
-            name: None if (value := getattr(instance, source)) is None else render(value)
-            for name, source, render in plan
+            name: getattr(self, method)(instance)
+            if method
+            else None
+            if (value := getattr(instance, source)) is None
+            else render(value)  # type: ignore[misc]
+            for name, source, render, method in plan
         }
 
 
@@ -360,6 +374,20 @@ class StrictFilterSet(django_filters.FilterSet):
                 self.form.add_error(name, "May not be empty; leave the parameter out instead.")
                 valid = False
         return valid
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter's backend, not run when the request names none of the filterset's
+    parameters: a filterset with no data filters nothing, and building its form costs more
+    than the rest of the query's construction."""
+
+    def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: Any) -> Any:
+        filterset = self.get_filterset_class(view, queryset)
+        if filterset is not None and not any(
+            name in request.query_params for name in filterset.base_filters
+        ):
+            return queryset
+        return super().filter_queryset(request, queryset, view)
 
 
 class StrictOrderingFilter(filters.OrderingFilter):

@@ -2,10 +2,10 @@
 
 Every operation is exercised with a real bearer token, with every check schemathesis has
 (its default: no 5xx, responses that match the schema, invalid requests refused and valid
-ones accepted; not `--checks all`, which would override the one check schemathesis.toml turns
-off for one operation) and with its stateful phase, which chains operations through the schema's links
-(create a contact, then read, patch and delete it). Uploads in positive cases carry bytes of
-the declared type (tests/fuzz/hooks.py).
+ones accepted; not `--checks all`, which would override the one check schemathesis.toml
+turns off for one operation) and with its stateful phase, which chains operations through
+the schema's links (create a contact, then read, patch and delete it). Uploads in positive
+cases carry bytes of the declared type (tests/fuzz/hooks.py).
 """
 
 from __future__ import annotations

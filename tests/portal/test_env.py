@@ -85,7 +85,7 @@ def test_postgres_gets_persistent_checked_connections_and_timeouts() -> None:
         REDIS_URL="redis://127.0.0.1:6379/0",
         APP_VERSION="2.0.0",
     )
-    assert config["engine"] == "django_prometheus.db.backends.postgresql"
+    assert config["engine"] == "portal.postgresql"
     assert config["health"] is True
     assert isinstance(config["age"], int)
     assert config["age"] > 0
