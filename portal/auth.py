@@ -51,13 +51,30 @@ def resolve_token(raw: str) -> ApiToken:
     """Returns the usable token for a raw bearer value, or raises AuthenticationFailed. Known
     tokens come from this process's token cache (portal/token_cache.py) while no token or
     tenant has changed anywhere; expiry is checked on every request."""
+    return _resolve(raw, None)
+
+
+def _resolve(raw: str, context: request_context.RequestContext | None) -> ApiToken:
     key_hash = hash_token(raw)
-    token: ApiToken | None = token_cache.cached(
-        key_hash,
-        lambda: ApiToken.objects.select_related("tenant").filter(key_hash=key_hash).first(),
+    window = context.ratelimit_window if context is not None else None
+    counted_in: list[str] = []
+
+    def counted_window(token: ApiToken) -> tuple[str, int] | None:
+        spec = window(token) if window is not None else None
+        if spec is not None:
+            counted_in.append(spec[0])
+        return spec
+
+    def load() -> ApiToken | None:
+        return ApiToken.objects.select_related("tenant").filter(key_hash=key_hash).first()
+
+    token, count = token_cache.cached_and_counted(
+        key_hash, load, counted_window if window is not None else None
     )
     if token is None or not token.is_usable():
         raise exceptions.AuthenticationFailed("The bearer token is invalid, revoked or expired")
+    if context is not None and count is not None and counted_in:
+        context.ratelimit_prepaid = (counted_in[-1], count)
     return token
 
 
@@ -73,7 +90,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         value = value.strip()
         if not value or " " in value or len(value) > 256:
             raise exceptions.AuthenticationFailed("Malformed bearer token")
-        token = resolve_token(value)
+        token = _resolve(value, request_context.current())
         touch_last_used(token)
         request_context.set_principal(tenant=token.tenant.slug, token_prefix=token.prefix)
         return TenantPrincipal(token), token

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import pybreaker
 from django.core.cache import caches
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 from django.core.cache.backends.locmem import LocMemCache
@@ -35,6 +36,17 @@ INCR_WINDOW = """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return count
+"""
+
+
+# A generation checked against the one a worker holds and, only when it still holds, a
+# fixed-window count (INCR_WINDOW's) taken in the same round trip (token cache + rate limit).
+CHECK_AND_COUNT = """
+local generation = redis.call('GET', KEYS[1]) or '0'
+if generation ~= ARGV[1] or #KEYS < 2 then return {generation, false} end
+local count = redis.call('INCR', KEYS[2])
+if count == 1 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
+return {generation, count}
 """
 
 
@@ -120,6 +132,47 @@ class FailoverCache(BaseCache):
         if script is None:
             script = self._scripts[(id(redis), source)] = redis.register_script(source)
         return script
+
+    def check_and_count(
+        self, generation_key: str, expected: int, window: tuple[str, int] | None
+    ) -> tuple[int, int | None] | None:
+        """The generation counted under `generation_key` and, when it is still `expected`, one
+        more count in `window` (a key and its expiry, as `incr_window`), as (generation, count
+        or None). None when the shared cache is not answering: a generation read from the
+        process-local fallback is not one every worker shares. On Redis it is one round
+        trip (a Lua script)."""
+        primary = caches[self._primary_alias]
+        if hasattr(getattr(primary, "client", None), "get_client"):
+            try:
+                generation, count = breakers.cache.call(
+                    self._redis_check_and_count, primary, generation_key, expected, window
+                )
+            except CircuitBreakerError:
+                return None
+            except CACHE_ERRORS as exc:
+                logger.warning("Shared cache failed (%s); using the process-local fallback", exc)
+                return None
+            return int(generation), None if count is None else int(count)
+        if breakers.cache.current_state != pybreaker.STATE_CLOSED:
+            return None
+        generation = int(self.get(generation_key, 0) or 0)
+        if breakers.cache.current_state != pybreaker.STATE_CLOSED:
+            return None  # the read just failed over
+        if generation != expected or window is None:
+            return generation, None
+        return generation, self.incr_window(*window)
+
+    def _redis_check_and_count(
+        self, primary: Any, generation_key: str, expected: int, window: tuple[str, int] | None
+    ) -> Any:
+        client = primary.client
+        keys = [str(client.make_key(generation_key))]
+        args: list[Any] = [str(expected)]
+        if window is not None:
+            keys.append(str(client.make_key(window[0])))
+            args.append(window[1])
+        script = self._script(client, CHECK_AND_COUNT, write=window is not None)
+        return script(keys=keys, args=args)
 
     def get_generational(self, generation_key: str, value_key: Callable[[int], str]) -> Any:
         """The generation counted under `generation_key` (0 when unset) and the value kept

@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from portal import ratelimit, replica, request_context
+from portal.auth import TenantPrincipal
 from portal.errors import DomainError, PayloadTooLargeError
 from portal.parsing import size_text
 from portal.timefmt import rfc3339
@@ -24,6 +25,8 @@ from portal.timefmt import rfc3339
 if TYPE_CHECKING:
     # Types only: rest_framework.views imports this module through api_settings.
     from rest_framework.views import APIView
+
+    from portal.models import ApiToken
 
 
 class JSONRenderer(renderers.JSONRenderer):
@@ -106,6 +109,16 @@ class APIPolicyMixin:
     query_params: ClassVar[frozenset[str]] = frozenset()
 
     def perform_authentication(self, request: Request) -> None:
+        context = request_context.current()
+        group = self.ratelimit_group
+        if context is not None and group:
+            # A token's count is taken in the round trip that checks the token (see
+            # portal.ratelimit.consume): the window it would be counted in.
+            def token_window(token: ApiToken) -> tuple[str, int] | None:
+                window = ratelimit.window(request._request, group, TenantPrincipal(token))
+                return None if window is None else (window.key, window.expiry)
+
+            context.ratelimit_window = token_window
         # Counted whether or not authentication succeeds: a failed token is keyed by address.
         try:
             super().perform_authentication(request)  # type: ignore[misc]

@@ -70,21 +70,45 @@ def _principal() -> TenantPrincipal | None:
     return context.principal if context is not None else None
 
 
-def caller_key(group: str, request: HttpRequest) -> str:
-    user = _principal()
+def caller_key(group: str, request: HttpRequest, principal: object = None) -> str:
+    user = principal if principal is not None else _principal()
     if isinstance(user, TenantPrincipal):
         return f"token:{user.token.pk}"
     return f"ip:{client_address(request)}"
 
 
-def group_rate(group: str, request: HttpRequest) -> str:
+def group_rate(group: str, request: HttpRequest, principal: object = None) -> str:
     """The tenant's override when an operator set one, else the configured default."""
-    user = _principal()
+    user = principal if principal is not None else _principal()
     if isinstance(user, TenantPrincipal):
         override = getattr(user.tenant, f"rate_limit_{group}", "")
         if override:
             return str(override)
     return str(settings.RATE_LIMITS[group])
+
+
+@dataclass(frozen=True)
+class Window:
+    """Where a caller's request is counted: django-ratelimit's cache key for the caller's
+    current fixed window (its windows are staggered per key), and when that window ends."""
+
+    key: str
+    expiry: int
+    limit: int
+    ends: int
+
+
+def window(request: HttpRequest, group: str, principal: object = None) -> Window | None:
+    """The caller's window (the principal given, else the request's), or None when rate
+    limiting is off."""
+    if not getattr(settings, "RATELIMIT_ENABLE", True):
+        return None
+    rate = group_rate(group, request, principal)
+    limit, period = ratelimit_core._split_rate(rate)
+    value = caller_key(group, request, principal)
+    ends = ratelimit_core._get_window(value, period)
+    key = ratelimit_core._make_cache_key(f"portal:{group}", ends, rate, value, ratelimit_core.ALL)
+    return Window(key, period + ratelimit_core.EXPIRATION_FUDGE, int(limit), int(ends))
 
 
 def consume(request: HttpRequest, group: str) -> Usage | None:
@@ -93,23 +117,29 @@ def consume(request: HttpRequest, group: str) -> Usage | None:
     The window and the counter's key are django-ratelimit's (its fixed, per-key staggered
     windows, so counts agree with any other django-ratelimit user of the same cache); the
     count itself is one atomic increment-with-expiry (`FailoverCache.incr_window`: one Redis
-    round trip, where django-ratelimit's `get_usage` takes two: add, then incr)."""
-    if not getattr(settings, "RATELIMIT_ENABLE", True):
+    round trip, where django-ratelimit's `get_usage` takes two: add, then incr). A token
+    caller's count is usually taken already, in the round trip that checked the token
+    (`portal.token_cache.cached_and_counted`), and is used when it is for this same window."""
+    current = window(request, group)
+    if current is None:
         return None
-    rate = group_rate(group, request)
-    limit, period = ratelimit_core._split_rate(rate)
-    value = caller_key(group, request)
-    window = ratelimit_core._get_window(value, period)
-    key = ratelimit_core._make_cache_key(f"portal:{group}", window, rate, value, ratelimit_core.ALL)
-    shared: FailoverCache = caches[settings.RATELIMIT_USE_CACHE]  # type: ignore[assignment]
-    count = shared.incr_window(key, period + ratelimit_core.EXPIRATION_FUDGE)
+    context = request_context.current()
+    prepaid = context.ratelimit_prepaid if context is not None else None
+    if prepaid is not None and prepaid[0] == current.key:
+        count = prepaid[1]
+    else:
+        shared: FailoverCache = caches[settings.RATELIMIT_USE_CACHE]  # type: ignore[assignment]
+        count = shared.incr_window(current.key, current.expiry)
+    if context is not None:
+        context.ratelimit_prepaid = None  # one count per request
+    now = int(time.time())
     return Usage(
         group=group,
-        limit=int(limit),
+        limit=current.limit,
         count=count,
         # A window that ends this very second is reported as ending in the next one, so the
         # reset is always in the future.
-        reset=int(time.time()) + max(1, window - int(time.time())),
+        reset=now + max(1, current.ends - now),
     )
 
 

@@ -18,6 +18,7 @@ from portal import metrics
 if TYPE_CHECKING:
     # Types only: both modules import this one.
     from portal.auth import TenantPrincipal
+    from portal.models import ApiToken
     from portal.ratelimit import Usage
 
 logger = logging.getLogger("portal.request")
@@ -40,6 +41,11 @@ class RequestContext:
     # Who authentication found (rate limits key on it), and this request's rate-limit usage.
     principal: TenantPrincipal | None = None
     ratelimit: Usage | None = None
+    # Set by the API view before authentication: the rate-limit window (key, expiry) a token
+    # is counted in, so checking the token and counting share one round trip to the shared
+    # cache; and the (key, count) taken that way, which the rate limiter then uses.
+    ratelimit_window: Callable[[ApiToken], tuple[str, int] | None] | None = None
+    ratelimit_prepaid: tuple[str, int] | None = None
     # Set when the request failed because the database is down; its breaker counts it.
     database_failed: bool = False
     # Whether this request's tenant reads may use the read replica, and whether one did.

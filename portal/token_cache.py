@@ -6,8 +6,10 @@ tokens. The generation is one integer in the shared cache (Redis in production):
 any token or tenant — a save, a delete, a queryset update (the admin's bulk revoke, a rotation)
 — bumps it after commit, and a worker uses a cached token only while the generation it was
 loaded under is still current. Checking costs one cache read per request instead of a database
-query. While the shared cache's breaker is not closed, a generation cannot be trusted (another
-worker's revocation may not have reached this one) and tokens are looked up in the database.
+query, and the API's rate limit takes its count in that same round trip
+(`cached_and_counted`). While the shared cache's breaker is not closed, a generation cannot be
+trusted (another worker's revocation may not have reached this one) and tokens are looked up
+in the database.
 Entries also expire after TOKEN_CACHE_SECONDS, a bound for changes made behind Django's back.
 """
 
@@ -45,20 +47,41 @@ def _generation() -> int | None:
 def cached(key: str, load: Callable[[], T | None]) -> T | None:
     """The value for `key`, from this process if still current, else `load()` (not kept when
     it returns None, so unknown tokens are always looked up)."""
+    return cached_and_counted(key, load, None)[0]
+
+
+def cached_and_counted(
+    key: str, load: Callable[[], T | None], window: Callable[[Any], tuple[str, int] | None] | None
+) -> tuple[T | None, int | None]:
+    """`cached(key, load)`, and, when the value is this process's and still current, one
+    count in the fixed window `window(value)` names (a key and its expiry), taken in the
+    same round trip as the generation check: (value, count), or (value, None) when
+    nothing was counted (the value was loaded, or the shared cache is not answering). The
+    count is taken only after the check passed, so a value that is no longer current is
+    never counted."""
     size = settings.TOKEN_CACHE_SIZE
-    generation = _generation() if size else None
-    if generation is None:
-        return load()
+    if not size:
+        return load(), None
     now = time.monotonic()
     with _lock:
         entry = _entries.get(key)
-        if (
-            entry is not None
-            and entry[0] == generation
-            and now - entry[1] < settings.TOKEN_CACHE_SECONDS
-        ):
-            _entries.move_to_end(key)
-            return entry[2]  # type: ignore[no-any-return]
+    if entry is not None and now - entry[1] < settings.TOKEN_CACHE_SECONDS:
+        shared: Any = caches["shared"]
+        checked = shared.check_and_count(
+            GENERATION_KEY, entry[0], window(entry[2]) if window is not None else None
+        )
+        if checked is None:
+            return load(), None  # no generation every worker shares: the database decides
+        generation, count = checked
+        if generation == entry[0]:
+            with _lock:
+                if key in _entries:
+                    _entries.move_to_end(key)
+            return entry[2], count
+    else:
+        generation = _generation()
+        if generation is None:
+            return load(), None
     value = load()
     if value is not None:
         with _lock:
@@ -66,7 +89,7 @@ def cached(key: str, load: Callable[[], T | None]) -> T | None:
             _entries.move_to_end(key)
             while len(_entries) > size:
                 _entries.popitem(last=False)
-    return value
+    return value, None
 
 
 def auth_changed() -> None:

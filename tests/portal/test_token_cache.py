@@ -3,10 +3,12 @@ tenant can change takes effect on the very next request."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+import redis
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -14,6 +16,7 @@ from rest_framework.test import APIClient
 
 from portal import token_cache
 from portal.breakers import breakers
+from portal.cache import FailoverCache
 from portal.models import ApiToken, Tenant
 from portal.services import token_create, token_revoke
 
@@ -95,3 +98,70 @@ def test_the_cache_is_bounded(api: APIClient, tenant: Tenant, settings: Any) -> 
     for client in clients:
         assert client.get(URL).status_code == 200
     assert len(token_cache._entries) == 3
+
+
+def remaining(api: APIClient) -> int:
+    response = api.get(URL)
+    assert response.status_code == 200
+    return int(response["X-RateLimit-Remaining"])
+
+
+def test_a_cached_token_is_checked_and_counted_in_one_call(
+    api: APIClient, monkeypatch: Any
+) -> None:
+    # The rate limit's count rides on the token check (one Redis round trip for both), and
+    # every request is still counted exactly once.
+    calls: list[tuple[int, Any]] = []
+    original = FailoverCache.check_and_count
+
+    def spy(self: FailoverCache, key: str, expected: int, window: Any) -> Any:
+        result = original(self, key, expected, window)
+        calls.append((expected, result))
+        return result
+
+    monkeypatch.setattr(FailoverCache, "check_and_count", spy)
+    counts = [remaining(api) for _ in range(4)]
+    assert counts == [59, 58, 57, 56]
+    # The first request loaded the token; the next three were checked and counted at once.
+    assert len(calls) == 3
+    assert all(result is not None and result[1] is not None for _, result in calls)
+
+
+def test_a_generation_change_is_never_counted_twice(api: APIClient, tenant: Tenant) -> None:
+    # Another token's change bumps the generation: the cached token is reloaded from the
+    # database and counted by the rate limiter itself, once.
+    assert remaining(api) == 59
+    assert remaining(api) == 58
+    token_create(tenant=tenant, name="another")
+    assert token_queries(api) == 1  # reloaded: that request counted 57
+    assert remaining(api) == 56
+
+
+def test_a_revoked_token_is_refused_even_with_the_count_in_the_same_call(
+    api: APIClient, tenant: Tenant
+) -> None:
+    assert remaining(api) == 59
+    token_revoke(token=ApiToken.objects.get(tenant=tenant))
+    assert api.get(URL).status_code == 401
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="counts round trips to Redis")
+def test_a_list_request_costs_two_redis_round_trips(
+    api: APIClient, settings: Any, monkeypatch: Any
+) -> None:
+    # The token check with the rate-limit count, and the list's cached total: two scripts.
+    settings.LIST_COUNT_CACHE_SECONDS = 60
+    sent: list[str] = []
+    original = redis.Redis.execute_command
+
+    def spy(self: redis.Redis, *args: Any, **options: Any) -> Any:
+        sent.append(str(args[0]))
+        return original(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", spy)
+    api.get(URL)
+    api.get(URL)  # warm: the token cached, the total counted
+    sent.clear()
+    for _ in range(5):
+        assert api.get(URL).status_code == 200
+    assert sent == ["EVALSHA"] * 10
