@@ -17,7 +17,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from portal import ratelimit, replica, request_context
-from portal.auth import TenantPrincipal
 from portal.errors import DomainError, PayloadTooLargeError
 from portal.parsing import size_text
 from portal.timefmt import rfc3339
@@ -25,8 +24,6 @@ from portal.timefmt import rfc3339
 if TYPE_CHECKING:
     # Types only: rest_framework.views imports this module through api_settings.
     from rest_framework.views import APIView
-
-    from portal.models import ApiToken
 
 
 class JSONRenderer(renderers.JSONRenderer):
@@ -114,11 +111,9 @@ class APIPolicyMixin:
         if context is not None and group:
             # A token's count is taken in the round trip that checks the token (see
             # portal.ratelimit.consume): the window it would be counted in.
-            def token_window(token: ApiToken) -> tuple[str, int] | None:
-                window = ratelimit.window(request._request, group, TenantPrincipal(token))
-                return None if window is None else (window.key, window.expiry)
-
-            context.ratelimit_window = token_window
+            context.ratelimit_window = lambda token: ratelimit.token_window(
+                request._request, group, token
+            )
         # Counted whether or not authentication succeeds: a failed token is keyed by address.
         try:
             super().perform_authentication(request)  # type: ignore[misc]

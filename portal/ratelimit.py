@@ -22,6 +22,7 @@ from portal import request_context
 from portal.auth import TenantPrincipal
 from portal.cache import FailoverCache
 from portal.errors import DomainError
+from portal.models import ApiToken
 
 GROUP_LABELS = {"default": "API", "files": "Files endpoint"}
 
@@ -109,6 +110,13 @@ def window(request: HttpRequest, group: str, principal: object = None) -> Window
     ends = ratelimit_core._get_window(value, period)
     key = ratelimit_core._make_cache_key(f"portal:{group}", ends, rate, value, ratelimit_core.ALL)
     return Window(key, period + ratelimit_core.EXPIRATION_FUDGE, int(limit), int(ends))
+
+
+def token_window(request: HttpRequest, group: str, token: ApiToken) -> tuple[str, int] | None:
+    """The (key, expiry) a request with this token is counted under, or None when rate
+    limiting is off: for `portal.token_cache.cached_and_counted`."""
+    found = window(request, group, TenantPrincipal(token))
+    return None if found is None else (found.key, found.expiry)
 
 
 def consume(request: HttpRequest, group: str) -> Usage | None:
