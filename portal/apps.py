@@ -9,13 +9,17 @@ class PortalConfig(AppConfig):
 
     def ready(self) -> None:
         # Here, once every model is loaded: list totals are retired by any tenant-owned write.
+        from django.core import checks
         from django.db.models.signals import post_delete, post_save
 
         from portal import list_totals
         from portal.models import ApiToken, Tenant
+        from portal.staff_middleware import check_staff_csrf_cookie, check_staff_middleware
         from portal.tenancy import TenantOwnedModel
         from portal.token_cache import auth_changed
 
+        checks.register(check_staff_middleware)
+        checks.register(check_staff_csrf_cookie, checks.Tags.security, deploy=True)
         list_totals.watch(TenantOwnedModel)
         # Any saved or deleted token or tenant retires every worker's cached tokens.
         for model in (ApiToken, Tenant):

@@ -126,6 +126,16 @@ class APIPolicyMixin:
                 ratelimit.enforce(request._request, self.ratelimit_group)
         replica.begin(request.method or "GET")
 
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # Most clients send no Accept or `*/*`: DRF's negotiation then picks the first
+        # renderer with its own media type. Said directly, without parsing the header on every
+        # request; any other Accept is negotiated.
+        accept = request.META.get("HTTP_ACCEPT", "*/*")
+        if accept == "*/*" and getattr(self, "format_kwarg", None) is None:
+            renderer = self.get_renderers()[0]  # type: ignore[attr-defined]
+            return renderer, renderer.media_type
+        return super().perform_content_negotiation(request, force)  # type: ignore[misc]
+
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # Django reads a body without Content-Length as empty; say so instead of answering
         # as if the client had sent nothing.

@@ -100,3 +100,22 @@ def test_check_deploy_is_clean_under_production_settings() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "accept", [None, "", "*/*", "application/json", "application/*", "text/html", "text/csv"]
+)
+def test_the_negotiation_shortcut_answers_as_drf_would(
+    api: APIClient, accept: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rest_framework.views import APIView
+
+    from portal.drf import APIPolicyMixin
+
+    headers: dict[str, Any] = {} if accept is None else {"HTTP_ACCEPT": accept}
+    fast = api.get("/v1/contacts", **headers)
+    monkeypatch.setattr(
+        APIPolicyMixin, "perform_content_negotiation", APIView.perform_content_negotiation
+    )
+    full = api.get("/v1/contacts", **headers)
+    assert (fast.status_code, fast["Content-Type"]) == (full.status_code, full["Content-Type"])

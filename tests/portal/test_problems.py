@@ -62,9 +62,7 @@ def test_an_unhandled_exception_outside_drf_is_a_500_problem(
         raise RuntimeError("boom")
 
     # Raised from a middleware, before any view: Django's handler500 answers.
-    monkeypatch.setattr(
-        "django.contrib.auth.middleware.AuthenticationMiddleware.process_request", explode
-    )
+    monkeypatch.setattr("django.middleware.common.CommonMiddleware.process_request", explode)
     client = Client(raise_request_exception=False)
     response = client.get("/metrics")
     assert_problem(response, 500, "INTERNAL_ERROR")
