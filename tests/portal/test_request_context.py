@@ -89,3 +89,34 @@ def test_json_log_lines_carry_the_request_fields(api: APIClient) -> None:
     assert (line["method"], line["endpoint"], line["status"]) == ("GET", "/v*/contacts", 200)
     assert line["duration_ms"] > 0
     assert line["request_id"]
+
+
+def test_generated_ids_are_version_4_uuids_and_hex_trace_ids() -> None:
+    import uuid
+
+    from portal.request_context import _random_hex, new_request_id
+
+    ids = {new_request_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    for value in ids:
+        parsed = uuid.UUID(value)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, value)
+    assert all(len(t) == 32 and int(t, 16) >= 0 for t in (_random_hex() for _ in range(100)))
+
+
+def test_forked_workers_do_not_repeat_each_others_ids() -> None:
+    # gunicorn forks its workers from one parent: each must draw its own ids.
+    import os
+
+    from portal.request_context import new_request_id
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.write(write, new_request_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.close(write)
+    assert child != new_request_id()
