@@ -151,16 +151,6 @@ class EnvelopePagination(BasePagination):
         self, queryset: QuerySet[Any], request: Request, view: APIView | None = None
     ) -> list[Any]:
         self.limit, self.offset = self._parse(request)
-        tenant = getattr(request.user, "tenant", None)
-        if tenant is None:
-            self.total = queryset.count()
-        else:
-            self.total = cached_count(
-                queryset,
-                tenant_id=tenant.pk,
-                path=request.path,
-                params=dict(request.query_params.lists()),
-            )
         terms = order_terms(queryset)
         ordering = [f"{'-' if desc else ''}{name}" for name, desc in terms]
         raw_cursor = request.query_params.get("cursor")
@@ -170,10 +160,14 @@ class EnvelopePagination(BasePagination):
             values = self._load_cursor(raw_cursor, request.path, ordering, queryset.model)
             self.offset = None
             rows = list(queryset.filter(_after(queryset.model, terms, values))[: self.limit + 1])
-        elif self.offset >= self.total:
-            rows = []
+            self.total = self._count(queryset, request)
         else:
             rows = list(queryset[self.offset : self.offset + self.limit + 1])
+            if 0 < len(rows) <= self.limit or (not rows and self.offset == 0):
+                # The last page (or an empty list) says its own total, exactly: no count.
+                self.total = self.offset + len(rows)
+            else:
+                self.total = self._count(queryset, request)
         page, more = rows[: self.limit], len(rows) > self.limit
         self.has_more = more
         self.next_cursor = None
@@ -186,6 +180,18 @@ class EnvelopePagination(BasePagination):
                 compress=True,
             )
         return page
+
+    @staticmethod
+    def _count(queryset: QuerySet[Any], request: Request) -> int:
+        tenant = getattr(request.user, "tenant", None)
+        if tenant is None:
+            return queryset.count()
+        return cached_count(
+            queryset,
+            tenant_id=tenant.pk,
+            path=request.path,
+            params=dict(request.query_params.lists()),
+        )
 
     @staticmethod
     def _load_cursor(raw: str, path: str, ordering: list[str], model: type[Model]) -> list[Any]:

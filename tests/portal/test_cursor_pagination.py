@@ -184,3 +184,27 @@ def test_every_list_pages_are_disjoint_under_equal_timestamps(
     pages = walk_by_cursor(api, "/v1/contacts", 2)
     assert sorted(pages) == sorted(str(c.pk) for c in contacts)
     assert pages == walk_by_offset(api, "/v1/contacts")
+
+
+@pytest.mark.parametrize("offset", [0, 3, 9, 10, 11, 30])
+@pytest.mark.parametrize("limit", [1, 4, 10, 11])
+def test_every_page_reports_the_true_total_whether_counted_or_not(
+    api: APIClient, tenant: Tenant, settings: Any, limit: int, offset: int
+) -> None:
+    # A last page says its own total without a count; every other page counts (or reads the
+    # kept count). Either way: the same total, has_more and rows as a plain count would give.
+    settings.LIST_COUNT_CACHE_SECONDS = 60
+    ContactFactory.create_batch(10, tenant=tenant)
+    body = api.get("/v1/contacts", {"limit": limit, "offset": offset}).json()
+    assert body["total"] == 10
+    assert len(body["data"]) == max(0, min(limit, 10 - offset))
+    assert body["has_more"] == (offset + limit < 10)
+
+
+def test_an_empty_list_has_a_total_of_zero_without_a_count(
+    api: APIClient, django_assert_num_queries: Any
+) -> None:
+    api.get("/v1/contacts")
+    with django_assert_num_queries(1):
+        body = api.get("/v1/contacts").json()
+    assert (body["total"], body["data"], body["has_more"]) == (0, [], False)
