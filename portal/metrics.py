@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
+from functools import lru_cache
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -70,6 +71,7 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
+@lru_cache(maxsize=1024)  # routes are the URLconf's, a fixed set
 def endpoint_label(route: str | None) -> str:
     """`v1/jobs/<str:job_id>/files` -> `/v*/jobs/{jobId}/files`."""
     if not route:

@@ -19,7 +19,7 @@ M = TypeVar("M", bound=models.Model)
 
 class TenantQuerySet(models.QuerySet[M], Generic[M]):
     def for_tenant(self, tenant: Tenant) -> TenantQuerySet[M]:
-        return self.filter(tenant=tenant)
+        return self.filter(tenant_id=tenant.pk)
 
 
 class TenantOwnedModel(models.Model):
@@ -68,10 +68,11 @@ class TenantAPIView(GenericAPIView):  # type: ignore[type-arg]
         if self.lookup_pattern is not None and not re.fullmatch(self.lookup_pattern, lookup):
             raise exceptions.NotFound(self.not_found_detail)
         qs = self.get_queryset() if queryset is None else queryset
-        obj = qs.filter(pk=lookup).first()
-        if obj is None:
+        # A primary key names one row at most: no ORDER BY (as first() adds), just LIMIT 1.
+        found = list(qs.filter(pk=lookup)[:1])
+        if not found:
             raise exceptions.NotFound(self.not_found_detail)
-        return obj
+        return found[0]
 
 
 class TenantRelatedField(serializers.RelatedField):  # type: ignore[type-arg]
