@@ -126,13 +126,36 @@ class APIPolicyMixin:
                 ratelimit.enforce(request._request, self.ratelimit_group)
         replica.begin(request.method or "GET")
 
+    # DRF makes a new parser, renderer, authenticator and permission object per request; they
+    # keep no state, so each view class makes its own once (again if its classes change).
+    _policy_objects: ClassVar[dict[tuple[type, str], tuple[tuple[Any, ...], list[Any]]]] = {}
+
+    def _policy(self, kind: str, classes: Any) -> list[Any]:
+        key, wanted = (type(self), kind), tuple(classes)
+        made = APIPolicyMixin._policy_objects.get(key)
+        if made is None or made[0] != wanted:
+            made = APIPolicyMixin._policy_objects[key] = (wanted, [cls() for cls in wanted])
+        return made[1]
+
+    def get_parsers(self) -> list[Any]:
+        return self._policy("parsers", self.parser_classes)  # type: ignore[attr-defined]
+
+    def get_renderers(self) -> list[Any]:
+        return self._policy("renderers", self.renderer_classes)  # type: ignore[attr-defined]
+
+    def get_authenticators(self) -> list[Any]:
+        return self._policy("authenticators", self.authentication_classes)  # type: ignore[attr-defined]
+
+    def get_permissions(self) -> list[Any]:
+        return self._policy("permissions", self.permission_classes)  # type: ignore[attr-defined]
+
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
         # Most clients send no Accept or `*/*`: DRF's negotiation then picks the first
         # renderer with its own media type. Said directly, without parsing the header on every
         # request; any other Accept is negotiated.
         accept = request.META.get("HTTP_ACCEPT", "*/*")
         if accept == "*/*" and getattr(self, "format_kwarg", None) is None:
-            renderer = self.get_renderers()[0]  # type: ignore[attr-defined]
+            renderer = self.get_renderers()[0]
             return renderer, renderer.media_type
         return super().perform_content_negotiation(request, force)  # type: ignore[misc]
 
@@ -160,7 +183,7 @@ class APIPolicyMixin:
         if isinstance(exc, exceptions.UnsupportedMediaType):
             # Say what the route does take: a JSON body sent to the upload route is the usual
             # mistake, and the answer is multipart/form-data.
-            accepted = ", ".join(p.media_type for p in self.get_parsers())  # type: ignore[attr-defined]
+            accepted = ", ".join(p.media_type for p in self.get_parsers())
             got = getattr(exc, "media_type", None) or "no Content-Type"
             exc = exceptions.UnsupportedMediaType(
                 got, detail=f"Unsupported media type {got!r}: this route takes {accepted}."

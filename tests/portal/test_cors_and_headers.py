@@ -119,3 +119,21 @@ def test_the_negotiation_shortcut_answers_as_drf_would(
     )
     full = api.get("/v1/contacts", **headers)
     assert (fast.status_code, fast["Content-Type"]) == (full.status_code, full["Content-Type"])
+
+
+def test_policy_objects_are_made_once_per_view_and_follow_its_classes(api: APIClient) -> None:
+    from rest_framework.parsers import FormParser
+
+    from contacts.apis import ContactListView
+
+    view = ContactListView()
+    first = view.get_parsers()
+    assert view.get_parsers() is first
+    assert ContactListView().get_authenticators() is ContactListView().get_authenticators()
+    original = ContactListView.parser_classes
+    try:
+        ContactListView.parser_classes = [FormParser]
+        assert [type(p) for p in ContactListView().get_parsers()] == [FormParser]
+    finally:
+        ContactListView.parser_classes = original
+    assert [type(p) for p in ContactListView().get_parsers()] == list(original)
