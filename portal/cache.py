@@ -141,6 +141,8 @@ class FailoverCache(BaseCache):
         or None). None when the shared cache is not answering: a generation read from the
         process-local fallback is not one every worker shares. On Redis it is one round
         trip (a Lua script)."""
+        if breakers.cache.current_state != pybreaker.STATE_CLOSED:
+            return None  # open, or half-open: trial calls are not ones to trust a token on
         primary = caches[self._primary_alias]
         if hasattr(getattr(primary, "client", None), "get_client"):
             try:
@@ -153,8 +155,6 @@ class FailoverCache(BaseCache):
                 logger.warning("Shared cache failed (%s); using the process-local fallback", exc)
                 return None
             return int(generation), None if count is None else int(count)
-        if breakers.cache.current_state != pybreaker.STATE_CLOSED:
-            return None
         generation = int(self.get(generation_key, 0) or 0)
         if breakers.cache.current_state != pybreaker.STATE_CLOSED:
             return None  # the read just failed over
