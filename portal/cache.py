@@ -90,11 +90,30 @@ class FailoverCache(BaseCache):
     def incr_or_start(self, key: str) -> None:
         """Counts one more under `key` (never expiring), starting at 1 if it is missing or
         vanished between the two calls."""
-        if not self.add(key, 1, None):
+        self._incr_or_start_on(self, key)
+
+    def incr_or_start_shared(self, key: str) -> bool:
+        """`incr_or_start`, reporting whether the shared cache itself took it (False: it
+        went to this process's fallback, and no other worker saw it)."""
+        primary = caches[self._primary_alias]
+        try:
+            breakers.cache.call(self._incr_or_start_on, primary, key)
+        except CircuitBreakerError:
+            pass
+        except CACHE_ERRORS as exc:
+            logger.warning("Shared cache failed (%s); using the process-local fallback", exc)
+        else:
+            return True
+        self._incr_or_start_on(self._fallback, key)
+        return False
+
+    @staticmethod
+    def _incr_or_start_on(cache: BaseCache, key: str) -> None:
+        if not cache.add(key, 1, None):
             try:
-                self.incr(key)
+                cache.incr(key)
             except ValueError:
-                self.set(key, 1, None)
+                cache.set(key, 1, None)
 
     def incr_window(self, key: str, timeout: int) -> int:
         """Counts one more under `key`, which expires `timeout` seconds after its first count;

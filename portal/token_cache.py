@@ -62,6 +62,7 @@ def cached_and_counted(
     size = settings.TOKEN_CACHE_SIZE
     if not size:
         return load(), None
+    _catch_up()
     now = time.monotonic()
     with _lock:
         entry = _entries.get(key)
@@ -96,10 +97,28 @@ def auth_changed() -> None:
     """Retires every cached token in every worker (after the surrounding commit)."""
 
     def bump() -> None:
-        caches["shared"].incr_or_start(GENERATION_KEY)  # type: ignore[attr-defined]
         forget()
+        _bump()
 
     transaction.on_commit(bump)
+
+
+# A change made while the shared cache was not answering: its bump never reached the other
+# workers, who may still hold the old token under the old generation. It is made again, in
+# the shared cache, by the first check of this process that finds the cache answering.
+_pending = [False]
+
+
+def _bump() -> None:
+    shared: Any = caches["shared"]
+    _pending[0] = not shared.incr_or_start_shared(GENERATION_KEY)
+
+
+def _catch_up() -> None:
+    if _pending[0] and breakers.cache.current_state == pybreaker.STATE_CLOSED:
+        with _lock:
+            _entries.clear()
+        _bump()
 
 
 def forget() -> None:

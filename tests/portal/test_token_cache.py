@@ -101,6 +101,24 @@ def test_while_the_shared_cache_is_on_trial_tokens_are_read_from_the_database(
         breakers.cache.close()
 
 
+def test_a_revocation_made_while_the_shared_cache_was_down_reaches_every_worker(
+    api: APIClient, tenant: Tenant
+) -> None:
+    # Worker B cached the token; worker A revokes it while Redis is down, so A's bump cannot
+    # reach Redis. Once Redis answers again, A makes the bump again and B's copy is retired.
+    assert api.get(URL).status_code == 200
+    stale = dict(token_cache._entries)  # worker B's cache, from before the outage
+    breakers.cache.open()
+    try:
+        token_revoke(token=ApiToken.objects.get(tenant=tenant))
+    finally:
+        breakers.cache.close()
+    token_cache._entries.update(stale)  # B never saw the change
+    response = api.get(URL)
+    assert response.status_code == 401, "a token revoked during the outage was accepted"
+    assert token_cache._pending == [False]
+
+
 def test_the_cache_is_bounded(api: APIClient, tenant: Tenant, settings: Any) -> None:
     settings.TOKEN_CACHE_SIZE = 3
     clients = []
