@@ -44,21 +44,16 @@ def _generation() -> int | None:
     return int(value or 0)
 
 
-def cached(key: str, load: Callable[[], T | None]) -> T | None:
-    """The value for `key`, from this process if still current, else `load()` (not kept when
-    it returns None, so unknown tokens are always looked up)."""
-    return cached_and_counted(key, load, None)[0]
-
-
 def cached_and_counted(
     key: str, load: Callable[[], T | None], window: Callable[[Any], tuple[str, int] | None] | None
 ) -> tuple[T | None, int | None]:
-    """`cached(key, load)`, and, when the value is this process's and still current, one
-    count in the fixed window `window(value)` names (a key and its expiry), taken in the
-    same round trip as the generation check: (value, count), or (value, None) when
-    nothing was counted (the value was loaded, or the shared cache is not answering). The
-    count is taken only after the check passed, so a value that is no longer current is
-    never counted."""
+    """The value for `key`, from this process if still current, else `load()` (not kept when
+    it returns None, so unknown tokens are always looked up); and, when the value is this
+    process's and still current, one count in the fixed window `window(value)` names (a key
+    and its expiry), taken in the same round trip as the generation check. Returns (value,
+    count), or (value, None) when nothing was counted (the value was loaded, no window was
+    given, or the shared cache is not answering). The count is taken only after the check
+    passed, so a value that is no longer current is never counted."""
     size = settings.TOKEN_CACHE_SIZE
     if not size:
         return load(), None
