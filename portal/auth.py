@@ -57,24 +57,15 @@ def resolve_token(raw: str) -> ApiToken:
 def _resolve(raw: str, context: request_context.RequestContext | None) -> ApiToken:
     key_hash = hash_token(raw)
     window = context.ratelimit_window if context is not None else None
-    counted_in: list[str] = []
-
-    def counted_window(token: ApiToken) -> tuple[str, int] | None:
-        spec = window(token) if window is not None else None
-        if spec is not None:
-            counted_in.append(spec[0])
-        return spec
 
     def load() -> ApiToken | None:
         return ApiToken.objects.select_related("tenant").filter(key_hash=key_hash).first()
 
-    token, count = token_cache.cached_and_counted(
-        key_hash, load, counted_window if window is not None else None
-    )
+    token, counted = token_cache.cached_and_counted(key_hash, load, window)
     if token is None or not token.is_usable():
         raise exceptions.AuthenticationFailed("The bearer token is invalid, revoked or expired")
-    if context is not None and count is not None and counted_in:
-        context.ratelimit_prepaid = (counted_in[-1], count)
+    if context is not None and counted is not None:
+        context.ratelimit_prepaid = counted
     return token
 
 

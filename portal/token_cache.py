@@ -35,25 +35,16 @@ _entries: OrderedDict[str, tuple[int, float, Any]] = OrderedDict()
 _lock = threading.Lock()
 
 
-def _generation() -> int | None:
-    if breakers.cache.current_state != pybreaker.STATE_CLOSED:
-        return None
-    value = caches["shared"].get(GENERATION_KEY)
-    if breakers.cache.current_state != pybreaker.STATE_CLOSED:
-        return None  # the read just failed over: not a generation every worker shares
-    return int(value or 0)
-
-
 def cached_and_counted(
     key: str, load: Callable[[], T | None], window: Callable[[Any], tuple[str, int] | None] | None
-) -> tuple[T | None, int | None]:
+) -> tuple[T | None, tuple[str, int] | None]:
     """The value for `key`, from this process if still current, else `load()` (not kept when
     it returns None, so unknown tokens are always looked up); and, when the value is this
     process's and still current, one count in the fixed window `window(value)` names (a key
     and its expiry), taken in the same round trip as the generation check. Returns (value,
-    count), or (value, None) when nothing was counted (the value was loaded, no window was
-    given, or the shared cache is not answering). The count is taken only after the check
-    passed, so a value that is no longer current is never counted."""
+    (window key, count)), or (value, None) when nothing was counted (the value was loaded, no
+    window was given, or the shared cache is not answering). The count is taken only after
+    the check passed, so a value that is no longer current is never counted."""
     size = settings.TOKEN_CACHE_SIZE
     if not size:
         return load(), None
@@ -61,23 +52,19 @@ def cached_and_counted(
     now = time.monotonic()
     with _lock:
         entry = _entries.get(key)
-    if entry is not None and now - entry[1] < settings.TOKEN_CACHE_SECONDS:
-        shared: Any = caches["shared"]
-        checked = shared.check_and_count(
-            GENERATION_KEY, entry[0], window(entry[2]) if window is not None else None
-        )
-        if checked is None:
-            return load(), None  # no generation every worker shares: the database decides
-        generation, count = checked
-        if generation == entry[0]:
-            with _lock:
-                if key in _entries:
-                    _entries.move_to_end(key)
-            return entry[2], count
-    else:
-        generation = _generation()
-        if generation is None:
-            return load(), None
+    held = entry if entry is not None and now - entry[1] < settings.TOKEN_CACHE_SECONDS else None
+    spec = window(held[2]) if held is not None and window is not None else None
+    shared: Any = caches["shared"]
+    # With nothing current held, expecting -1 (never a generation) just reads the generation.
+    checked = shared.check_and_count(GENERATION_KEY, held[0] if held else -1, spec)
+    if checked is None:
+        return load(), None  # no generation every worker shares: the database decides
+    generation, count = checked
+    if held is not None and generation == held[0]:
+        with _lock:
+            if key in _entries:
+                _entries.move_to_end(key)
+        return held[2], None if spec is None or count is None else (spec[0], count)
     value = load()
     if value is not None:
         with _lock:

@@ -154,9 +154,14 @@ def test_a_cached_token_is_checked_and_counted_in_one_call(
     monkeypatch.setattr(FailoverCache, "check_and_count", spy)
     counts = [remaining(api) for _ in range(4)]
     assert counts == [59, 58, 57, 56]
-    # The first request loaded the token; the next three were checked and counted at once.
-    assert len(calls) == 3
-    assert all(result is not None and result[1] is not None for _, result in calls)
+    # The first request only read the generation (nothing held: it loaded the token, and the
+    # rate limiter counted it); the next three were checked and counted at once.
+    first, *held = calls
+    assert first[0] == -1
+    assert first[1] is not None
+    assert first[1][1] is None
+    assert len(held) == 3
+    assert all(result is not None and result[1] is not None for _, result in held)
 
 
 def test_a_generation_change_is_never_counted_twice(api: APIClient, tenant: Tenant) -> None:
