@@ -30,6 +30,10 @@ class JSONRenderer(renderers.JSONRenderer):
     charset = "utf-8"
 
 
+# JSON is never a document to render or frame.
+JSON_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
+
+
 # No request body of this API nests deeper than 2; 32 leaves room and keeps every later step
 # (validation, error flattening, logging) far from Python's recursion limit.
 MAX_JSON_DEPTH = 32
@@ -218,10 +222,7 @@ class APIPolicyMixin:
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
         ratelimit.add_headers(request._request, response)
         response["Cache-Control"] = self.cache_control
-        # JSON is never a document to render or frame.
-        response.headers.setdefault(
-            "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"
-        )
+        response.headers.setdefault("Content-Security-Policy", JSON_CONTENT_SECURITY_POLICY)
         if self.pragma_no_cache:
             response["Pragma"] = "no-cache"
         return response

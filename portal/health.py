@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import time
@@ -14,6 +15,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
@@ -28,7 +30,7 @@ from rest_framework.views import APIView
 
 from portal.auth import OptionalBearerTokenAuthentication
 from portal.breakers import breakers, not_closed, trial
-from portal.drf import APIPolicyMixin
+from portal.drf import JSON_CONTENT_SECURITY_POLICY, APIPolicyMixin, JSONRenderer
 from portal.request_context import current_trace_id
 from portal.timefmt import utc_now_ms
 
@@ -218,22 +220,76 @@ class HealthView(APIPolicyMixin, APIView):
         auth=[],
     )
     def get(self, request: Request) -> Response:
-        database_up = database_ok()
-        storage_trial()
-        touch_shared_cache()
-        open_breakers = not_closed()
-        body: dict[str, Any] = {
-            "status": "healthy",
-            "timestamp": utc_now_ms(),
-            "version": settings.APP_VERSION,
-            "traceId": current_trace_id(),
-            "circuitBreakers": {name: view.as_json() for name, view in open_breakers.items()},
-        }
-        if not database_up or "database" in open_breakers:
-            body["status"] = "unhealthy"
-            body["checks"] = {"database": "unreachable"}
-            return Response(body, status=503)
-        if open_breakers:
-            # Storage or the shared cache: the API still serves, with less.
-            body["status"] = "degraded"
-        return Response(body)
+        body, status = health_report()
+        return Response(body, status=status)
+
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Any:
+        """DRF's view with the probe's own answer in front of it.
+
+        A bare GET (no token, no query string, no Accept or one JSON satisfies) is what load
+        balancers and kubelets send, many times a second. For that request DRF's request
+        wrapping, authentication, permission, query and negotiation steps decide nothing, so
+        it is answered here with the same status, headers and body (`tests/portal/
+        test_health_probe.py` holds both paths to that). Anything else goes through DRF.
+        """
+        drf_view = super().as_view(**initkwargs)
+        # The Allow header DRF sends: the methods of a view set up for a request (setup()
+        # is what adds HEAD for a view with GET).
+        example = cls(**initkwargs)
+        example.setup(None)  # type: ignore[arg-type]
+        allow = ", ".join(example.allowed_methods)
+        renderer = JSONRenderer()
+        content_type = f"{renderer.media_type}; charset={renderer.charset}"
+
+        def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            if kwargs or not is_bare_probe(request):
+                return drf_view(request, *args, **kwargs)
+            body, status = health_report()
+            response = HttpResponse(renderer.render(body), status=status, content_type=content_type)
+            response["Allow"] = allow
+            response["Cache-Control"] = cls.cache_control
+            response["Content-Security-Policy"] = JSON_CONTENT_SECURITY_POLICY
+            return response
+
+        # DRF's attributes (cls, initkwargs, csrf_exempt) for the URLconf and the schema.
+        functools.update_wrapper(view, drf_view)
+        return view
+
+
+# What a bare probe may send: nothing DRF would act on differently from no header at all.
+PROBE_ACCEPTS = frozenset({"*/*", "application/json"})
+
+
+def is_bare_probe(request: HttpRequest) -> bool:
+    meta = request.META
+    return (
+        request.method == "GET"
+        and not meta.get("HTTP_AUTHORIZATION")
+        and not meta.get("QUERY_STRING")
+        and not meta.get("HTTP_TRANSFER_ENCODING")
+        and meta.get("HTTP_ACCEPT", "*/*") in PROBE_ACCEPTS
+    )
+
+
+def health_report() -> tuple[dict[str, Any], int]:
+    """The health body and its status: 200 healthy or degraded, 503 unhealthy."""
+    database_up = database_ok()
+    storage_trial()
+    touch_shared_cache()
+    open_breakers = not_closed()
+    body: dict[str, Any] = {
+        "status": "healthy",
+        "timestamp": utc_now_ms(),
+        "version": settings.APP_VERSION,
+        "traceId": current_trace_id(),
+        "circuitBreakers": {name: view.as_json() for name, view in open_breakers.items()},
+    }
+    if not database_up or "database" in open_breakers:
+        body["status"] = "unhealthy"
+        body["checks"] = {"database": "unreachable"}
+        return body, 503
+    if open_breakers:
+        # Storage or the shared cache: the API still serves, with less.
+        body["status"] = "degraded"
+    return body, 200
