@@ -35,6 +35,7 @@ from files.services import (
 )
 from files.uploads import LimitedUploadHandler
 from jobs.models import JOB_ID_PATTERN, Job
+from portal import prepared
 from portal.auth import TenantPrincipal
 from portal.drf import (
     APIPolicyMixin,
@@ -141,13 +142,12 @@ class FileBase(APIPolicyMixin, TenantAPIView):
     ratelimit_group = "files"
 
     def get_job(self, job_id: str) -> Job:
-        jobs: Any = Job.objects
         if not _fullmatch(JOB_ID_PATTERN, job_id):
             raise DomainError("NOT_FOUND", "Job not found")
-        job = jobs.for_tenant(self.tenant).filter(pk=job_id).first()
+        job = prepared.tenant_row(Job, self.tenant.pk, job_id)
         if job is None:
             raise DomainError("NOT_FOUND", "Job not found")
-        return job  # type: ignore[no-any-return]
+        return job
 
     def serializer_context(self) -> dict[str, Any]:
         principal: TenantPrincipal = self.request.user  # type: ignore[assignment]

@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -106,14 +107,33 @@ def add_observer(observer: Observer) -> None:
         _observers.append(observer)
 
 
+# Each (method, endpoint, version)'s three series, looked up once: what `labels()` returns is
+# the same child every time, and the key set is small and fixed (KNOWN_METHODS and OTHER, the
+# URLconf's routes and `unmatched`, this process's version).
+_series: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
+
+
+def series(method: str, endpoint: str, version: str) -> tuple[Any, Any, Any]:
+    """The request counter, duration histogram and error counter of one label set."""
+    key = (method, endpoint, version)
+    found = _series.get(key)
+    if found is None:
+        found = _series[key] = (
+            REQUESTS.labels(*key),
+            DURATION.labels(*key),
+            # Created at 0 with the first request: in multiprocess mode a series without
+            # samples is not exported at all, and error ratios need a zero to divide.
+            ERRORS.labels(*key),
+        )
+    return found
+
+
 def observe(*, method: str, endpoint: str, status: int, duration_ms: float) -> None:
     version = settings.APP_VERSION
     method = method_label(method)
-    REQUESTS.labels(method, endpoint, version).inc()
-    DURATION.labels(method, endpoint, version).observe(duration_ms)
-    # Created at 0 with the first request: in multiprocess mode a series without samples is
-    # not exported at all, and error ratios need a zero to divide.
-    errors = ERRORS.labels(method, endpoint, version)
+    requests, duration, errors = series(method, endpoint, version)
+    requests.inc()
+    duration.observe(duration_ms)
     if status >= 500:
         errors.inc()
     for observer in _observers:

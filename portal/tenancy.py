@@ -10,6 +10,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 
+from portal import prepared
 from portal.auth import TenantPrincipal
 from portal.errors import NotFoundError
 from portal.models import Tenant
@@ -67,12 +68,24 @@ class TenantAPIView(GenericAPIView):  # type: ignore[type-arg]
     def get_object_or_404(self, lookup: str, queryset: models.QuerySet[Any] | None = None) -> Any:
         if self.lookup_pattern is not None and not re.fullmatch(self.lookup_pattern, lookup):
             raise exceptions.NotFound(self.not_found_detail)
-        qs = self.get_queryset() if queryset is None else queryset
-        # A primary key names one row at most: no ORDER BY (as first() adds), just LIMIT 1.
-        found = list(qs.filter(pk=lookup)[:1])
-        if not found:
+        if queryset is None and self._plain_queryset():
+            # The tenant's row by primary key, compiled once (portal.prepared).
+            row = prepared.tenant_row(self.model, self.tenant.pk, lookup)
+        else:
+            qs = self.get_queryset() if queryset is None else queryset
+            # A primary key names one row at most: no ORDER BY (as first() adds), just LIMIT 1.
+            row = next(iter(qs.filter(pk=lookup)[:1]), None)
+        if row is None:
             raise exceptions.NotFound(self.not_found_detail)
-        return found[0]
+        return row
+
+    @classmethod
+    def _plain_queryset(cls) -> bool:
+        """Whether get_queryset() is the model's rows of the tenant, and nothing more."""
+        return (
+            cls.get_queryset is TenantAPIView.get_queryset
+            and cls.base_queryset is TenantAPIView.base_queryset
+        )
 
 
 class TenantRelatedField(serializers.RelatedField):  # type: ignore[type-arg]
