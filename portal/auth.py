@@ -11,7 +11,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
-from portal import request_context, token_cache
+from portal import list_totals, request_context, token_cache
 from portal.models import ApiToken, Tenant, hash_token
 
 if TYPE_CHECKING:
@@ -61,11 +61,19 @@ def _resolve(raw: str, context: request_context.RequestContext | None) -> ApiTok
     def load() -> ApiToken | None:
         return ApiToken.objects.select_related("tenant").filter(key_hash=key_hash).first()
 
-    token, counted = token_cache.cached_and_counted(key_hash, load, window)
+    def reads(token: ApiToken) -> list[str]:
+        # What a list will need next, read in the same round trip: the tenant's generations.
+        return list_totals.generation_keys(token.tenant_id)
+
+    token, counted, found = token_cache.cached_and_counted(
+        key_hash, load, window, reads if context is not None else None
+    )
     if token is None or not token.is_usable():
         raise exceptions.AuthenticationFailed("The bearer token is invalid, revoked or expired")
-    if context is not None and counted is not None:
-        context.ratelimit_prepaid = counted
+    if context is not None:
+        if counted is not None:
+            context.ratelimit_prepaid = counted
+        context.count_generations = found
     return token
 
 

@@ -9,7 +9,8 @@ process instead of globally, and the API keeps serving at full speed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pybreaker
@@ -40,14 +41,31 @@ return count
 
 
 # A generation checked against the one a worker holds and, only when it still holds, a
-# fixed-window count (INCR_WINDOW's) taken in the same round trip (token cache + rate limit).
+# fixed-window count (INCR_WINDOW's) and plain reads of further keys, all in the same round
+# trip (token cache + rate limit + the tenant's list-total generations). KEYS: the generation,
+# the window's counter when ARGV[2] (its expiry) is not empty, then the keys to read.
 CHECK_AND_COUNT = """
 local generation = redis.call('GET', KEYS[1]) or '0'
-if generation ~= ARGV[1] or #KEYS < 2 then return {generation, false} end
-local count = redis.call('INCR', KEYS[2])
-if count == 1 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
-return {generation, count}
+if generation ~= ARGV[1] then return {generation, false} end
+local result = {generation, false}
+local first = 2
+if ARGV[2] ~= '' then
+  local count = redis.call('INCR', KEYS[2])
+  if count == 1 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
+  result[2] = count
+  first = 3
+end
+for i = first, #KEYS do result[#result + 1] = redis.call('GET', KEYS[i]) end
+return result
 """
+
+
+def fresh_generation() -> int:
+    """Where a generation starts when its key is missing: a random 48-bit number. Redis keeps
+    nothing across a restart or a flush, and a generation that started again at 1 would come
+    back, after a few changes, to a number a worker still holds for an earlier state (a token
+    since revoked, a total since changed); a random start never meets an earlier one."""
+    return secrets.randbits(48)
 
 
 class FailoverCache(BaseCache):
@@ -87,33 +105,33 @@ class FailoverCache(BaseCache):
     def incr(self, key: str, delta: int = 1, version: Any = None) -> Any:
         return self._run("incr", key, delta, version)
 
-    def incr_or_start(self, key: str) -> None:
-        """Counts one more under `key` (never expiring), starting at 1 if it is missing or
-        vanished between the two calls."""
-        self._incr_or_start_on(self, key)
+    def incr_or_start(self, key: str, start: int = 1) -> None:
+        """Counts one more under `key` (never expiring), starting at `start` if it is missing
+        or vanished between the two calls."""
+        self._incr_or_start_on(self, key, start)
 
-    def incr_or_start_shared(self, key: str) -> bool:
+    def incr_or_start_shared(self, key: str, start: int = 1) -> bool:
         """`incr_or_start`, reporting whether the shared cache itself took it (False: it
         went to this process's fallback, and no other worker saw it)."""
         primary = caches[self._primary_alias]
         try:
-            breakers.cache.call(self._incr_or_start_on, primary, key)
+            breakers.cache.call(self._incr_or_start_on, primary, key, start)
         except CircuitBreakerError:
             pass
         except CACHE_ERRORS as exc:
             logger.warning("Shared cache failed (%s); using the process-local fallback", exc)
         else:
             return True
-        self._incr_or_start_on(self._fallback, key)
+        self._incr_or_start_on(self._fallback, key, start)
         return False
 
     @staticmethod
-    def _incr_or_start_on(cache: BaseCache, key: str) -> None:
-        if not cache.add(key, 1, None):
+    def _incr_or_start_on(cache: BaseCache, key: str, start: int) -> None:
+        if not cache.add(key, start, None):
             try:
                 cache.incr(key)
             except ValueError:
-                cache.set(key, 1, None)
+                cache.set(key, start, None)
 
     def incr_window(self, key: str, timeout: int) -> int:
         """Counts one more under `key`, which expires `timeout` seconds after its first count;
@@ -153,43 +171,60 @@ class FailoverCache(BaseCache):
         return script
 
     def check_and_count(
-        self, generation_key: str, expected: int, window: tuple[str, int] | None
-    ) -> tuple[int, int | None] | None:
+        self,
+        generation_key: str,
+        expected: int,
+        window: tuple[str, int] | None,
+        reads: Sequence[str] = (),
+    ) -> tuple[int, int | None, list[Any] | None] | None:
         """The generation counted under `generation_key` and, when it is still `expected`, one
-        more count in `window` (a key and its expiry, as `incr_window`), as (generation, count
-        or None). None when the shared cache is not answering: a generation read from the
-        process-local fallback is not one every worker shares. On Redis it is one round
-        trip (a Lua script)."""
+        more count in `window` (a key and its expiry, as `incr_window`) and the values under
+        `reads`, as (generation, count or None, values or None). None when the shared cache
+        is not answering: a generation read from the process-local fallback is not one every
+        worker shares. On Redis it is one round trip (a Lua script)."""
         if breakers.cache.current_state != pybreaker.STATE_CLOSED:
             return None  # open, or half-open: trial calls are not ones to trust a token on
         primary = caches[self._primary_alias]
         if hasattr(getattr(primary, "client", None), "get_client"):
             try:
-                generation, count = breakers.cache.call(
-                    self._redis_check_and_count, primary, generation_key, expected, window
+                generation, count, *values = breakers.cache.call(
+                    self._redis_check_and_count, primary, generation_key, expected, window, reads
                 )
             except CircuitBreakerError:
                 return None
             except CACHE_ERRORS as exc:
                 logger.warning("Shared cache failed (%s); using the process-local fallback", exc)
                 return None
-            return int(generation), None if count is None else int(count)
+            held = int(generation) == expected
+            decode = primary.client.decode  # type: ignore[attr-defined]
+            return (
+                int(generation),
+                None if count is None else int(count),
+                [None if v is None else decode(v) for v in values] if held else None,
+            )
         generation = int(self.get(generation_key, 0) or 0)
         if breakers.cache.current_state != pybreaker.STATE_CLOSED:
             return None  # the read just failed over
-        if generation != expected or window is None:
-            return generation, None
-        return generation, self.incr_window(*window)
+        if generation != expected:
+            return generation, None, None
+        count = None if window is None else self.incr_window(*window)
+        return generation, count, [self.get(key) for key in reads]
 
     def _redis_check_and_count(
-        self, primary: Any, generation_key: str, expected: int, window: tuple[str, int] | None
+        self,
+        primary: Any,
+        generation_key: str,
+        expected: int,
+        window: tuple[str, int] | None,
+        reads: Sequence[str],
     ) -> Any:
         client = primary.client
         keys = [str(client.make_key(generation_key))]
-        args: list[Any] = [str(expected)]
+        args: list[Any] = [str(expected), ""]
         if window is not None:
             keys.append(str(client.make_key(window[0])))
-            args.append(window[1])
+            args[1] = window[1]
+        keys += [str(client.make_key(key)) for key in reads]
         script = self._script(client, CHECK_AND_COUNT, write=window is not None)
         return script(keys=keys, args=args)
 

@@ -23,6 +23,7 @@ from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal import prepared, request_context
 from portal.list_totals import cached_count
 from portal.parsing import ascii_int
 
@@ -159,10 +160,11 @@ class EnvelopePagination(BasePagination):
                 raise cursor_error("Give cursor or offset, not both.")
             values = self._load_cursor(raw_cursor, request.path, ordering, queryset.model)
             self.offset = None
-            rows = list(queryset.filter(_after(queryset.model, terms, values))[: self.limit + 1])
+            after = queryset.filter(_after(queryset.model, terms, values))
+            rows = prepared.page(after[: self.limit + 1])
             self.total = self._count(queryset, request)
         else:
-            rows = list(queryset[self.offset : self.offset + self.limit + 1])
+            rows = prepared.page(queryset[self.offset : self.offset + self.limit + 1])
             if 0 < len(rows) <= self.limit or (not rows and self.offset == 0):
                 # The last page (or an empty list) says its own total, exactly: no count.
                 self.total = self.offset + len(rows)
@@ -186,11 +188,13 @@ class EnvelopePagination(BasePagination):
         tenant = getattr(request.user, "tenant", None)
         if tenant is None:
             return queryset.count()
+        context = request_context.current()
         return cached_count(
             queryset,
             tenant_id=tenant.pk,
             path=request.path,
             params=dict(request.query_params.lists()),
+            generations=context.count_generations if context is not None else None,
         )
 
     @staticmethod

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest, HttpResponseBase
 
@@ -46,6 +46,8 @@ class RequestContext:
     # cache; and the (key, count) taken that way, which the rate limiter then uses.
     ratelimit_window: Callable[[ApiToken], tuple[str, int] | None] | None = None
     ratelimit_prepaid: tuple[str, int] | None = None
+    # The tenant's list-total generations, read in that same round trip (portal.list_totals).
+    count_generations: dict[str, Any] | None = None
     # Set when the request failed because the database is down; its breaker counts it.
     database_failed: bool = False
     # Whether this request's tenant reads may use the read replica, and whether one did.

@@ -7,9 +7,10 @@ any token or tenant — a save, a delete, a queryset update (the admin's bulk re
 — bumps it after commit, and a worker uses a cached token only while the generation it was
 loaded under is still current. Checking costs one cache read per request instead of a database
 query, and the API's rate limit takes its count in that same round trip
-(`cached_and_counted`). While the shared cache's breaker is not closed, a generation cannot be
-trusted (another worker's revocation may not have reached this one) and tokens are looked up
-in the database.
+(`cached_and_counted`), as do the reads a request will need next (the tenant's list-total
+generations, portal/list_totals.py). While the shared cache's breaker is not closed, a
+generation cannot be trusted (another worker's revocation may not have reached this one) and
+tokens are looked up in the database.
 Entries also expire after TOKEN_CACHE_SECONDS, a bound for changes made behind Django's back.
 """
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import pybreaker
@@ -27,6 +28,7 @@ from django.core.cache import caches
 from django.db import transaction
 
 from portal.breakers import breakers
+from portal.cache import fresh_generation
 
 GENERATION_KEY = "auth:generation"
 T = TypeVar("T")
@@ -36,35 +38,42 @@ _lock = threading.Lock()
 
 
 def cached_and_counted(
-    key: str, load: Callable[[], T | None], window: Callable[[Any], tuple[str, int] | None] | None
-) -> tuple[T | None, tuple[str, int] | None]:
+    key: str,
+    load: Callable[[], T | None],
+    window: Callable[[Any], tuple[str, int] | None] | None,
+    reads: Callable[[Any], Sequence[str]] | None = None,
+) -> tuple[T | None, tuple[str, int] | None, dict[str, Any] | None]:
     """The value for `key`, from this process if still current, else `load()` (not kept when
     it returns None, so unknown tokens are always looked up); and, when the value is this
     process's and still current, one count in the fixed window `window(value)` names (a key
-    and its expiry), taken in the same round trip as the generation check. Returns (value,
-    (window key, count)), or (value, None) when nothing was counted (the value was loaded, no
-    window was given, or the shared cache is not answering). The count is taken only after
-    the check passed, so a value that is no longer current is never counted."""
+    and its expiry) and the shared cache's values under the keys `reads(value)` names, taken
+    in the same round trip as the generation check. Returns (value, (window key, count),
+    {read key: value}); the last two are None when nothing was counted or read (the value was
+    loaded, none was asked for, or the shared cache is not answering). They are taken only
+    after the check passed, so a value that is no longer current is never counted."""
     size = settings.TOKEN_CACHE_SIZE
     if not size:
-        return load(), None
+        return load(), None, None
     _catch_up()
     now = time.monotonic()
     with _lock:
         entry = _entries.get(key)
     held = entry if entry is not None and now - entry[1] < settings.TOKEN_CACHE_SECONDS else None
     spec = window(held[2]) if held is not None and window is not None else None
+    wanted = list(reads(held[2])) if held is not None and reads is not None else []
     shared: Any = caches["shared"]
     # With nothing current held, expecting -1 (never a generation) just reads the generation.
-    checked = shared.check_and_count(GENERATION_KEY, held[0] if held else -1, spec)
+    checked = shared.check_and_count(GENERATION_KEY, held[0] if held else -1, spec, wanted)
     if checked is None:
-        return load(), None  # no generation every worker shares: the database decides
-    generation, count = checked
+        return load(), None, None  # no generation every worker shares: the database decides
+    generation, count, values = checked
     if held is not None and generation == held[0]:
         with _lock:
             if key in _entries:
                 _entries.move_to_end(key)
-        return held[2], None if spec is None or count is None else (spec[0], count)
+        counted = None if spec is None or count is None else (spec[0], count)
+        found = None if values is None or not wanted else dict(zip(wanted, values, strict=True))
+        return held[2], counted, found
     value = load()
     if value is not None:
         with _lock:
@@ -72,7 +81,7 @@ def cached_and_counted(
             _entries.move_to_end(key)
             while len(_entries) > size:
                 _entries.popitem(last=False)
-    return value, None
+    return value, None, None
 
 
 def auth_changed() -> None:
@@ -93,7 +102,7 @@ _pending = [False]
 
 def _bump() -> None:
     shared: Any = caches["shared"]
-    _pending[0] = not shared.incr_or_start_shared(GENERATION_KEY)
+    _pending[0] = not shared.incr_or_start_shared(GENERATION_KEY, fresh_generation())
 
 
 def _catch_up() -> None:

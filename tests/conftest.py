@@ -9,8 +9,9 @@ import pytest
 from django.core.cache import cache, caches
 from rest_framework.test import APIClient
 
+from contacts import selectors as contact_selectors
 from ops.slo.metrics_store import recorder
-from portal import token_cache
+from portal import list_totals, token_cache
 from portal.breakers import breakers
 from portal.health import forget_probes
 from portal.models import Tenant
@@ -31,6 +32,8 @@ def _fresh_cache_and_breakers() -> None:
     breakers.reset()
     forget_probes()
     token_cache.forget()
+    list_totals.forget()
+    contact_selectors.forget()
 
 
 @pytest.fixture(autouse=True)
