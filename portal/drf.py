@@ -213,6 +213,10 @@ class APIPolicyMixin:
                 errors[name] = [f"Unknown query parameter; this route takes: {listed}."]
             elif len(request.query_params.getlist(name)) > 1:
                 errors[name] = ["Give this parameter once."]
+            elif request.query_params[name] == "":
+                # `?ordering=`, `?status=`, `?limit=`: an empty value is not a way to ask for
+                # the default, whatever the parameter; the schema allows no empty value either.
+                errors[name] = ["May not be empty; leave the parameter out instead."]
         if errors:
             raise exceptions.ValidationError(errors)
 
@@ -406,16 +410,9 @@ class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class StrictFilterSet(django_filters.FilterSet):
-    """A filter given with an empty value (`?status=`, `?q=`) is refused rather than ignored:
-    leave it out to not filter."""
-
-    def is_valid(self) -> bool:
-        valid: bool = super().is_valid()
-        for name in self.filters:
-            if name in self.data and self.data.get(name) == "":
-                self.form.add_error(name, "May not be empty; leave the parameter out instead.")
-                valid = False
-        return valid
+    """The API's filtersets. A filter given with an empty value (`?status=`, `?q=`) is refused
+    rather than ignored, as every empty query parameter is, before any filtering
+    (`APIPolicyMixin.check_query_params`)."""
 
 
 class FilterBackend(DjangoFilterBackend):
@@ -445,7 +442,7 @@ class StrictOrderingFilter(filters.OrderingFilter):
     def get_ordering(self, request: Request, queryset: QuerySet[Any], view: APIView) -> list[str]:
         allowed: list[str] = list(getattr(view, "ordering_fields", []))
         raw = request.query_params.get(self.ordering_param)
-        if raw is None or raw == "":
+        if raw is None:
             ordering = list(getattr(view, "ordering", ["-created_at"]))
         else:
             ordering = raw.split(",")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.db.models import UUIDField
 from drf_spectacular.extensions import (
@@ -237,13 +238,34 @@ def problem_example(status: str, code: str, detail: str, errors: Any) -> dict[st
 
 
 class PortalAutoSchema(AutoSchema):
+    def _get_parameters(self) -> list[dict[str, Any]]:
+        # Every query parameter given empty is refused (APIPolicyMixin.check_query_params),
+        # whoever declared it (a filter, the pagination, the ordering, @extend_schema): say so.
+        parameters: list[dict[str, Any]] = super()._get_parameters()
+        for parameter in parameters:
+            schema = parameter.get("schema", {})
+            if parameter.get("in") != "query":
+                continue
+            if schema.get("type") == "string":
+                schema.setdefault("minLength", 1)
+            elif schema.get("type") == "array":
+                schema.setdefault("minItems", 1)
+        return parameters
+
     def _get_filter_parameters(self) -> list[dict[str, Any]]:
-        # Every filter given empty is refused (portal.drf.StrictFilterSet): say so.
         parameters: list[dict[str, Any]] = super()._get_filter_parameters()  # type: ignore[no-untyped-call]
+        filters = getattr(getattr(self.view, "filterset_class", None), "base_filters", {})
         for parameter in parameters:
             schema = parameter.get("schema", {})
             if parameter.get("in") == "query" and schema.get("type") == "string":
-                schema.setdefault("minLength", 1)
+                # What a text filter's form field checks besides: its length, and no NUL
+                # (Django's ProhibitNullCharactersValidator), so no schema-valid value is refused.
+                name = parameter.get("name")
+                field = filters[name].field if name in filters else None
+                if isinstance(field, forms.CharField) and not {"enum", "format"} & set(schema):
+                    if field.max_length is not None:
+                        schema.setdefault("maxLength", field.max_length)
+                    schema.setdefault("pattern", "^[^\\u0000]*$")
         return parameters
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:

@@ -2,12 +2,17 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import yaml
 from django.core.management import call_command
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from rest_framework.test import APIClient
+
+from portal.models import Tenant
+from tests.factories import JobFileFactory
+from tests.helpers import assert_problem
 
 pytestmark = pytest.mark.django_db
 
@@ -144,3 +149,66 @@ def test_every_json_example_is_valid_against_its_schema(anon: APIClient) -> None
                     assert errors == [], (method, path, where, name, errors[0].message)
                     checked += 1
     assert checked > 100
+
+
+@pytest.mark.django_db
+def test_every_text_filter_says_what_the_server_checks(api: APIClient, anon: APIClient) -> None:
+    """Each free-text query filter's schema names its form field's limits (length, no NUL):
+    at the edge of what the schema allows the server accepts, just past it the server refuses."""
+    checked = 0
+    for method, path, operation in _operations(_schema(anon)):
+        if method != "GET" or "{" in path:
+            continue
+        for parameter in operation.get("parameters", []):
+            schema = parameter.get("schema", {})
+            if parameter["in"] != "query" or "pattern" not in schema:
+                continue
+            assert schema["pattern"] == "^[^\\u0000]*$"
+            name, longest = parameter["name"], schema["maxLength"]
+            for value, status in [
+                ("x" * longest, 200),
+                ("ok \u200b ß İ % _ \\", 200),
+                ("x" * (longest + 1), 400),
+                ("a\x00b", 400),
+            ]:
+                assert api.get(path, {name: value}).status_code == status, (path, name, value)
+            checked += 1
+    assert checked >= 1  # contacts' q
+
+
+def test_every_query_parameter_given_empty_is_refused_as_the_schema_says(
+    api: APIClient, anon: APIClient, tenant: Tenant
+) -> None:
+    """`?ordering=` used to mean "the default" while the schema said no value may be empty, and
+    schemathesis caught the 200. The class: every query parameter of every operation, however
+    it is declared (filter, pagination, ordering, signed link), allows no empty value in the
+    schema, and an empty value is a 400 that names it, even beside an otherwise good request."""
+    job_file = JobFileFactory.create(job__tenant=tenant)
+    ids = {"contact_id": job_file.job.contact_id, "job_id": job_file.job_id, "file_id": job_file.id}
+    link = urlsplit(api.get(f"/v1/jobs/{job_file.job_id}/files").json()["data"][0]["signed_url"])
+    good = {"/v1/jobs/{job_id}/files/{file_id}/download": dict(parse_qsl(link.query))}
+    assert anon.get(link.path, dict(parse_qsl(link.query))).status_code == 200
+    checked = set()
+    for method, path, operation in _operations(_schema(anon)):
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] != "query":
+                continue
+            name, schema = parameter["name"], parameter["schema"]
+            assert (
+                schema.get("minLength", 0) >= 1
+                or schema.get("minItems", 0) >= 1
+                or schema["type"] in {"integer", "number"}
+            ), (path, name, schema)
+            assert method == "GET", (method, path, name)
+            client = api if operation.get("security") != [] else anon
+            query = {**good.get(path, {}), name: ""}
+            response = client.get(path.format(**ids), query)
+            assert response.status_code == 400, (path, name, response.content)
+            assert_problem(response, 400, "VALIDATION_ERROR")
+            error = response.json()["errors"][0]
+            assert error == {
+                "field": name,
+                "message": "May not be empty; leave the parameter out instead.",
+            }, (path, name)
+            checked.add((path, name))
+    assert len(checked) >= 17
