@@ -74,6 +74,8 @@ INSTALLED_APPS = [
 # Order matters; the README's "How a request flows" walks through it.
 MIDDLEWARE = [
     "portal.request_context.RequestContextMiddleware",
+    # A bare health probe, once the stack below has answered one like it (portal/health.py).
+    "portal.health.BareProbeMiddleware",
     # High up, so every answer below it (401, 429, a breaker's 503) carries CORS headers.
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
