@@ -12,8 +12,9 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -92,8 +93,53 @@ def make_canary(*, broken: bool) -> Iterator[Canary]:
             threading.Thread(target=drain, daemon=True).start()
             yield canary
         finally:
+            # SIGTERM to make's group, as a terminal's kill would: everything it started must be
+            # gone within canary_demo's stop bound (STOP_SECONDS) and a Django start-up or two.
             os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=60)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                left = _started_by(env["CANARY_LOG_DIR"])
+                for pid in [process.pid, *left]:
+                    with suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                raise AssertionError(
+                    f"make canary still running 60 s after SIGTERM; its processes: {left}\n"
+                    + _ps(left)
+                    + "".join(output[-20:])
+                ) from None
+            deadline = time.monotonic() + 10
+            while left := _started_by(env["CANARY_LOG_DIR"]):
+                if time.monotonic() > deadline:
+                    for pid in left:
+                        with suppress(ProcessLookupError):
+                            os.kill(pid, signal.SIGKILL)
+                    raise AssertionError(f"make canary exited and left {left}:\n{_ps(left)}")
+                time.sleep(0.2)
+
+
+def _started_by(marker: str) -> list[int]:
+    """The live processes whose environment holds `marker` (this run's log directory), as every
+    process `make canary` starts inherits it."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with suppress(OSError):
+            if marker.encode() in (entry / "environ").read_bytes():
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                if state != "Z":
+                    found.append(int(entry.name))
+    return found
+
+
+def _ps(pids: list[int]) -> str:
+    lines = []
+    for pid in pids:
+        with suppress(OSError):
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            lines.append(f"{pid} pgid={os.getpgid(pid)}: {args}\n")
+    return "".join(lines)
 
 
 def _login(page: Page, canary: Canary) -> None:

@@ -461,12 +461,63 @@ def test_a_pause_during_a_tick_wins() -> None:
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(2)  # the tick is judging its slow gate
+        # The tick is judging its slow gate once it talks to the canary (a fixed wait raced a
+        # slow Django start-up).
+        wait_for_connection(tick.pid, int(e2e.env["CANARY_URL"].rsplit(":", 1)[1]), seconds=60)
         e2e.manage("rollout", "pause", "--reason", "a person looks")
         out, _ = tick.communicate(timeout=120)
         status = e2e.status()
         assert (status["state"], status["phase"], status["weight"]) == ("paused", 1, 5), out
         assert "nothing was done" in out
+
+
+def wait_for_connection(pid: int, port: int, seconds: float) -> None:
+    """Waits until process `pid` holds a TCP connection to 127.0.0.1:`port` (Linux /proc)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        inodes = set()
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            remote_port = int(fields[2].split(":")[1], 16)
+            if remote_port == port and fields[3] == "01" and fields[9] in inodes:  # ESTABLISHED
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"{pid} opened no connection to port {port} within {seconds}s")
+
+
+def wait_for_descendant(pid: int, argv: list[str], seconds: float) -> None:
+    """Waits until a process below `pid` runs `argv` (read from /proc: Linux only)."""
+    deadline = time.monotonic() + seconds
+    wanted = "\0".join(argv).encode() + b"\0"
+    while time.monotonic() < deadline:
+        parents: dict[int, int] = {}
+        commands: dict[int, bytes] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                commands[int(entry.name)] = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+        for child, command in commands.items():
+            if command != wanted:
+                continue
+            ancestor = parents.get(child, 0)
+            while ancestor > 1 and ancestor != pid:
+                ancestor = parents.get(ancestor, 0)
+            if ancestor == pid:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"no {argv} below {pid} within {seconds}s")
 
 
 def test_an_action_interrupted_mid_command_is_carried_out_by_the_controller() -> None:
@@ -481,7 +532,9 @@ def test_an_action_interrupted_mid_command_is_carried_out_by_the_controller() ->
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(1.5)  # inside `sleep 3`: the intent is committed, nothing else is
+        # Inside `sleep 3` the intent is committed and nothing else is. A fixed wait raced a
+        # slow Django start-up: killed before the intent, the advance never happened.
+        wait_for_descendant(advance.pid, ["sleep", "3"], seconds=60)
         advance.kill()
         advance.wait(timeout=30)
         status = e2e.status()

@@ -125,6 +125,64 @@ def clear_the_lane() -> list[str]:
     return notes
 
 
+# How long the walkthrough gives its servers and controller, all at once, to stop by themselves
+# on Ctrl-C or SIGTERM before it kills them: a demo has nothing to drain, and a stuck child must
+# never keep `make canary` (or whatever runs it) waiting.
+STOP_SECONDS = 10.0
+
+
+class Children:
+    """The processes the walkthrough started, each in a process group of its own (a gunicorn
+    master with its workers, the controller), so stopping one stops all of it. Nothing starts
+    once stopping has begun, and `stop` ends every group within `grace` seconds: SIGTERM to all
+    at once, SIGKILL to whatever is left."""
+
+    def __init__(self) -> None:
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._running: list[subprocess.Popen[bytes]] = []
+
+    def start(self, args: list[str], **options: Any) -> subprocess.Popen[bytes] | None:
+        """Popen in a new process group; None when stopping has begun."""
+        with self._lock:
+            if self.stopping.is_set():
+                return None
+            process = subprocess.Popen(args, process_group=0, **options)  # noqa: S603 - our own commands
+            self._running.append(process)
+            return process
+
+    def forget(self, process: subprocess.Popen[bytes]) -> None:
+        """A child that ended by itself."""
+        with self._lock:
+            if process in self._running:
+                self._running.remove(process)
+
+    def stop(self, grace: float = STOP_SECONDS) -> list[int]:
+        """Stops every group; returns the pids of those that had to be killed."""
+        with self._lock:
+            self.stopping.set()
+            running, self._running = self._running, []
+        for process in running:
+            self._signal(process, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        killed = []
+        for process in running:
+            try:
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                killed.append(process.pid)
+            # The leader may be gone while a worker of its group lingers: kill the group anyway.
+            self._signal(process, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=5)
+        return killed
+
+    @staticmethod
+    def _signal(process: subprocess.Popen[bytes], signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signum)
+
+
 @dataclass
 class Server:
     name: str
@@ -244,13 +302,18 @@ class Command(BaseCommand):
         base = f"http://{host}"
         stable_url, canary_url = f"{base}:{port}", f"{base}:{canary_port}"
         lanes = {"STABLE_URL": stable_url, "CANARY_URL": canary_url}
-        children: list[subprocess.Popen[bytes]] = []
-        stopping = threading.Event()
+        children = Children()
+        stopping = children.stopping
 
         def stop(*_: Any) -> None:
             stopping.set()
 
-        previous = signal.signal(signal.SIGTERM, stop)
+        # SIGTERM (and a closed terminal) end the walkthrough as Ctrl-C does. The servers and
+        # the controller are in process groups of their own, so a signal to this one reaches
+        # them only through `children.stop`, which bounds how long they take.
+        previous = {
+            signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGHUP)
+        }
         try:
             stable = self._serve("stable", host, port, stable_version, {}, logs, children)
             canary_env = {"FAULT_INJECTION": "true", "FAULT_ERRORS": BROKEN_FAULTS}
@@ -268,7 +331,7 @@ class Command(BaseCommand):
             threading.Thread(target=traffic.run, daemon=True, name="traffic").start()
             controller = threading.Thread(
                 target=self._controller,
-                args=(options["tick"], lanes, logs, children, stopping),
+                args=(options["tick"], lanes, logs, children),
                 daemon=True,
                 name="controller",
             )
@@ -293,14 +356,16 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
-            stopping.set()
-            signal.signal(signal.SIGTERM, previous)
-            for child in reversed(children):
-                with contextlib.suppress(ProcessLookupError):
-                    child.terminate()
-            for child in children:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    child.wait(timeout=30)
+            # A second Ctrl-C or SIGTERM while the children stop must not leave them behind.
+            previous[signal.SIGINT] = signal.signal(signal.SIGINT, stop)
+            killed = children.stop()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            if killed:
+                self.stdout.write(
+                    f"Killed {len(killed)} process group(s) still running {STOP_SECONDS:.0f} s "
+                    f"after the stop (pids {', '.join(map(str, killed))}); see {logs}."
+                )
             self.stdout.write("Stopped.")
 
     # --- pieces ---------------------------------------------------------------------------
@@ -343,7 +408,7 @@ class Command(BaseCommand):
         version: str,
         extra: dict[str, str],
         logs: Path,
-        children: list[subprocess.Popen[bytes]],
+        children: Children,
     ) -> Server:
         env = {
             **os.environ,
@@ -353,21 +418,22 @@ class Command(BaseCommand):
             "DJANGO_SETTINGS_MODULE": "portal.settings",
             **extra,
         }
-        log = (logs / f"{lane}.log").open("ab")
-        process = subprocess.Popen(  # noqa: S603 - our own gunicorn, fixed arguments
-            [
-                str(Path(sys.executable).parent / "gunicorn"),
-                *("-c", "gunicorn.conf.py", "--bind", f"{host}:{port}", "portal.wsgi"),
-            ],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        children.append(process)
+        with (logs / f"{lane}.log").open("ab") as log:
+            process = children.start(
+                [
+                    str(Path(sys.executable).parent / "gunicorn"),
+                    *("-c", "gunicorn.conf.py", "--bind", f"{host}:{port}", "portal.wsgi"),
+                ],
+                cwd=settings.BASE_DIR,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        if process is None:
+            raise KeyboardInterrupt  # stopped while starting
         url = f"http://{host}:{port}"
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not children.stopping.is_set():
             if process.poll() is not None:
                 raise CommandError(
                     f"The {lane} server exited ({process.returncode}); see {logs / lane}.log "
@@ -380,7 +446,9 @@ class Command(BaseCommand):
                 if response.status == 200:
                     self.stdout.write(f"{lane:>6}: {version} at {url} (log: {logs / lane}.log)")
                     return Server(lane, url, version, process)
-            time.sleep(0.3)
+            children.stopping.wait(0.3)
+        if children.stopping.is_set():
+            raise KeyboardInterrupt
         raise CommandError(f"The {lane} server at {url} never became healthy")
 
     def _controller(
@@ -388,13 +456,12 @@ class Command(BaseCommand):
         tick: float,
         lanes: dict[str, str],
         logs: Path,
-        children: list[subprocess.Popen[bytes]],
-        stopping: threading.Event,
+        children: Children,
     ) -> None:
         """`rollout run --controller`, as the CronJob runs it, restarted whenever it exits."""
         with (logs / "controller.log").open("ab") as log:
-            while not stopping.is_set():
-                process = subprocess.Popen(  # noqa: S603 - manage.py, fixed arguments
+            while True:
+                process = children.start(
                     [
                         sys.executable, "manage.py", "rollout", "run", "--controller",
                         "--interval", str(tick), "--max-seconds", "600",
@@ -404,11 +471,12 @@ class Command(BaseCommand):
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )  # fmt: skip
-                children.append(process)
-                while process.poll() is None and not stopping.is_set():
-                    stopping.wait(0.5)
+                if process is None:
+                    return
+                while process.poll() is None and not children.stopping.is_set():
+                    children.stopping.wait(0.5)
                 if process.poll() is not None:  # exited by itself: start the next one
-                    children.remove(process)
+                    children.forget(process)
 
     def _manage(self, *args: str, env: dict[str, str]) -> str:
         result = subprocess.run(  # noqa: S603 - manage.py with this command's own arguments
