@@ -48,8 +48,13 @@ check: $(VENV)/.dev
 	$(PY) manage.py check --fail-level WARNING
 	$(PY) manage.py makemigrations --check --dry-run
 
+## pytest: the unit suite on both cores (pytest-xdist; one process when REDIS_URL is set, as
+## the tests share that Redis database), then the live and browser suites one test at a time
+## (they start real servers and time them). UNIT_ONLY=1: the unit suite alone.
+PYTEST_WORKERS ?= $(if $(REDIS_URL),0,2)
 pytest: $(VENV)/.dev
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) -m "not live and not browser"
+	$(if $(UNIT_ONLY),,$(VENV)/bin/pytest -m "live or browser")
 
 ## test-fast: the unit suite on both cores (pytest-xdist), without the live and browser suites.
 test-fast: $(VENV)/.dev
