@@ -338,11 +338,19 @@ def versions() -> str:
 
 
 def commit() -> str:
+    """HEAD, and whether the code measured differs from it. The report itself is left out: a
+    run that starts with last run's `BENCHMARKS.md` uncommitted measured HEAD's code."""
     head = subprocess.run(
         [GIT, "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
     ).stdout.strip()
+    # git refuses a pathspec outside the work tree (a BENCH_OUTPUT elsewhere).
+    report = [f":(exclude){OUTPUT}"] if OUTPUT.resolve().is_relative_to(ROOT) else []
     dirty = subprocess.run(
-        [GIT, "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=False
+        [GIT, "status", "--porcelain", "--", ".", *report],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     ).stdout.strip()
     return f"{head}{' (with uncommitted changes)' if dirty else ''}"
 
