@@ -9,7 +9,9 @@ from portal.settings import DATABASES as _DATABASES
 ROOT_URLCONF = "bench.urls"
 MIDDLEWARE = []
 # Django's own backend, with the project's connection settings (persistent, health-checked,
-# the same timeouts): not the API's (portal/postgresql), nor django-prometheus's metrics.
+# the same timeouts): not the API's (portal/postgresql, portal/sqlite3), nor django-prometheus's
+# metrics.
 _engine = str(_DATABASES["default"]["ENGINE"])
 _engine = _engine.replace("portal.postgresql", "django.db.backends.postgresql")
+_engine = _engine.replace("portal.sqlite3", "django.db.backends.sqlite3")
 _DATABASES["default"]["ENGINE"] = _engine.replace("django_prometheus.db.", "django.db.")

@@ -186,11 +186,14 @@ else:
     # Tests use a file too: an in-memory database locks whole tables across threads, unlike
     # the file the server uses, where IMMEDIATE transactions queue for the write lock.
     _db["TEST"] = {"NAME": str(BASE_DIR / "var" / "test.sqlite3")}
-# django-prometheus's wrappers of the same backends add its database metrics; on PostgreSQL,
-# portal/postgresql wraps that one again (a cheaper reuse check and timestamp decoding).
+# django-prometheus's wrappers of the same backends add its database metrics, and the
+# project's wrap those again: on PostgreSQL a cheaper reuse check and timestamp decoding
+# (portal/postgresql), on SQLite one cursor class instead of one per cursor (portal/sqlite3).
 _db["ENGINE"] = _db["ENGINE"].replace("django.db.backends.", "django_prometheus.db.backends.")
 if _db["ENGINE"].endswith(".postgresql"):
     _db["ENGINE"] = "portal.postgresql"
+elif _db["ENGINE"].endswith(".sqlite3"):
+    _db["ENGINE"] = "portal.sqlite3"
 DATABASES = {"default": _db}
 # A read replica of `default` (PostgreSQL streaming replication): the API's tenant reads go
 # there, writes and everything else stay on the primary (portal/replica.py says which).

@@ -73,7 +73,7 @@ def settings_in_subprocess(**env: str) -> dict[str, object]:
 
 def test_nothing_set_means_sqlite_local_cache_and_no_debug() -> None:
     config = settings_in_subprocess()
-    assert config["engine"] == "django_prometheus.db.backends.sqlite3"
+    assert config["engine"] == "portal.sqlite3"
     assert config["cache"] == "django.core.cache.backends.locmem.LocMemCache"
     assert config["debug"] is False
     assert config["ttl"] == 900
