@@ -16,7 +16,7 @@ from rest_framework import exceptions, filters, parsers, renderers, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal import ratelimit, replica, request_context
+from portal import cycles, ratelimit, replica, request_context
 from portal.errors import DomainError, PayloadTooLargeError
 from portal.parsing import size_text
 from portal.timefmt import rfc3339
@@ -229,6 +229,9 @@ class APIPolicyMixin:
         response.headers.setdefault("Content-Security-Policy", JSON_CONTENT_SECURITY_POLICY)
         if self.pragma_no_cache:
             response["Pragma"] = "no-cache"
+        if isinstance(response, Response):
+            # The request's objects freed when it ends, not at the next collection.
+            response.add_post_render_callback(cycles.release_after_render(self))
         return response
 
 
@@ -408,11 +411,38 @@ class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
                 )
         return attrs
 
+    def is_valid(self, *, raise_exception: bool = False) -> bool:
+        try:
+            return bool(super().is_valid(raise_exception=raise_exception))
+        finally:
+            # Validated (or refused): the bound fields, which point back at the serializer,
+            # are not needed again (portal/cycles.py).
+            cycles.release_serializer(self)
+
 
 class StrictFilterSet(django_filters.FilterSet):
     """The API's filtersets. A filter given with an empty value (`?status=`, `?q=`) is refused
     rather than ignored, as every empty query parameter is, before any filtering
-    (`APIPolicyMixin.check_query_params`)."""
+    (`APIPolicyMixin.check_query_params`).
+
+    django-filter makes a new form class for every filterset, so for every filtered request:
+    a class is a reference cycle (portal/cycles.py), and making one costs too. Its fields come
+    from the filters' declarations alone unless a filter's choices depend on the request (a
+    model choice filter with a callable queryset), so each filterset class makes its form
+    class once; one with such a filter makes it per request, as django-filter does."""
+
+    _form_classes: ClassVar[dict[type, Any]] = {}
+
+    def get_form_class(self) -> Any:
+        if any(
+            isinstance(each, django_filters.filters.QuerySetRequestMixin)
+            for each in self.filters.values()
+        ):
+            return super().get_form_class()
+        made = StrictFilterSet._form_classes.get(type(self))
+        if made is None:
+            made = StrictFilterSet._form_classes[type(self)] = super().get_form_class()
+        return made
 
 
 class FilterBackend(DjangoFilterBackend):
@@ -421,12 +451,20 @@ class FilterBackend(DjangoFilterBackend):
     than the rest of the query's construction."""
 
     def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: Any) -> Any:
-        filterset = self.get_filterset_class(view, queryset)
-        if filterset is not None and not any(
-            name in request.query_params for name in filterset.base_filters
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None and not any(
+            name in request.query_params for name in filterset_class.base_filters
         ):
             return queryset
-        return super().filter_queryset(request, queryset, view)
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is None:
+            return queryset
+        try:
+            if not filterset.is_valid() and self.raise_exception:
+                raise django_filters.utils.translate_validation(filterset.errors)
+            return filterset.qs
+        finally:
+            cycles.release_filterset(filterset)
 
 
 class StrictOrderingFilter(filters.OrderingFilter):
