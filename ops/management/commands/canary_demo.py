@@ -304,16 +304,24 @@ class Command(BaseCommand):
         lanes = {"STABLE_URL": stable_url, "CANARY_URL": canary_url}
         children = Children()
         stopping = children.stopping
+        interrupted = False
 
-        def stop(*_: Any) -> None:
-            stopping.set()
+        def interrupt(*_: Any) -> None:
+            # SIGTERM (and a closed terminal) end the walkthrough as Ctrl-C does: an exception
+            # in the main thread, once. A handler runs between two bytecodes of the main
+            # thread, which may be holding the very lock `Event.set` takes (inside
+            # `stopping.wait`): setting the event here deadlocked the stop now and then, and
+            # left every child running. Later signals (make forwards one of its own, a second
+            # Ctrl-C) do nothing, so they cannot cut the stop short. The servers and the
+            # controller are in process groups of their own: a signal to this one reaches them
+            # only through `children.stop`, which bounds how long they take.
+            nonlocal interrupted
+            if not interrupted:
+                interrupted = True
+                raise KeyboardInterrupt
 
-        # SIGTERM (and a closed terminal) end the walkthrough as Ctrl-C does. The servers and
-        # the controller are in process groups of their own, so a signal to this one reaches
-        # them only through `children.stop`, which bounds how long they take.
-        previous = {
-            signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGHUP)
-        }
+        signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        previous = {signum: signal.signal(signum, interrupt) for signum in signals}
         try:
             stable = self._serve("stable", host, port, stable_version, {}, logs, children)
             canary_env = {"FAULT_INJECTION": "true", "FAULT_ERRORS": BROKEN_FAULTS}
@@ -356,8 +364,7 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
-            # A second Ctrl-C or SIGTERM while the children stop must not leave them behind.
-            previous[signal.SIGINT] = signal.signal(signal.SIGINT, stop)
+            interrupted = True  # from here on, a signal changes nothing
             killed = children.stop()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
