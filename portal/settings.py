@@ -377,6 +377,9 @@ ROLLOUT_ACTIONS_IN_BACKGROUND = env.get_bool("ROLLOUT_ACTIONS_IN_BACKGROUND", Tr
 # An action still in progress after all its commands' timeouts plus this is taken for dead
 # (its process crashed) and carried out again by the controller.
 ROLLOUT_INTENT_GRACE_SECONDS = env.get_int("ROLLOUT_INTENT_GRACE_SECONDS", 120, minimum=1)
+# One traffic-driver call's deadline (nginx: write, `nginx -t`, reload; ALB: modify-listener).
+# Past it the call is a driver failure; the traffic lease is held at most this long plus 5 s.
+ROLLOUT_DRIVER_TIMEOUT_SECONDS = env.get_int("ROLLOUT_DRIVER_TIMEOUT_SECONDS", 90, minimum=1)
 # A rollout left paused (waiting for a person) longer than this is aborted; 0: never.
 ROLLOUT_PAUSE_DEADLINE_SECONDS = env.get_int("ROLLOUT_PAUSE_DEADLINE_SECONDS", 3600, minimum=0)
 # The console warns that no controller is running after this long without a tick.

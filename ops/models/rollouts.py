@@ -288,6 +288,12 @@ class TrafficLanes(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
     swapped = models.BooleanField(default=False, help_text="Lane B is stable, lane A the canary.")
     updated_at = models.DateTimeField(auto_now=True)
+    # The traffic lease: one driver call at a time across every process, without a database
+    # lock held while the driver works (a slow reload must not time out another's statement).
+    lease_holder = models.CharField(
+        max_length=40, blank=True, help_text="The intent whose driver call is moving traffic."
+    )
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "traffic lanes"

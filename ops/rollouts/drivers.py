@@ -4,10 +4,16 @@
 - `nginx`: writes a weighted upstream file atomically, checks the configuration, reloads nginx.
 - `aws-alb`: points an ALB listener's default action at the stable and canary target groups
   with the weights (`modify-listener` with a weighted forward config), through boto3.
+
+A driver is told the weight *and* the lanes' roles to express it in, so a promotion can write
+"everything on lane B, now stable" before the swap is recorded. Drivers are called only
+through `drive()`: it holds no database lock, gives the call its own deadline, and turns every
+fault (OSError, a timeout, a non-zero exit, a library's own error) into a DriverError.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import shlex
 import subprocess
@@ -18,7 +24,7 @@ from typing import Any, Protocol
 from django.conf import settings
 
 from ops.models import Rollout
-from ops.rollouts import lanes
+from ops.rollouts.lanes import Lanes
 
 
 class DriverError(Exception):
@@ -28,17 +34,42 @@ class DriverError(Exception):
 class TrafficDriver(Protocol):
     name: str
 
-    def set_weight(self, rollout: Rollout, weight: int) -> str:
-        """Sends `weight` percent of traffic to the canary; returns output for the event log.
-        Raises DriverError on failure (the transition then does not happen)."""
+    def set_weight(self, rollout: Rollout, weight: int, roles: Lanes) -> str:
+        """Sends `weight` percent of traffic to `roles`' canary lane, the rest to its stable
+        lane; returns output for the event log. Raises on failure (the transition then does
+        not happen)."""
         ...
 
 
 class RecordDriver:
     name = "record"
 
-    def set_weight(self, rollout: Rollout, weight: int) -> str:
-        return f"recorded canary weight {weight}% (record driver: no traffic is moved)"
+    def set_weight(self, rollout: Rollout, weight: int, roles: Lanes) -> str:
+        lane = "B" if roles.swapped else "A"
+        return (
+            f"recorded canary weight {weight}%, stable lane {lane} "
+            "(record driver: no traffic is moved)"
+        )
+
+
+def drive(driver: TrafficDriver, rollout: Rollout, weight: int, roles: Lanes) -> str:
+    """One driver call with its own deadline (ROLLOUT_DRIVER_TIMEOUT_SECONDS). Every way it can
+    go wrong is a DriverError, so a caller has one failure to handle: abort and rollback turn it
+    into "rollback pending", never a traceback. The call runs in a thread of its own so that a
+    hung write or API call cannot hold the transition past its deadline."""
+    timeout = settings.ROLLOUT_DRIVER_TIMEOUT_SECONDS
+    pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"driver-{driver.name}")
+    future = pool.submit(driver.set_weight, rollout, weight, roles)
+    try:
+        return future.result(timeout=timeout)
+    except DriverError:
+        raise
+    except concurrent.futures.TimeoutError:
+        raise DriverError(f"no answer within {timeout}s") from None
+    except Exception as exc:
+        raise DriverError(f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        pool.shutdown(wait=False)
 
 
 def run_command(command: str | list[str], timeout: float) -> str:
@@ -80,10 +111,9 @@ def nginx_upstream(*, stable: str, canary: str, weight: int, rollout_id: int | N
 class NginxDriver:
     name = "nginx"
 
-    def set_weight(self, rollout: Rollout, weight: int) -> str:
+    def set_weight(self, rollout: Rollout, weight: int, roles: Lanes) -> str:
         path = Path(settings.NGINX_UPSTREAM_FILE)
         previous = path.read_text() if path.exists() else None
-        roles = lanes.current()
         content = nginx_upstream(
             stable=roles.stable_upstream,
             canary=roles.canary_upstream,
@@ -94,12 +124,16 @@ class NginxDriver:
         try:
             output = [run_command(settings.NGINX_TEST_COMMAND, 30)]
             output.append(run_command(settings.NGINX_RELOAD_COMMAND, 30))
-        except DriverError:
+        except DriverError as exc:
             # Never leave nginx pointed at a file it refused.
-            if previous is None:
-                path.unlink(missing_ok=True)
-            else:
-                self._write(path, previous)
+            try:
+                if previous is None:
+                    path.unlink(missing_ok=True)
+                else:
+                    self._write(path, previous)
+            except OSError as restore:
+                message = f"{exc}\nand the previous file could not be restored: {restore}"
+                raise DriverError(message) from restore
             raise
         return f"wrote {path}:\n{content}" + "\n".join(output)
 
@@ -132,13 +166,17 @@ class AwsAlbDriver:
     def client(self) -> Any:
         if self._client is None:
             import boto3
+            from botocore.config import Config
 
-            self._client = boto3.client("elbv2", region_name=settings.AWS_ALB_REGION)
+            # Bounded, so a call always ends well inside the driver's own deadline.
+            timeouts = Config(connect_timeout=5, read_timeout=20, retries={"max_attempts": 3})
+            self._client = boto3.client(
+                "elbv2", region_name=settings.AWS_ALB_REGION, config=timeouts
+            )
         return self._client
 
     @staticmethod
-    def actions(weight: int) -> list[dict[str, Any]]:
-        roles = lanes.current()
+    def actions(weight: int, roles: Lanes) -> list[dict[str, Any]]:
         return [
             {
                 "Type": "forward",
@@ -151,7 +189,7 @@ class AwsAlbDriver:
             }
         ]
 
-    def set_weight(self, rollout: Rollout, weight: int) -> str:
+    def set_weight(self, rollout: Rollout, weight: int, roles: Lanes) -> str:
         from botocore.exceptions import BotoCoreError, ClientError
 
         arns = (
@@ -166,7 +204,7 @@ class AwsAlbDriver:
             )
         try:
             response = self.client.modify_listener(
-                ListenerArn=settings.ALB_LISTENER_ARN, DefaultActions=self.actions(weight)
+                ListenerArn=settings.ALB_LISTENER_ARN, DefaultActions=self.actions(weight, roles)
             )
         except (BotoCoreError, ClientError) as exc:
             raise DriverError(f"modify_listener failed: {exc}") from exc

@@ -62,9 +62,14 @@ class ActionForm(forms.Form):
         "The reason above stays internal.",
     )
 
-    def __init__(self, *args: Any, reason_required: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, reason_required: bool = False, phase_required: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.reason_required = reason_required
+        # Advancing skips judgement of whatever phase the rollout is in by then: the page
+        # must say which phase the person judged.
+        self.fields["expected_phase"].required = phase_required
         if reason_required:
             self.fields["reason"].required = True
             self.fields["reason"].error_messages["required"] = self.SAY_WHY

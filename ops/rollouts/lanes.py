@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
 
 from ops.models import TrafficLanes
 
@@ -22,8 +21,12 @@ class Lanes:
     swapped: bool
 
 
-def current() -> Lanes:
-    swapped = TrafficLanes.objects.filter(pk=1, swapped=True).exists()
+def is_swapped() -> bool:
+    return TrafficLanes.objects.filter(pk=1, swapped=True).exists()
+
+
+def roles(swapped: bool) -> Lanes:
+    """The lanes' roles when lane B is stable (`swapped`) or lane A is."""
     a = (
         settings.ROLLOUT_STABLE_URL,
         settings.ROLLOUT_STABLE_UPSTREAM,
@@ -46,10 +49,12 @@ def current() -> Lanes:
     )
 
 
-@transaction.atomic
-def swap() -> Lanes:
-    """Promotion: the canary's lane becomes the stable one."""
-    lanes, _ = TrafficLanes.objects.select_for_update().get_or_create(pk=1)
-    lanes.swapped = not lanes.swapped
-    lanes.save(update_fields=["swapped", "updated_at"])
-    return current()
+def current() -> Lanes:
+    return roles(is_swapped())
+
+
+def record_swapped(swapped: bool) -> None:
+    """Records which lane is stable, in the caller's transaction: a promotion writes it in the
+    same commit as the rollout's outcome, so no reader ever sees one without the other. Setting
+    a value (not toggling) makes a resumed promotion idempotent."""
+    TrafficLanes.objects.update_or_create(pk=1, defaults={"swapped": swapped})

@@ -71,6 +71,7 @@ TickAction = Literal[
     "rollback_pending",
     "resumed",
     "extending",
+    "error",
 ]
 
 

@@ -1,13 +1,38 @@
-"""The rollout state machine. The legal transitions are the table below; each transition is
-one function that runs in a transaction, locks the rollout's row, moves traffic through the
-driver and writes an event row.
+"""The rollout state machine: the one writer of a rollout's state and of its traffic.
+
+Every change of a rollout (a controller tick, the CLI, the console, promotion, rollback) goes
+through `_transition`, in three steps:
+
+1. **Intent**, under the rollout's row lock: the action must be legal now (`TRANSITIONS`), no
+   other intent may be in flight (abort and rollback supersede one), and the phase and state
+   the caller saw must still hold. The intent (target state, phase, weight and which lane is
+   stable afterwards) is committed before any side effect.
+2. **Effects**, with no database lock held: the entered phase's commands, then one driver call
+   under the traffic lease (one at a time across every process, with its own deadline, and
+   only while the intent is still the rollout's own), then rollback or cleanup commands.
+3. **Outcome**, under the row lock again: state, phase, weight, the lane roles and the event
+   row commit together, and only if the intent was not superseded meanwhile.
+
+Invariants (tested by crashing at every `checkpoint` below and resuming):
+- Traffic is always where the record says, or, while an intent is in flight, where the intent
+  is taking it: never anywhere else.
+- A promotion writes "all traffic on the new version's lane, now stable" to the driver before
+  the swap is recorded, and records the swap in the same commit as the success, so readers
+  see the old roles at weight 100 or the new roles at weight 0, both meaning the same traffic.
+- An intent whose process died is carried out again by the controller, once; every step is
+  idempotent (commands set a state, the driver sets a weight and roles).
+- Abort and rollback always end at weight 0 or in "rollback pending" with an alert.
 
     pending --start--> running(phase 1)
     running(n) --advance--> running(n+1) | succeeded (after the last phase)
     running --pause--> paused --resume--> running
     paused --advance--> running(n+1) | succeeded   (a person confirms)
-    pending | running | paused --abort--> aborted      (weight 0)
-    running | paused --rollback--> rolled_back      (weight 0)
+    pending | running | paused | rollback_pending --abort--> aborted   (weight 0)
+    running | paused | rollback_pending --rollback--> rolled_back      (weight 0)
+    (abort or rollback the driver refuses) --> rollback_pending, retried by the controller
+
+`diagram()` draws the same table; docs/operator/state-machine.md holds its output, checked by
+a test.
 """
 
 from __future__ import annotations
@@ -15,6 +40,7 @@ from __future__ import annotations
 import logging
 import shlex
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,7 +56,7 @@ from django.utils import timezone
 
 from ops.models import GateResult, Release, Rollout, RolloutEvent, RolloutPlan, TrafficLanes
 from ops.rollouts import lanes
-from ops.rollouts.drivers import DriverError, driver_for, run_command
+from ops.rollouts.drivers import DriverError, drive, driver_for, run_command
 from ops.rollouts.notify import notify
 from ops.rollouts.validators import validate_image, validate_version
 from portal.timefmt import rfc3339
@@ -72,10 +98,13 @@ def command_argv(template: str, values: dict[str, Any]) -> list[str]:
 BASELINE_PLACEHOLDERS = ("{baseline}", "{baseline_image}")
 
 
-def command_values(rollout: Rollout, weight: int) -> dict[str, Any]:
+def command_values(
+    rollout: Rollout, weight: int, roles: lanes.Lanes | None = None
+) -> dict[str, Any]:
     """What a plan's command templates may name: the release being rolled out, the traffic
-    weight, and the baseline it replaces (for rollback commands that restore production)."""
-    roles = lanes.current()
+    weight, and the baseline it replaces (for rollback commands that restore production).
+    `roles`: the lanes as the action leaves them (default: as they are now)."""
+    roles = roles or lanes.current()
     values: dict[str, Any] = {
         "version": rollout.release.version,
         "image": rollout.release.image or f"portal-api:v{rollout.release.version}",
@@ -95,8 +124,10 @@ def command_values(rollout: Rollout, weight: int) -> dict[str, Any]:
     return values
 
 
-def _run_commands(rollout: Rollout, commands: list[str], *, weight: int) -> str:
-    values = command_values(rollout, weight)
+def _run_commands(
+    rollout: Rollout, commands: list[str], *, weight: int, roles: lanes.Lanes | None = None
+) -> str:
+    values = command_values(rollout, weight, roles)
     outputs = []
     for template in commands:
         if "baseline" not in values and any(p in template for p in BASELINE_PLACEHOLDERS):
@@ -161,6 +192,8 @@ class Move:
     state: str | None = None
     phase: int | None = None
     weight: int | None = None
+    # Promotion by swapping lanes: the canary's lane is the stable one afterwards.
+    swap: bool = False
 
 
 def _begin(
@@ -175,6 +208,8 @@ def _begin(
         "state": move.state,
         "phase": move.phase,
         "weight": move.weight,
+        # Which lane is stable once this is done: the roles the driver expresses weight in.
+        "swapped": lanes.is_swapped() != move.swap,
         "actor": actor,
         "reason": reason,
         "public_note": public_note,
@@ -195,32 +230,85 @@ class SupersededError(RolloutError):
     """Another action (an abort or a rollback) replaced this one while it was carried out."""
 
 
-def _set_weight(rollout: Rollout, intent: dict[str, Any], weight: int) -> str:
-    """Moves traffic, one driver call at a time across every process (the lanes row is the
-    lock, held only for the call), and only while this intent is still the rollout's own: a
-    superseded advance never moves traffic after the abort that replaced it."""
-    with transaction.atomic():
-        TrafficLanes.objects.select_for_update().get_or_create(pk=1)
-        if not _current(rollout.pk, intent):
-            raise SupersededError(f"{intent['action']} was superseded; traffic not moved")
-        return str(driver_for(rollout.driver).set_weight(rollout, weight))
+def checkpoint(step: str, intent: dict[str, Any]) -> None:
+    """A named point between two side effects of an intent. Nothing happens here; the
+    fault-injection tests make it raise, to kill the transition at each step in turn."""
+
+
+class _Lease:
+    """The traffic lease on the `TrafficLanes` row: taken and given back in short
+    transactions, held (not locked) while the driver works. A holder that died loses it when
+    it expires, after the driver's own deadline."""
+
+    def __init__(self, rollout_id: int, intent: dict[str, Any]) -> None:
+        self.rollout_id = rollout_id
+        self.intent = intent
+        self.holder = str(intent["id"])
+        self.seconds = settings.ROLLOUT_DRIVER_TIMEOUT_SECONDS + 5
+
+    def __enter__(self) -> None:
+        # Any lease taken before this one started waiting has expired by then.
+        give_up = time.monotonic() + self.seconds + 1
+        while True:
+            with transaction.atomic():
+                row, _ = TrafficLanes.objects.select_for_update().get_or_create(pk=1)
+                # Checked with the lease: a superseded intent never moves traffic, and one that
+                # is current moves it before the action that supersedes it can.
+                if not _current(self.rollout_id, self.intent):
+                    raise SupersededError(
+                        f"{self.intent['action']} was superseded; traffic not moved"
+                    )
+                now = timezone.now()
+                free = not row.lease_holder or row.lease_holder == self.holder
+                if free or (row.lease_expires_at is not None and row.lease_expires_at < now):
+                    row.lease_holder = self.holder
+                    row.lease_expires_at = now + timedelta(seconds=self.seconds)
+                    row.save(update_fields=["lease_holder", "lease_expires_at"])
+                    return
+                holder = row.lease_holder
+            if time.monotonic() > give_up:
+                raise DriverError(f"traffic is being moved by another action ({holder})")
+            time.sleep(0.1)
+
+    def __exit__(self, *exc: object) -> None:
+        TrafficLanes.objects.filter(pk=1, lease_holder=self.holder).update(
+            lease_holder="", lease_expires_at=None
+        )
+
+
+def _set_weight(rollout: Rollout, intent: dict[str, Any], weight: int, roles: lanes.Lanes) -> str:
+    """Moves traffic: one driver call at a time across every process, and only while this
+    intent is still the rollout's own (a superseded advance never moves traffic after the
+    abort that replaced it). No database lock is held during the call."""
+    with _Lease(rollout.pk, intent):
+        return drive(driver_for(rollout.driver), rollout, weight, roles)
 
 
 def _carry_out(rollout_id: int, intent: dict[str, Any]) -> Rollout:
     """The side effects of an intent, outside any lock: the entered phase's commands, the
-    traffic move, rollback or promotion and cleanup; then the outcome, under the lock."""
+    traffic move (in the roles the intent leaves the lanes in), rollback or cleanup commands;
+    then the outcome, under the lock."""
     rollout = Rollout.objects.select_related("plan", "release").get(pk=rollout_id)
     state, phase, weight = intent["state"], intent["phase"], intent["weight"]
+    swapped_now = lanes.is_swapped()
+    roles = lanes.roles(bool(intent.get("swapped", swapped_now)))
+    promoting = state == S.SUCCEEDED
     outputs: list[str] = []
+    checkpoint("intent_recorded", intent)
     try:
         if phase is not None and phase != rollout.phase_index:
             entering = rollout.plan.phases.filter(order=phase).first()
             if entering is not None and entering.commands:
-                outputs.append(_run_commands(rollout, entering.commands, weight=entering.weight))
-        if weight is not None and weight != rollout.weight:
+                outputs.append(
+                    _run_commands(rollout, entering.commands, weight=entering.weight, roles=roles)
+                )
+                checkpoint("commands_run", intent)
+        if weight is not None and (weight != rollout.weight or roles.swapped != swapped_now):
             try:
-                outputs.append(_set_weight(rollout, intent, weight))
+                outputs.append(_set_weight(rollout, intent, weight, roles))
             except DriverError as exc:
+                if promoting:
+                    raise RolloutError(f"Promotion failed, the driver refused: {exc}") from exc
                 if state not in {S.ABORTED, S.ROLLED_BACK}:
                     raise RolloutError(
                         f"The {rollout.driver} driver could not set {weight}%: {exc}"
@@ -231,7 +319,9 @@ def _carry_out(rollout_id: int, intent: dict[str, Any]) -> Rollout:
                 with transaction.atomic():
                     locked = _locked(rollout_id)
                     if not _ours(locked, intent):
-                        return locked
+                        raise SupersededError(
+                            f"{intent['action']} was superseded; its outcome is dropped"
+                        ) from exc
                     locked.intent = None
                     return _rollback_pending(
                         locked,
@@ -242,20 +332,31 @@ def _carry_out(rollout_id: int, intent: dict[str, Any]) -> Rollout:
                         intent["before"],
                         exc,
                     )
+            checkpoint("traffic_moved", intent)
             rollout.weight = weight
         if state in {S.ABORTED, S.ROLLED_BACK} and rollout.plan.rollback_commands:
             # Traffic is already back on stable; a failing rollback command is recorded.
             try:
-                outputs.append(_run_commands(rollout, rollout.plan.rollback_commands, weight=0))
+                outputs.append(
+                    _run_commands(rollout, rollout.plan.rollback_commands, weight=0, roles=roles)
+                )
             except CommandFailedError as exc:
                 outputs.append(str(exc))
-        if state == S.SUCCEEDED:
-            outputs.append(_promote(rollout, intent))
+            checkpoint("rollback_commands_run", intent)
+        if promoting:
+            outputs.append(
+                f"promoted: lanes swapped, stable is now {roles.stable_upstream}"
+                if roles.swapped != swapped_now
+                else "promoted: traffic back on the redeployed stable lane"
+            )
             if rollout.plan.cleanup_commands:
                 try:
-                    outputs.append(_run_commands(rollout, rollout.plan.cleanup_commands, weight=0))
+                    outputs.append(
+                        _run_commands(rollout, rollout.plan.cleanup_commands, weight=0, roles=roles)
+                    )
                 except CommandFailedError as exc:
                     outputs.append(str(exc))
+                checkpoint("cleanup_run", intent)
     except (CommandFailedError, RolloutError):
         # Nothing is recorded as done: the intent is dropped and the caller decides (a failed
         # deploy command rolls back).
@@ -282,13 +383,12 @@ def _finish(rollout_id: int, intent: dict[str, Any], *, weight: int, output: str
     with transaction.atomic():
         rollout = _locked(rollout_id)
         if not _ours(rollout, intent):
-            logger.warning(
-                "Rollout %s: %s was superseded; its outcome is dropped",
-                rollout_id,
-                intent["action"],
-            )
-            return rollout
+            raise SupersededError(f"{intent['action']} was superseded; its outcome is dropped")
         state, phase, action = intent["state"], intent["phase"], intent["action"]
+        if "swapped" in intent and intent["swapped"] != lanes.is_swapped():
+            # The promotion's swap, in the same commit as its success (see the module's
+            # invariants): the driver already routes by the new roles.
+            lanes.record_swapped(bool(intent["swapped"]))
         rollout.intent = None
         rollout.weight = weight
         if phase is not None and phase != rollout.phase_index:
@@ -414,6 +514,8 @@ def intent_is_stale(rollout: Rollout) -> bool:
     commands = sum(len(p.commands) for p in plan.phases.all())
     commands += len(plan.rollback_commands) + len(plan.cleanup_commands)
     limit = plan.command_timeout * commands + settings.ROLLOUT_INTENT_GRACE_SECONDS
+    # The driver call, and the wait for the traffic lease before it.
+    limit += 2 * (settings.ROLLOUT_DRIVER_TIMEOUT_SECONDS + 5)
     started = datetime.fromisoformat(intent["at"])
     return (timezone.now() - started).total_seconds() > limit
 
@@ -425,31 +527,6 @@ def resume_intent(rollout: Rollout) -> Rollout:
     if not isinstance(intent, dict):
         return rollout
     return _carry_out(rollout.pk, intent)
-
-
-def _promote(rollout: Rollout, intent: dict[str, Any]) -> str:
-    """The new version becomes the stable one, so 100 % of traffic ends on a lane that runs
-    it and the next rollout starts from it: either the canary's lane becomes the stable lane
-    (swap), or traffic returns to the stable lane that the last phase redeployed. Either way
-    the canary weight is 0 afterwards, and cleanup may then retire the canary's lane."""
-    if rollout.plan.promotion == RolloutPlan.Promotion.SWAP_LANES:
-        roles = lanes.swap()
-        try:
-            # Under the new roles all traffic is on the stable lane (the same servers).
-            output = _set_weight(rollout, intent, 0)
-        except (DriverError, RolloutError) as exc:
-            lanes.swap()  # nothing moved (refused, or superseded): keep the roles as they were
-            if isinstance(exc, RolloutError):
-                raise
-            raise RolloutError(f"Promotion failed, the driver refused: {exc}") from exc
-        rollout.weight = 0
-        return f"promoted: lanes swapped, stable is now {roles.stable_upstream}\n{output}"
-    try:
-        output = _set_weight(rollout, intent, 0)
-    except DriverError as exc:
-        raise RolloutError(f"Promotion failed, the driver refused: {exc}") from exc
-    rollout.weight = 0
-    return f"promoted: traffic back on the redeployed stable lane\n{output}"
 
 
 def _rollback_pending(
@@ -586,7 +663,8 @@ def rollout_advance(
     def decide(rollout: Rollout) -> Move:
         phases = list(rollout.plan.phases.order_by("order"))
         if rollout.phase_index >= len(phases):
-            return Move("complete", state=S.SUCCEEDED)
+            swap = rollout.plan.promotion == RolloutPlan.Promotion.SWAP_LANES
+            return Move("complete", state=S.SUCCEEDED, weight=0, swap=swap)
         nxt = phases[rollout.phase_index]
         return Move("advance", state=S.RUNNING, phase=rollout.phase_index + 1, weight=nxt.weight)
 

@@ -196,7 +196,11 @@ class RolloutActionView(ConsolePage):
         chosen = self._action(action)
         rollout = get_object_or_404(Rollout.objects.select_related("release", "plan"), pk=pk)
         detail = reverse("ops:rollout", args=[pk])
-        form = ActionForm(request.POST, reason_required=chosen.reason_required)
+        form = ActionForm(
+            request.POST,
+            reason_required=chosen.reason_required,
+            phase_required=chosen.name == "advance",
+        )
         if chosen.confirm and request.POST.get("confirmed") != "yes":
             return see_other(reverse("ops:rollout-action", args=[pk, action]))
         if not form.is_valid():

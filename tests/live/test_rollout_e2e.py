@@ -411,8 +411,8 @@ def test_a_canary_that_dies_at_100_percent_is_pulled_within_a_minute() -> None:
     with stack() as e2e:
         simple_plan(e2e, bake=1200)
         e2e.manage("rollout", "start", "1.0.0", "--plan", "simple", "--driver", "nginx")
-        for _ in range(3):
-            e2e.manage("rollout", "advance", "--reason", "to phase 4")
+        for phase in (1, 2, 3):
+            e2e.manage("rollout", "advance", "--expect-phase", str(phase), "--reason", "to 4")
         assert (e2e.status()["phase"], e2e.canary_share()) == (4, 1.0)
         os.kill(e2e.canary_pid, signal.SIGKILL)
         died = time.monotonic()
@@ -434,9 +434,11 @@ def test_a_deploy_command_failing_in_phase_4_rolls_back_from_50_percent() -> Non
     with stack() as e2e:
         simple_plan(e2e, {4: ["false"]})
         e2e.manage("rollout", "start", "1.0.0", "--plan", "simple", "--driver", "nginx")
-        e2e.manage("rollout", "advance", "--reason", "to 25")
-        e2e.manage("rollout", "advance", "--reason", "to 50")
-        failed = e2e.manage("rollout", "advance", "--reason", "to 100", check=False)
+        e2e.manage("rollout", "advance", "--expect-phase", "1", "--reason", "to 25")
+        e2e.manage("rollout", "advance", "--expect-phase", "2", "--reason", "to 50")
+        failed = e2e.manage(
+            "rollout", "advance", "--expect-phase", "3", "--reason", "to 100", check=False
+        )
         assert failed.returncode == 2, failed.stdout + failed.stderr
         status = e2e.status()
         # The failed command moved no traffic; the controller then rolls back.
@@ -524,9 +526,19 @@ def test_an_action_interrupted_mid_command_is_carried_out_by_the_controller() ->
     with stack() as e2e:
         simple_plan(e2e, {2: ["sleep 3"]}, timeout=5)
         e2e.env["ROLLOUT_INTENT_GRACE_SECONDS"] = "1"
+        e2e.env["ROLLOUT_DRIVER_TIMEOUT_SECONDS"] = "2"
         e2e.manage("rollout", "start", "1.0.0", "--plan", "simple", "--driver", "nginx")
         advance = subprocess.Popen(
-            [sys.executable, "manage.py", "rollout", "advance", "--reason", "killed"],
+            [
+                sys.executable,
+                "manage.py",
+                "rollout",
+                "advance",
+                "--expect-phase",
+                "1",
+                "--reason",
+                "x",
+            ],
             cwd=ROOT,
             env=e2e.env,
             stdout=subprocess.DEVNULL,
@@ -541,7 +553,7 @@ def test_an_action_interrupted_mid_command_is_carried_out_by_the_controller() ->
         assert (status["phase"], status["weight"]) == (1, 5)
         time.sleep(1)
         resumed = e2e.manage("rollout", "tick").stdout
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while not resumed.startswith("resumed") and time.monotonic() < deadline:
             time.sleep(1)
             resumed = e2e.manage("rollout", "tick").stdout

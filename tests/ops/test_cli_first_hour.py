@@ -87,8 +87,8 @@ def test_advancing_over_a_failing_gate_needs_a_reason_and_says_so(
     with pytest.raises(CommandError):
         run("rollout", "check")  # records the failing result
     with pytest.raises(CommandError, match="needs a reason"):
-        run("rollout", "advance")
-    run("rollout", "advance", "--reason", "limit changed on purpose")
+        run("rollout", "advance", "--expect-phase", "1")
+    run("rollout", "advance", "--expect-phase", "1", "--reason", "limit changed on purpose")
     rollout.refresh_from_db()
     assert rollout.phase_index == 2
     event = rollout.events.filter(action="advance").last()

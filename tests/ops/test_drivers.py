@@ -19,7 +19,10 @@ from ops.rollouts.drivers import (
     RecordDriver,
     nginx_upstream,
 )
+from ops.rollouts.lanes import roles
 from ops.rollouts.services import RolloutError, rollout_create, rollout_start
+
+A_STABLE = roles(swapped=False)
 
 pytestmark = pytest.mark.django_db
 
@@ -78,12 +81,12 @@ def test_a_refused_config_is_restored_and_the_transition_does_not_happen(
 def test_a_missing_reload_command_is_a_driver_error(nginx: Path, settings: Any) -> None:
     settings.NGINX_RELOAD_COMMAND = "/nonexistent/nginx -s reload"
     with pytest.raises(DriverError):
-        NginxDriver().set_weight(Rollout(pk=1), 5)
+        NginxDriver().set_weight(Rollout(pk=1), 5, A_STABLE)
     assert not nginx.exists()
 
 
 def test_the_record_driver_only_records() -> None:
-    assert "record driver" in RecordDriver().set_weight(Rollout(pk=1), 50)
+    assert "record driver" in RecordDriver().set_weight(Rollout(pk=1), 50, A_STABLE)
 
 
 @mock_aws
@@ -117,7 +120,7 @@ def test_the_alb_driver_sends_the_seeds_weighted_forward_config(
     settings.ALB_LISTENER_ARN = listener
     settings.ALB_STABLE_TARGET_GROUP_ARN, settings.ALB_CANARY_TARGET_GROUP_ARN = groups
 
-    output = AwsAlbDriver(client=elb).set_weight(Rollout(pk=1), 5)
+    output = AwsAlbDriver(client=elb).set_weight(Rollout(pk=1), 5, roles(swapped=False))
     action = elb.describe_listeners(ListenerArns=[listener])["Listeners"][0]["DefaultActions"][0]
     weights = {g["TargetGroupArn"]: g["Weight"] for g in action["ForwardConfig"]["TargetGroups"]}
     assert weights == {groups[0]: 95, groups[1]: 5}
@@ -125,10 +128,7 @@ def test_the_alb_driver_sends_the_seeds_weighted_forward_config(
 
     # Promotion swaps the lanes: the canary's target group becomes the stable one, so weight 0
     # sends everything to the new version, and the next canary is the old group.
-    from ops.rollouts import lanes
-
-    lanes.swap()
-    AwsAlbDriver(client=elb).set_weight(Rollout(pk=1), 0)
+    AwsAlbDriver(client=elb).set_weight(Rollout(pk=1), 0, roles(swapped=True))
     action = elb.describe_listeners(ListenerArns=[listener])["Listeners"][0]["DefaultActions"][0]
     weights = {g["TargetGroupArn"]: g["Weight"] for g in action["ForwardConfig"]["TargetGroups"]}
     assert weights == {groups[1]: 100, groups[0]: 0}
@@ -137,4 +137,4 @@ def test_the_alb_driver_sends_the_seeds_weighted_forward_config(
 def test_the_alb_driver_needs_its_arns(settings: Any) -> None:
     settings.ALB_LISTENER_ARN = ""
     with pytest.raises(DriverError, match="ALB_LISTENER_ARN"):
-        AwsAlbDriver(client=object()).set_weight(Rollout(pk=1), 5)
+        AwsAlbDriver(client=object()).set_weight(Rollout(pk=1), 5, A_STABLE)

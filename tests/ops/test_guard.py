@@ -337,10 +337,10 @@ def test_side_effects_run_after_the_intent_commits_without_the_row_lock(
     seen: list[Any] = []
     real = services._run_commands
 
-    def observe(target: Rollout, commands: list[str], *, weight: int) -> str:
+    def observe(target: Rollout, commands: list[str], *, weight: int, roles: Any) -> str:
         # While the phase's commands run, the intent is on the row for everyone to see.
         seen.append(Rollout.objects.get(pk=target.pk).intent)
-        return real(target, commands, weight=weight)
+        return real(target, commands, weight=weight, roles=roles)
 
     monkeypatch.setattr(services, "_run_commands", observe)
     rollout.plan.phases.filter(order=2).update(commands=["true"])

@@ -175,7 +175,9 @@ def test_the_command_drives_a_rollout_and_refuses_with_exit_status_2() -> None:
         call_command("rollout", "pause", stdout=out)
     assert refused.value.returncode == 2
     call_command("rollout", "resume", stdout=out)
-    call_command("rollout", "advance", stdout=out)
+    with pytest.raises(CommandError, match="--expect-phase"):
+        call_command("rollout", "advance", stdout=out)  # a person names the phase they judged
+    call_command("rollout", "advance", "--expect-phase", "1", stdout=out)
     status = StringIO()
     call_command("rollout", "status", "--json", stdout=status)
     import json
@@ -185,7 +187,7 @@ def test_the_command_drives_a_rollout_and_refuses_with_exit_status_2() -> None:
     assert [e["action"] for e in body["events"]][-3:] == ["pause", "resume", "advance"]
     call_command("rollout", "abort", "--reason", "changed my mind", stdout=out)
     with pytest.raises(CommandError, match="No rollout in flight"):
-        call_command("rollout", "advance", stdout=out)
+        call_command("rollout", "advance", "--expect-phase", "2", stdout=out)
 
 
 def test_actions_by_name_reach_the_same_transitions(db: None) -> None:

@@ -197,6 +197,15 @@ def test_advance_asks_for_confirmation_first(running: Rollout, operator: User) -
     assert running.events.last().actor == "olga"  # type: ignore[union-attr]
 
 
+def test_an_advance_that_does_not_say_which_phase_was_judged_is_refused(
+    running: Rollout, operator: User
+) -> None:
+    response = client_for(operator).post(action_url(running, "advance"), {"confirmed": "yes"})
+    assert response.status_code == 400
+    running.refresh_from_db()
+    assert (running.phase_index, running.weight) == (1, 5)
+
+
 def test_two_operators_pressing_advance_at_once_advance_once(
     running: Rollout, operator: User
 ) -> None:

@@ -9,17 +9,19 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import logging
 import time
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import close_old_connections
 
 from ops.models import GateResult, Rollout, RolloutPlan
 from ops.rollouts import lanes
 from ops.rollouts.drivers import DRIVERS
 from ops.rollouts.lint import lint_plan
-from ops.rollouts.reconciler import check_gates, tick
+from ops.rollouts.reconciler import TickResult, check_gates, tick
 from ops.rollouts.rehearse import RehearsalError, rehearse, render
 from ops.rollouts.report import event_json, render_json, render_markdown
 from ops.rollouts.services import (
@@ -31,11 +33,13 @@ from ops.rollouts.services import (
 )
 from ops.rollouts.watch import watch_step
 
+logger = logging.getLogger("portal.rollouts")
+
 HELP = """Drive a canary rollout (5% → 25% → 50% → 100% on the default plan).
 
   rollout start 1.0.0 --image portal-api:v1.0.0   create a rollout and move to phase 1
   rollout status [ID] [--json]                    where it is (latest by default), its events
-  rollout advance [ID]                            next phase (or finish after the last)
+  rollout advance [ID] --expect-phase N           next phase (or finish after the last)
   rollout pause [ID] / rollout resume [ID]
   rollout abort [ID] --reason "why"               traffic back to stable at once
   rollout check [ID]                              judge the current phase's gates now, move nothing
@@ -97,6 +101,17 @@ class Command(BaseCommand):
                 default="",
                 help="Why (goes into the event log; required to advance over a failing gate).",
             )
+            if name == "advance":
+                # Advancing skips judgement of whatever phase the rollout is in by then: the
+                # person names the phase they judged, and a tick that moved on meanwhile wins.
+                action.add_argument(
+                    "--expect-phase",
+                    type=int,
+                    required=True,
+                    help="The phase you saw (`rollout status`); nothing happens if the rollout "
+                    "is no longer in it (checked under its lock).",
+                )
+                continue
             action.add_argument(
                 "--expect-phase",
                 type=int,
@@ -308,10 +323,20 @@ class Command(BaseCommand):
         if any(not row.can_fail or not row.passes_clean for row in rows):
             raise CommandError("Some gates cannot fail or do not pass clean", returncode=1)
 
+    def _tick(self, actor: str) -> TickResult:
+        """One tick that cannot end the controller: an error (the database gone for a moment,
+        a bug in a gate) is logged and the next tick tries again from the database's state."""
+        try:
+            return tick(actor=actor)
+        except Exception as exc:
+            logger.exception("Controller tick failed; the next tick starts over")
+            close_old_connections()
+            return TickResult(None, "error", f"{type(exc).__name__}: {exc}")
+
     def _controller(self, actor: str, interval: float, max_seconds: float) -> None:
         started = time.monotonic()
         while True:
-            result = tick(actor=actor)
+            result = self._tick(actor)
             self.stdout.write(f"{result.action}: {result.detail}")
             self.stdout.flush()
             if time.monotonic() - started + interval > max_seconds:
@@ -321,9 +346,12 @@ class Command(BaseCommand):
     def _run(self, actor: str, interval: float, max_seconds: float | None) -> None:
         started = time.monotonic()
         while True:
-            result = tick(actor=actor)
+            result = self._tick(actor)
             self.stdout.write(f"{result.action}: {result.detail}")
             self.stdout.flush()
+            if result.action == "error":
+                time.sleep(interval)
+                continue
             if result.action == "succeeded":
                 return
             if result.action in {"rolled_back", "aborted"}:
