@@ -9,6 +9,7 @@ from ops.models import (
     Gate,
     GateResult,
     MetricRollup,
+    PlanInUseError,
     Release,
     Rollout,
     RolloutEvent,
@@ -102,8 +103,47 @@ class PhaseForm(forms.ModelForm):  # type: ignore[type-arg]
             raise forms.ValidationError("; ".join(problems))
         return commands
 
+    def clean_plan(self) -> Any:
+        plan = self.cleaned_data.get("plan")
+        if isinstance(plan, RolloutPlan) and plan.in_use():
+            raise PlanInUseError(plan)
+        return plan
 
-class GateInline(admin.TabularInline):  # type: ignore[type-arg]
+
+class FrozenWhileInUse:
+    """A plan (with its phases and gates) that a rollout in flight runs on is shown read-only:
+    the model refuses such edits anyway, and the page says so instead of failing."""
+
+    @staticmethod
+    def _plan(obj: Any) -> RolloutPlan | None:
+        if isinstance(obj, RolloutPlan):
+            return obj
+        if isinstance(obj, RolloutPhase):
+            return obj.plan
+        return None
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        plan = self._plan(obj)
+        if plan is not None and plan.in_use():
+            return False
+        return bool(super().has_change_permission(request, obj))  # type: ignore[misc]
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        plan = self._plan(obj)
+        if plan is not None and plan.in_use():
+            return False
+        return bool(super().has_delete_permission(request, obj))  # type: ignore[misc]
+
+    def has_add_permission(self, request: Any, obj: Any = None) -> bool:
+        plan = self._plan(obj)
+        if plan is not None and plan.in_use():
+            return False
+        if isinstance(self, admin.options.InlineModelAdmin):
+            return bool(super().has_add_permission(request, obj))  # type: ignore[misc]
+        return bool(super().has_add_permission(request))  # type: ignore[misc]
+
+
+class GateInline(FrozenWhileInUse, admin.TabularInline):  # type: ignore[type-arg]
     model = Gate
     form = GateForm
     extra = 0
@@ -114,14 +154,14 @@ class GateInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(RolloutPhase)
-class RolloutPhaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RolloutPhaseAdmin(FrozenWhileInUse, admin.ModelAdmin):  # type: ignore[type-arg]
     form = PhaseForm
     list_display = ["plan", "order", "weight", "bake_seconds"]
     list_filter = ["plan"]
     inlines = [GateInline]
 
 
-class RolloutPhaseInline(admin.TabularInline):  # type: ignore[type-arg]
+class RolloutPhaseInline(FrozenWhileInUse, admin.TabularInline):  # type: ignore[type-arg]
     model = RolloutPhase
     form = PhaseForm
     extra = 0
@@ -130,7 +170,7 @@ class RolloutPhaseInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(RolloutPlan)
-class RolloutPlanAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RolloutPlanAdmin(FrozenWhileInUse, admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["name", "is_default", "max_gate_failures", "description"]
     inlines = [RolloutPhaseInline]
 

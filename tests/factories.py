@@ -89,13 +89,15 @@ class RolloutPlanFactory(factory.django.DjangoModelFactory[RolloutPlan]):
         model_class: Any,
         *args: Any,
         phases: int = 4,
-        weights: Sequence[int] = (5, 25, 50, 100),
+        weights: Sequence[int] | None = None,
         bake: int = 0,
         gates: Sequence[tuple[str, dict[str, Any]]] = (),
         phase_commands: dict[int, list[str]] | None = None,
         **kwargs: Any,
     ) -> RolloutPlan:
         plan: RolloutPlan = super()._create(model_class, *args, **kwargs)
+        # By default the seed's weights, the last phase at 100 % (as `rollout lint` requires).
+        weights = weights or (*(5, 25, 50)[: phases - 1], 100)
         for order, weight in enumerate(weights[:phases], start=1):
             phase = plan.phases.create(
                 order=order,

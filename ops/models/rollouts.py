@@ -3,8 +3,9 @@ gate results."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -28,6 +29,33 @@ class Release(models.Model):
 
     def __str__(self) -> str:
         return self.version
+
+
+class PlanInUseError(ValidationError):
+    """A plan that a rollout in flight runs on is not edited under it."""
+
+    def __init__(self, plan: RolloutPlan) -> None:
+        super().__init__(
+            f"Plan {plan.name} is in use by a rollout in flight: edit it once that rollout has "
+            "finished, or copy it to a new plan."
+        )
+
+
+def _refuse_if_in_use(plan_id: int | None) -> None:
+    if plan_id is None:
+        return
+    plan = RolloutPlan.objects.filter(id=plan_id).first()
+    if plan is not None and plan.in_use():
+        raise PlanInUseError(plan)
+
+
+def _plan_of(phase_id: int | None) -> int | None:
+    if phase_id is None:
+        return None
+    plan_id: int | None = (
+        RolloutPhase.objects.filter(pk=phase_id).values_list("plan_id", flat=True).first()
+    )
+    return plan_id
 
 
 class RolloutPlan(models.Model):
@@ -71,6 +99,14 @@ class RolloutPlan(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        _refuse_if_in_use(self.pk)
+        super().save(*args, **kwargs)
+
+    def in_use(self) -> bool:
+        """Whether a rollout in flight runs on this plan (its phases and gates are then fixed)."""
+        return self.rollouts.filter(state__in=Rollout.LIVE_STATES).exists()
+
 
 class RolloutPhase(models.Model):
     plan = models.ForeignKey(RolloutPlan, on_delete=models.CASCADE, related_name="phases")
@@ -97,6 +133,14 @@ class RolloutPhase(models.Model):
 
     def __str__(self) -> str:
         return f"{self.plan} phase {self.order} ({self.weight}%)"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        _refuse_if_in_use(self.plan_id)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        _refuse_if_in_use(self.plan_id)
+        return super().delete(*args, **kwargs)
 
 
 class RolloutQuerySet(models.QuerySet["Rollout"]):
@@ -149,6 +193,12 @@ class Rollout(models.Model):
         blank=True,
         help_text="While rollback is pending: the final state it will reach (aborted or "
         "rolled_back).",
+    )
+    plan_digest = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The plan's phases and gates as they were at the start; the controller pauses "
+        "and alerts if they change under the rollout.",
     )
     probe_errors = models.PositiveIntegerField(
         default=0, help_text="Consecutive ticks whose guard could not reach the canary."
@@ -220,6 +270,14 @@ class Gate(models.Model):
 
     def __str__(self) -> str:
         return self.description or self.kind
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        _refuse_if_in_use(_plan_of(self.phase_id))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        _refuse_if_in_use(_plan_of(self.phase_id))
+        return super().delete(*args, **kwargs)
 
 
 class GateResult(models.Model):

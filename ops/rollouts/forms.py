@@ -37,6 +37,13 @@ class StartRolloutForm(forms.Form):
         help_text="record only records the weight; nginx rewrites the weighted upstream; "
         "aws-alb sets the listener's target group weights.",
     )
+    force_reason = forms.CharField(
+        label="Reason to force",
+        max_length=500,
+        required=False,
+        help_text="Only for a release that is the version stable runs, or older than it (a "
+        "downgrade): why it must go out anyway. It goes into the event log and the report.",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -40,6 +40,7 @@ from ops.rollouts.gates import (
     stable_lane_version,
 )
 from ops.rollouts.notify import deliver_notifications, notify
+from ops.rollouts.plans import plan_changed
 from ops.rollouts.probes import probe_credentials
 from ops.rollouts.services import (
     CommandFailedError,
@@ -400,8 +401,23 @@ def _tick(*, actor: str) -> TickResult:
     guarded = guard(rollout, actor)
     if guarded is not None:
         return guarded
+    changed = plan_changed(rollout)
     if rollout.state == Rollout.State.PAUSED:
-        return TickResult(rollout.pk, "paused", "paused, waiting for a person")
+        return TickResult(rollout.pk, "paused", changed or "paused, waiting for a person")
+    if changed:
+        # Never judge by, or advance into, phases nobody reviewed for this rollout: a person
+        # restores the plan (the rollout resumes) or aborts; the pause alerts the operators.
+        try:
+            rollout_pause(
+                rollout_id=rollout.pk,
+                actor=actor,
+                reason=changed,
+                expected_phase=rollout.phase_index,
+                expected_state=Rollout.State.RUNNING,
+            )
+        except RolloutError as exc:
+            return TickResult(rollout.pk, "idle", str(exc))
+        return TickResult(rollout.pk, "paused", changed)
     phase = rollout.plan.phases.filter(order=rollout.phase_index).first()
     if phase is None:
         return TickResult(rollout.pk, "idle", f"phase {rollout.phase_index} not in the plan")

@@ -57,7 +57,9 @@ from django.utils import timezone
 from ops.models import GateResult, Release, Rollout, RolloutEvent, RolloutPlan, TrafficLanes
 from ops.rollouts import lanes
 from ops.rollouts.drivers import DriverError, drive, driver_for, run_command
+from ops.rollouts.lint import lint_plan
 from ops.rollouts.notify import notify
+from ops.rollouts.plans import plan_changed, plan_digest, version_problem
 from ops.rollouts.validators import validate_image, validate_version
 from portal.timefmt import rfc3339
 
@@ -592,7 +594,11 @@ def rollout_create(
     plan: RolloutPlan | None = None,
     driver: str = "record",
     baseline_version: str = "",
+    force_reason: str = "",
 ) -> Rollout:
+    """A rollout of `version`, pending. Refused: an unknown driver, a plan with lint errors
+    (its warnings go into the create event), and without `force_reason` a release that is the
+    version stable runs or older than it."""
     driver_for(driver)  # refuse an unknown driver before anything is written
     try:
         validate_version(version)
@@ -605,12 +611,24 @@ def rollout_create(
     plan = plan or RolloutPlan.objects.filter(is_default=True).first()
     if plan is None:
         raise RolloutError("No rollout plan given and no default plan exists")
-    if not plan.phases.exists():
-        raise RolloutError(f"Plan {plan} has no phases")
+    findings = lint_plan(plan)
+    errors = [finding for finding in findings if finding.severity == "error"]
+    if errors:
+        listed = "; ".join(f"{f.where}: {f.message}" for f in errors[:5])
+        raise RolloutError(
+            f"Plan {plan} has {len(errors)} error(s) (rollout lint --plan {plan}): {listed}"
+        )
     if not baseline_version:
         # What it replaces: the last release that succeeded (the stable lane's version).
         last = Rollout.objects.filter(state=S.SUCCEEDED).select_related("release").first()
-        baseline_version = last.release.version if last and last.release.version != version else ""
+        baseline_version = last.release.version if last else ""
+    problem = version_problem(version, baseline_version)
+    if problem and not force_reason.strip():
+        raise RolloutError(f"{problem}. To roll it out anyway, force it with a reason.")
+    if version == baseline_version and not problem:
+        baseline_version = ""
+    reason = f"Forced: {problem}: {force_reason.strip()}" if problem else ""
+    warnings = "\n".join(str(f) for f in findings if f.severity == "warning")
     release, _ = Release.objects.get_or_create(version=version, defaults={"image": image})
     try:
         with transaction.atomic():
@@ -620,9 +638,15 @@ def rollout_create(
                 driver=driver,
                 started_by=actor,
                 baseline_version=baseline_version,
+                plan_digest=plan_digest(plan),
             )
             RolloutEvent.objects.create(
-                rollout=rollout, actor=actor, action="create", after=_snapshot(rollout)
+                rollout=rollout,
+                actor=actor,
+                action="create",
+                reason=reason,
+                after=_snapshot(rollout),
+                output=f"Plan {plan} lint warnings:\n{warnings}" if warnings else "",
             )
     except IntegrityError:
         active = Rollout.objects.live().first()
@@ -722,10 +746,16 @@ def rollout_pause(
 def rollout_resume(
     *, rollout_id: int, actor: str, reason: str = "", expected_phase: int | None = None
 ) -> Rollout:
+    def decide(rollout: Rollout) -> Move:
+        changed = plan_changed(rollout)
+        if changed:
+            raise RolloutError(changed)
+        return Move("resume", state=S.RUNNING)
+
     return _transition(
         rollout_id,
         "resume",
-        lambda _: Move("resume", state=S.RUNNING),
+        decide,
         actor=actor,
         reason=reason,
         expected_phase=expected_phase,

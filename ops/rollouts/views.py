@@ -124,6 +124,7 @@ class RolloutStartView(ConsolePage):
                     plan=data["plan"],
                     driver=data["driver"],
                     baseline_version=data["baseline_version"],
+                    force_reason=data["force_reason"],
                     actor=actor,
                 )
             except (RolloutError, ValueError) as exc:

@@ -88,3 +88,30 @@ def test_a_phase_can_be_added_on_its_own_admin_page(client: Client) -> None:
     )
     assert response.status_code == 302, response.content[:2000]
     assert plan.phases.count() == 1
+
+
+def test_a_plan_in_use_is_shown_read_only_and_gets_no_new_phase(client: Client) -> None:
+    from ops.rollouts.services import rollout_create, rollout_start
+
+    staff = User.objects.create_superuser("root", "root@example.com", "pw-Secret-1")
+    client.force_login(staff)
+    plan = RolloutPlanFactory.create(gates=[("smoke", {})])
+    rollout_start(rollout_id=rollout_create(version="2.0.0", actor="a", plan=plan).pk, actor="a")
+    page = client.get(f"/admin/ops/rolloutplan/{plan.pk}/change/")
+    assert page.status_code == 200
+    assert 'name="_save"' not in page.content.decode()  # a view page, nothing to save
+    response = client.post(
+        "/admin/ops/rolloutphase/add/",
+        {
+            "plan": plan.pk,
+            "order": 5,
+            "weight": 100,
+            "bake_seconds": 60,
+            "commands": "[]",
+            "gates-TOTAL_FORMS": "0",
+            "gates-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 200
+    assert "in use by a rollout in flight" in response.content.decode()
+    assert plan.phases.count() == 4

@@ -149,7 +149,7 @@ def test_the_report_renders_the_seeds_shape_for_a_success_and_a_rollback() -> No
     assert [p["weight"] for p in body["phases"]] == [5, 25, 50, 100]
     assert all(g["verdict"] == "pass" for p in body["phases"] for g in p["gates"])
 
-    broken = started(plan([("canary_health", {})], phases=2), version="9.9.9")
+    broken = started(plan([("canary_health", {})], phases=3), version="9.9.9")
     tick()
     out = StringIO()
     call_command("rollout", "report", stdout=out)  # the latest rollout

@@ -319,7 +319,9 @@ def test_promotion_swaps_the_lanes_so_the_next_rollout_starts_from_the_new_versi
 
 
 def test_the_kubernetes_plan_returns_traffic_to_the_redeployed_prod() -> None:
-    plan = RolloutPlanFactory.create(promotion="return_to_stable", phases=1, weights=(100,))
+    plan = RolloutPlanFactory.create(
+        promotion="return_to_stable", phases=1, phase_commands={1: ["true"]}
+    )
     rollout = rollout_start(
         rollout_id=rollout_create(version="1.0.0", actor="alice", plan=plan).pk, actor="alice"
     )

@@ -84,6 +84,13 @@ class Command(BaseCommand):
             help="The stable version the judge compares with (default: the last release "
             "that succeeded, else what the stable lane reports).",
         )
+        start.add_argument(
+            "--force",
+            default="",
+            metavar="REASON",
+            help="Roll out a release that is the version stable runs, or older than it (a "
+            "downgrade); the reason goes into the event log and the report.",
+        )
         status = sub.add_parser("status", help="Show a rollout and its events.")
         status.add_argument("id", nargs="?", type=int, help="Rollout id (default: the latest).")
         status.add_argument("--json", action="store_true", help="Machine-readable output.")
@@ -401,7 +408,11 @@ class Command(BaseCommand):
             driver=options["driver"],
             actor=actor,
             baseline_version=options["baseline"],
+            force_reason=options["force"],
         )
+        created = rollout.events.get(action="create")
+        if created.output:  # the plan's lint warnings: it runs, but judges less than it seems
+            self.stderr.write(created.output)
         rollout = rollout_start(rollout_id=rollout.pk, actor=actor)
         self.stdout.write(self._line(rollout))
 
