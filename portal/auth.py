@@ -91,7 +91,9 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Malformed bearer token")
         token = _resolve(value, request_context.current())
         touch_last_used(token)
-        request_context.set_principal(tenant=token.tenant.slug, token_prefix=token.prefix)
+        request_context.set_principal(
+            tenant=token.tenant.slug, token_prefix=token.prefix, traffic=token.tenant.traffic
+        )
         return TenantPrincipal(token), token
 
     def authenticate_header(self, request: Request) -> str:

@@ -20,8 +20,10 @@ from django.urls import Resolver404, resolve
 from portal.metrics import request_endpoint
 from portal.parsing import ascii_int
 from portal.problems import problem_response
+from portal.request_context import mark_rehearsal
 
 MAX_DELAY_MS = 5000
+FAULT_HEADERS = ("X-Fault-Delay-Ms", "X-Fault-Status", "X-Fault-Cors")
 
 
 class FaultInjectionMiddleware:
@@ -29,6 +31,9 @@ class FaultInjectionMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if any(name in request.headers for name in FAULT_HEADERS):
+            # Never judged as anyone's real traffic (see portal.models.Traffic).
+            mark_rehearsal()
         delay = ascii_int(request.headers.get("X-Fault-Delay-Ms"), max_digits=6)
         if delay is not None:
             time.sleep(min(delay, MAX_DELAY_MS) / 1000)

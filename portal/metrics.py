@@ -1,9 +1,13 @@
 """HTTP metrics, recorded once per request from RequestContextMiddleware.
 
-Prometheus series (the conventional names and labels, plus `version`):
-- `http_requests_total{method,endpoint,version}`
-- `http_request_duration_ms{method,endpoint,version}` histogram, buckets at every SLO threshold
-- `http_requests_errors_total{method,endpoint,version}` (5xx responses)
+Prometheus series (the conventional names and labels, plus `version` and `traffic`):
+- `http_requests_total{method,endpoint,version,traffic}`
+- `http_request_duration_ms{method,endpoint,version,traffic}` histogram, buckets at every SLO
+  threshold
+- `http_requests_errors_total{method,endpoint,version,traffic}` (5xx responses)
+
+`traffic` is `customer` (anonymous requests too), `probe` (the rollout controller's probe
+tenants) or `rehearsal` (`rollout rehearse`, and any request carrying an injected fault).
 
 `endpoint` is the route template with the API version wildcarded (`/v*/jobs/{jobId}/files`);
 paths that match no route share `unmatched`. Labels never carry ids. Under gunicorn,
@@ -54,7 +58,8 @@ BUCKETS_MS: tuple[float, ...] = (
     5000,
     10000,
 )
-LABELS = ("method", "endpoint", "version")
+LABELS = ("method", "endpoint", "version", "traffic")
+TRAFFIC = ("customer", "probe", "rehearsal")
 
 REQUESTS = Counter("http_requests_total", "Total HTTP requests", LABELS)
 DURATION = Histogram(
@@ -97,7 +102,7 @@ def request_endpoint(request: HttpRequest) -> str:
     return endpoint_label(match.route if match is not None else None)
 
 
-Observer = Callable[[str, str, int, float, str], None]
+Observer = Callable[[str, str, int, float, str, str], None]
 _observers: list[Observer] = []
 
 
@@ -107,15 +112,17 @@ def add_observer(observer: Observer) -> None:
         _observers.append(observer)
 
 
-# Each (method, endpoint, version)'s three series, looked up once: what `labels()` returns is
-# the same child every time, and the key set is small and fixed (KNOWN_METHODS and OTHER, the
-# URLconf's routes and `unmatched`, this process's version).
-_series: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
+# Each (method, endpoint, version, traffic)'s three series, looked up once: what `labels()`
+# returns is the same child every time, and the key set is small and fixed (KNOWN_METHODS and
+# OTHER, the URLconf's routes and `unmatched`, this process's version, TRAFFIC).
+_series: dict[tuple[str, str, str, str], tuple[Any, Any, Any]] = {}
 
 
-def series(method: str, endpoint: str, version: str) -> tuple[Any, Any, Any]:
+def series(
+    method: str, endpoint: str, version: str, traffic: str = "customer"
+) -> tuple[Any, Any, Any]:
     """The request counter, duration histogram and error counter of one label set."""
-    key = (method, endpoint, version)
+    key = (method, endpoint, version, traffic)
     found = _series.get(key)
     if found is None:
         found = _series[key] = (
@@ -128,16 +135,19 @@ def series(method: str, endpoint: str, version: str) -> tuple[Any, Any, Any]:
     return found
 
 
-def observe(*, method: str, endpoint: str, status: int, duration_ms: float) -> None:
+def observe(
+    *, method: str, endpoint: str, status: int, duration_ms: float, traffic: str = "customer"
+) -> None:
     version = settings.APP_VERSION
     method = method_label(method)
-    requests, duration, errors = series(method, endpoint, version)
+    traffic = traffic if traffic in TRAFFIC else "customer"
+    requests, duration, errors = series(method, endpoint, version, traffic)
     requests.inc()
     duration.observe(duration_ms)
     if status >= 500:
         errors.inc()
     for observer in _observers:
-        observer(method, endpoint, status, duration_ms, version)
+        observer(method, endpoint, status, duration_ms, version, traffic)
 
 
 def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:

@@ -43,6 +43,16 @@ class AuthQuerySet(models.QuerySet[Any]):
         return rows
 
 
+class Traffic(models.TextChoices):
+    """Whose requests a tenant's are, as the metrics label them: judgements, reports and the
+    stability watch count customers; the rollout controller's probes and `rollout rehearse`
+    never pose as customers."""
+
+    CUSTOMER = "customer", "Customer"
+    PROBE = "probe", "Rollout probe"
+    REHEARSAL = "rehearsal", "Rollout rehearsal"
+
+
 class Tenant(models.Model):
     slug = models.SlugField(max_length=50, unique=True)
     name = models.CharField(max_length=200)
@@ -60,6 +70,14 @@ class Tenant(models.Model):
         blank=True,
         validators=[RATE_VALIDATOR],
         help_text="Per-token limit for /v1/jobs/{id}/files routes. Blank: RATE_LIMIT_FILES.",
+    )
+    traffic = models.CharField(
+        max_length=10,
+        choices=Traffic.choices,
+        default=Traffic.CUSTOMER,
+        help_text="How its requests are labelled in the metrics (the rollout "
+        "controller's own tenants are probe or rehearsal traffic, never counted as "
+        "customers').",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -38,6 +38,8 @@ class RequestContext:
     started: float = field(default_factory=time.perf_counter)
     tenant: str = "-"
     token_prefix: str = "-"  # noqa: S105 - a public prefix, not a secret
+    # Whose request this is in the metrics: customer (anonymous too), probe or rehearsal.
+    traffic: str = "customer"
     # Who authentication found (rate limits key on it), and this request's rate-limit usage.
     principal: TenantPrincipal | None = None
     ratelimit: Usage | None = None
@@ -101,12 +103,22 @@ def trace_id_from(request: HttpRequest) -> str:
     return _random_hex()
 
 
-def set_principal(*, tenant: str, token_prefix: str) -> None:
-    """Called by authentication so the request's log line names who made it."""
+def set_principal(*, tenant: str, token_prefix: str, traffic: str = "customer") -> None:
+    """Called by authentication so the request's log line names who made it, and its metrics
+    whose traffic it is."""
     ctx = _current.get()
     if ctx is not None:
         ctx.tenant = tenant
         ctx.token_prefix = token_prefix
+        if ctx.traffic != "rehearsal":  # an injected fault stays the rehearsal's
+            ctx.traffic = traffic
+
+
+def mark_rehearsal() -> None:
+    """A request that carries an injected fault is the rehearsal's, whoever sent it."""
+    ctx = _current.get()
+    if ctx is not None:
+        ctx.traffic = "rehearsal"
 
 
 class RequestContextMiddleware:
@@ -129,6 +141,7 @@ class RequestContextMiddleware:
                 endpoint=endpoint,
                 status=response.status_code,
                 duration_ms=duration_ms,
+                traffic=ctx.traffic,
             )
             level = logging.ERROR if response.status_code >= 500 else logging.INFO
             logger.log(

@@ -4,20 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ops', '0023_finer_latency_buckets'),
+        ("ops", "0023_finer_latency_buckets"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='trafficlanes',
-            name='lease_expires_at',
+            model_name="trafficlanes",
+            name="lease_expires_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='trafficlanes',
-            name='lease_holder',
-            field=models.CharField(blank=True, help_text='The intent whose driver call is moving traffic.', max_length=40),
+            model_name="trafficlanes",
+            name="lease_holder",
+            field=models.CharField(
+                blank=True,
+                help_text="The intent whose driver call is moving traffic.",
+                max_length=40,
+            ),
         ),
     ]

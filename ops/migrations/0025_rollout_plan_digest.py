@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ops', '0024_traffic_lease'),
+        ("ops", "0024_traffic_lease"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='rollout',
-            name='plan_digest',
-            field=models.CharField(blank=True, help_text="The plan's phases and gates as they were at the start; the controller pauses and alerts if they change under the rollout.", max_length=64),
+            model_name="rollout",
+            name="plan_digest",
+            field=models.CharField(
+                blank=True,
+                help_text="The plan's phases and gates as they were at the start; the controller pauses and alerts if they change under the rollout.",
+                max_length=64,
+            ),
         ),
     ]

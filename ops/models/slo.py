@@ -13,7 +13,8 @@ BUCKET_FIELDS: tuple[str, ...] = tuple(f"b{i:02d}" for i in range(len(BUCKETS_MS
 
 
 class MetricRollup(models.Model):
-    """One process's requests for one minute, version, endpoint, method and status class.
+    """One process's requests for one minute, version, endpoint, method, status class and
+    traffic (customer, probe or rehearsal: see portal.models.Traffic).
 
     Each process upserts its own cumulative rows, so a flush is idempotent and no two
     processes ever write the same row; queries sum across processes.
@@ -25,13 +26,22 @@ class MetricRollup(models.Model):
     endpoint = models.CharField(max_length=200)
     method = models.CharField(max_length=10)
     status_class = models.CharField(max_length=4, help_text="2xx, 3xx, 4xx, 429 or 5xx")
+    traffic = models.CharField(max_length=10, default="customer")
     count = models.BigIntegerField(default=0)
     sum_ms = models.FloatField(default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["process", "minute", "version", "endpoint", "method", "status_class"],
+                fields=[
+                    "process",
+                    "minute",
+                    "version",
+                    "endpoint",
+                    "method",
+                    "status_class",
+                    "traffic",
+                ],
                 name="metricrollup_unique_cell",
             )
         ]

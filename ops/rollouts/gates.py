@@ -23,9 +23,17 @@ from django.utils import timezone
 
 from ops.models import GateResult, Rollout, SLObjective
 from ops.rollouts.judge import DEFAULTS as JUDGE_DEFAULTS
-from ops.rollouts.judge import judge
+from ops.rollouts.judge import Judgement, judge
 from ops.rollouts.probes import PROBE_RATE_LIMIT, ProbeCredentials
-from ops.slo.sources import MetricsSource, PrometheusError, Window, fraction_under, quantile
+from ops.slo.sources import (
+    CUSTOMERS,
+    PROBES,
+    MetricsSource,
+    PrometheusError,
+    Window,
+    fraction_under,
+    quantile,
+)
 from portal.parsing import ascii_int
 
 V = GateResult.Verdict
@@ -138,12 +146,46 @@ def breakers_closed(ctx: GateContext, params: dict[str, Any]) -> Outcome:
 # --- SLOs from the metrics source -------------------------------------------------------------
 
 
-def _window(ctx: GateContext, params: dict[str, Any], version: str | None = None) -> Window:
+def _window(
+    ctx: GateContext,
+    params: dict[str, Any],
+    version: str | None = None,
+    traffic: tuple[str, ...] = CUSTOMERS,
+) -> Window:
     return Window(
         length=timedelta(seconds=int(params["window_seconds"])),
         endpoint=params.get("endpoint") or None,
         version=version or ctx.rollout.release.version,
+        traffic=traffic,
     )
+
+
+def _customers_decide(
+    params: dict[str, Any], judged: Callable[[tuple[str, ...]], Outcome]
+) -> Outcome:
+    """Customers' requests decide a metrics gate; the controller's probe requests can fail it
+    but never pass it. While customers are too few to judge, probe traffic is judged alike
+    (probe against probe): a failure there is a failure, anything else leaves the gate
+    inconclusive (more time, then a person). A gate given `traffic` judges exactly that."""
+    if params.get("traffic"):
+        return judged(tuple(str(t) for t in params["traffic"]))
+    outcome = judged(CUSTOMERS)
+    if outcome.verdict != V.INCONCLUSIVE or not outcome.needs_samples:
+        return outcome
+    probed = judged(PROBES)
+    if probed.verdict == V.FAIL:
+        probed.observed = f"probe traffic: {probed.observed}"[:200]
+        probed.evidence = (
+            f"Too few customer requests ({outcome.evidence or outcome.observed}); the "
+            f"controller's probe requests fail it: {probed.evidence or probed.observed}"
+        )
+        return probed
+    seen = probed.observed or probed.evidence or probed.verdict
+    outcome.evidence = (
+        f"{outcome.evidence}; probe traffic alone: {probed.verdict} ({seen}), which cannot "
+        "pass a gate"
+    )
+    return outcome
 
 
 @gate(
@@ -156,7 +198,11 @@ def _window(ctx: GateContext, params: dict[str, Any], version: str | None = None
     min_samples=50,
 )
 def latency(ctx: GateContext, params: dict[str, Any]) -> Outcome:
-    window = _window(ctx, params)
+    return _customers_decide(params, lambda traffic: _latency(ctx, params, traffic))
+
+
+def _latency(ctx: GateContext, params: dict[str, Any], traffic: tuple[str, ...]) -> Outcome:
+    window = _window(ctx, params, traffic=traffic)
     q, threshold = float(params["quantile"]), float(params["threshold_ms"])
     counts = ctx.source.counts(window)
     value = quantile(ctx.source, q, window)
@@ -168,7 +214,8 @@ def latency(ctx: GateContext, params: dict[str, Any]) -> Outcome:
         observed=observed,
         target=f"{label} < {threshold:g} ms ({q:.0%} of requests within {threshold:g} ms)",
         query=f"{ctx.source.name}: {label} of http_request_duration_ms"
-        f'{{endpoint="{window.endpoint}",version="{window.version}"}}'
+        f'{{endpoint="{window.endpoint}",version="{window.version}",'
+        f'traffic=~"{"|".join(traffic)}"}}'
         f" over {int(window.length.total_seconds())}s",
         window_seconds=int(window.length.total_seconds()),
     )
@@ -191,14 +238,18 @@ def latency(ctx: GateContext, params: dict[str, Any]) -> Outcome:
     min_samples=50,
 )
 def error_rate(ctx: GateContext, params: dict[str, Any]) -> Outcome:
-    window = _window(ctx, params)
+    return _customers_decide(params, lambda traffic: _error_rate(ctx, params, traffic))
+
+
+def _error_rate(ctx: GateContext, params: dict[str, Any], traffic: tuple[str, ...]) -> Outcome:
+    window = _window(ctx, params, traffic=traffic)
     counts = ctx.source.counts(window)
     maximum = float(params["max_rate"])
     outcome = Outcome(
         V.INCONCLUSIVE,
         target=f"< {maximum:.2%}",
         query=f"{ctx.source.name}: 5xx / requests, version {window.version}, "
-        f"{int(window.length.total_seconds())}s",
+        f"{' and '.join(traffic)} traffic, {int(window.length.total_seconds())}s",
         window_seconds=int(window.length.total_seconds()),
     )
     if counts.requests < int(params["min_samples"]):
@@ -225,15 +276,25 @@ def relative_latency(ctx: GateContext, params: dict[str, Any]) -> Outcome:
     baseline = ctx.rollout.baseline_version
     if not baseline:
         return Outcome(V.INCONCLUSIVE, evidence="The rollout has no baseline version to compare")
+    return _customers_decide(
+        params, lambda traffic: _relative_latency(ctx, params, baseline, traffic)
+    )
+
+
+def _relative_latency(
+    ctx: GateContext, params: dict[str, Any], baseline: str, traffic: tuple[str, ...]
+) -> Outcome:
     q = float(params["quantile"])
-    canary_w, stable_w = _window(ctx, params), _window(ctx, params, baseline)
+    canary_w = _window(ctx, params, traffic=traffic)
+    stable_w = _window(ctx, params, baseline, traffic=traffic)
     samples = (ctx.source.counts(canary_w).requests, ctx.source.counts(stable_w).requests)
     canary, stable = quantile(ctx.source, q, canary_w), quantile(ctx.source, q, stable_w)
     ratio = float(params["max_ratio"])
     outcome = Outcome(
         V.INCONCLUSIVE,
         target=f"canary p{q * 100:g} ≤ {ratio:g} x stable",
-        query=f"{ctx.source.name}: p{q * 100:g} for versions {canary_w.version} and {baseline}",
+        query=f"{ctx.source.name}: p{q * 100:g} for versions {canary_w.version} and {baseline}, "
+        f"{' and '.join(traffic)} traffic",
         window_seconds=int(canary_w.length.total_seconds()),
     )
     if min(samples) < int(params["min_samples"]) or canary is None or not stable:
@@ -298,28 +359,52 @@ def baseline(ctx: GateContext, params: dict[str, Any]) -> Outcome:
     if since is not None:
         length = min(MAX_JUDGE_WINDOW, max(length, timezone.now() - since))
     at = timezone.now()
-    pairs = {}
-    for endpoint in judged_endpoints(params):
-        window = Window(length=length, endpoint=endpoint or None, version=version, at=at)
-        stable = Window(length=length, endpoint=endpoint or None, version=stable_version, at=at)
-        pairs[endpoint] = (ctx.source.counts(window), ctx.source.counts(stable))
-    judgement = judge(pairs, params)
+
+    def judged(traffic: tuple[str, ...]) -> Judgement:
+        # Like with like: each side's requests of the same traffic, over the same minutes.
+        pairs = {}
+        for endpoint in judged_endpoints(params):
+            sides = [
+                Window(length=length, endpoint=endpoint or None, version=v, at=at, traffic=traffic)
+                for v in (version, stable_version)
+            ]
+            pairs[endpoint] = (ctx.source.counts(sides[0]), ctx.source.counts(sides[1]))
+        return judge(pairs, params)
+
+    traffic = tuple(str(t) for t in params.get("traffic") or CUSTOMERS)
+    customers = judged(traffic)
+    # The controller's probe requests, probe against probe: they can fail a canary (a
+    # regression on the routes they take), never pass one on their own.
+    probes = judged(PROBES) if not params.get("traffic") else None
+    deciding = customers
+    if customers.verdict != "fail" and probes is not None and probes.verdict == "fail":
+        deciding = probes
     verdict = {
         "pass": V.PASS,
         "fail": V.FAIL,
         "marginal": V.INCONCLUSIVE,
         "nodata": V.INCONCLUSIVE,
-    }[judgement.verdict]
+    }[deciding.verdict]
+    # The two verdicts first (a report shows the start of long evidence), then every metric.
+    label = f"{' and '.join(traffic).capitalize()} traffic"
+    probe_label = "Probe traffic (the controller's own requests, probe against probe)"
+    evidence = [f"{label}: {customers.summary}"]
+    if probes is not None:
+        evidence.append(f"{probe_label}: {probes.summary}")
+    evidence += ["", f"{label}:", *(metric.row() for metric in customers.metrics)]
+    if probes is not None:
+        evidence += [f"{probe_label}:", *(metric.row() for metric in probes.metrics)]
+    observed = customers.summary if deciding is customers else f"probes {deciding.summary}"
     return Outcome(
         verdict,
-        observed=judgement.summary,
+        observed=observed,
         target=f"score ≥ {params['pass_score']} (marginal ≥ {params['marginal_score']}), "
-        f"no critical metric failing; {version} vs {stable_version}",
+        f"no critical metric failing, on customer traffic; {version} vs {stable_version}",
         query=f"{ctx.source.name}: versions {version} and {stable_version}, same "
         f"{int(length.total_seconds())}s ending {at:%H:%M:%S}",
-        evidence="\n".join(metric.row() for metric in judgement.metrics),
+        evidence="\n".join(evidence),
         window_seconds=int(length.total_seconds()),
-        needs_samples=judgement.verdict in {"nodata", "marginal"},
+        needs_samples=deciding.verdict in {"nodata", "marginal"},
     )
 
 

@@ -1,13 +1,20 @@
 """The baseline judge: canary against stable over the same minutes, endpoint by endpoint.
 
-For every endpoint two metrics are judged, each with a verdict (pass, marginal, fail or no
+For every endpoint three metrics are judged, each with a verdict (pass, marginal, fail or no
 data), an effect size and a p-value:
 
 - **latency**: Mann-Whitney U on the two latency histograms (one-sided: is the canary slower?).
   The effect is the ratio of mean latencies (exact, from the histograms' sums), as Kayenta's
-  Mann-Whitney classifier measures it. Fail: p < alpha *and* the ratio ≥ max_ratio; marginal:
-  p < alpha and the ratio ≥ marginal_ratio. A significant but tiny difference passes, and so
-  does a large one that the samples cannot tell from chance.
+  Mann-Whitney classifier measures it. Fail: p < alpha *and* the ratio ≥ max_ratio *and* the
+  means at least min_difference_ms apart; marginal: the same with marginal_ratio. A
+  significant but tiny difference passes (3.0 against 2.6 ms is 15 % and nothing a customer
+  feels), and so does a large one that the samples cannot tell from chance.
+- **tail**: for each of tail_quantiles (p95, p99) that the samples can show (at least
+  min_tail_samples requests beyond it on stable's side), the share of each side's requests
+  slower than stable's quantile (its histogram bucket bound), compared with Fisher's exact
+  test: a regression that hits only some requests (one slow query plan, one endpoint's
+  dependency) moves the tail long before the mean or the ranks. Fail and marginal as for
+  latency, on the quantiles' ratio and difference; the worst quantile counts.
 - **errors**: the canary's 5xx rate. First Wald's SPRT against the stable's rate: it decides on
   its own as soon as the evidence suffices (a clearly bad canary fails after a few errors, a
   clearly good one passes after a few hundred clean requests). Otherwise, once both sides have
@@ -28,8 +35,11 @@ from typing import Any, Literal
 
 from ops.slo.sources import Counts
 from ops.slo.statistics import fisher_greater, mann_whitney_buckets, sprt_bernoulli
+from portal.metrics import BUCKETS_MS
 
 MetricVerdict = Literal["pass", "marginal", "fail", "nodata"]
+MetricName = Literal["latency", "tail", "errors"]
+JUDGED_METRICS: tuple[MetricName, ...] = ("latency", "tail", "errors")
 CREDIT = {"pass": 1.0, "marginal": 0.5, "fail": 0.0, "nodata": 0.0}
 LABEL = {"pass": "pass", "marginal": "marginal", "fail": "FAIL", "nodata": "not enough data"}
 
@@ -40,6 +50,10 @@ DEFAULTS: dict[str, Any] = {
     "alpha": 0.01,
     "max_ratio": 1.2,
     "marginal_ratio": 1.1,
+    # A latency difference smaller than this is noise to a customer, whatever its ratio.
+    "min_difference_ms": 5.0,
+    "tail_quantiles": [0.95, 0.99],
+    "min_tail_samples": 5,
     "max_error_increase": 0.01,
     "marginal_error_increase": 0.005,
     "sprt_min_rate": 0.005,
@@ -47,15 +61,15 @@ DEFAULTS: dict[str, Any] = {
     "sprt_beta": 0.05,
     "pass_score": 95,
     "marginal_score": 75,
-    "weights": {"latency": 1, "errors": 1},
-    "critical": ["latency", "errors"],
+    "weights": {"latency": 1, "tail": 1, "errors": 1},
+    "critical": ["latency", "tail", "errors"],
 }
 
 
 @dataclass(frozen=True)
 class Metric:
     endpoint: str
-    name: Literal["latency", "errors"]
+    name: MetricName
     verdict: MetricVerdict
     canary: str
     stable: str
@@ -132,22 +146,86 @@ def judge_latency(endpoint: str, canary: Counts, stable: Counts, params: dict[st
         )
     test = mann_whitney_buckets(canary.buckets, stable.buckets)
     ratio = (canary.mean_ms or 0.0) / stable.mean_ms if stable.mean_ms else 1.0
-    verdict: MetricVerdict = "pass"
-    if test.p_value < float(params["alpha"]):
-        if ratio >= float(params["max_ratio"]):
-            verdict = "fail"
-        elif ratio >= float(params["marginal_ratio"]):
-            verdict = "marginal"
+    difference = (canary.mean_ms or 0.0) - (stable.mean_ms or 0.0)
+    verdict = _slower(test.p_value, ratio, difference, params)
     return Metric(
         endpoint,
         "latency",
         verdict,
-        effect=f"mean ratio {ratio:.2f}x, P(canary slower) {test.superiority:.2f}",
+        effect=f"mean ratio {ratio:.2f}x ({difference:+.1f} ms), "
+        f"P(canary slower) {test.superiority:.2f}",
         p_value=test.p_value,
         method=method,
         canary=sides["canary"],
         stable=sides["stable"],
     )
+
+
+def _slower(
+    p_value: float, ratio: float, difference: float, params: dict[str, Any]
+) -> MetricVerdict:
+    """A latency difference counts when it is significant, relatively large and absolutely
+    large: min_difference_ms keeps a busy machine's few milliseconds from pausing a canary."""
+    if p_value >= float(params["alpha"]) or difference < float(params["min_difference_ms"]):
+        return "pass"
+    if ratio >= float(params["max_ratio"]):
+        return "fail"
+    if ratio >= float(params["marginal_ratio"]):
+        return "marginal"
+    return "pass"
+
+
+def judge_tail(endpoint: str, canary: Counts, stable: Counts, params: dict[str, Any]) -> Metric:
+    method = "Fisher's exact on the share beyond stable's quantile, one-sided"
+    sides = {"canary": _latency_summary(canary), "stable": _latency_summary(stable)}
+    minimum = int(params["min_samples"])
+    rank = {"pass": 0, "marginal": 1, "fail": 2}
+    worst: tuple[MetricVerdict, str, float | None] = ("nodata", "no quantile testable", None)
+    if canary.requests >= minimum and stable.requests >= minimum:
+        for q in sorted(float(x) for x in params["tail_quantiles"]):
+            tested = _tail_at(q, canary, stable, params)
+            if tested is None:
+                continue
+            if worst[0] == "nodata" or rank[tested[0]] > rank[worst[0]]:
+                worst = tested
+    else:
+        worst = ("nodata", f"needs {minimum} requests a side", None)
+    return Metric(
+        endpoint,
+        "tail",
+        worst[0],
+        effect=worst[1],
+        p_value=worst[2],
+        method=method,
+        canary=sides["canary"],
+        stable=sides["stable"],
+    )
+
+
+def _tail_at(
+    q: float, canary: Counts, stable: Counts, params: dict[str, Any]
+) -> tuple[MetricVerdict, str, float] | None:
+    stable_q, canary_q = stable.quantile(q), canary.quantile(q)
+    if stable_q is None or canary_q is None:
+        return None
+    # Stable's quantile rounded up to its bucket's bound: "slower than stable's p95" is then
+    # exact on both sides. Past the last bound there is nothing to compare.
+    bound = next((b for b in BUCKETS_MS if b >= stable_q), None)
+    if bound is None:
+        return None
+    stable_over = stable.requests - stable.under(bound)
+    if stable.requests * (1 - q) < int(params["min_tail_samples"]):
+        return None  # too few requests for this quantile to have a tail at all
+    canary_over = canary.requests - canary.under(bound)
+    p_value = fisher_greater(canary_over, canary.requests, stable_over, stable.requests)
+    ratio = canary_q / stable_q if stable_q else 1.0
+    verdict = _slower(p_value, ratio, canary_q - stable_q, params)
+    effect = (
+        f"p{q * 100:g} {canary_q:.0f} vs {stable_q:.0f} ms ({ratio:.2f}x, "
+        f"{canary_q - stable_q:+.0f} ms); beyond {bound:g} ms: "
+        f"{canary_over / canary.requests:.1%} vs {stable_over / stable.requests:.1%}"
+    )
+    return verdict, effect, p_value
 
 
 def judge_errors(endpoint: str, canary: Counts, stable: Counts, params: dict[str, Any]) -> Metric:
@@ -205,6 +283,7 @@ def judge(pairs: dict[str, tuple[Counts, Counts]], params: dict[str, Any]) -> Ju
     for endpoint, (canary, stable) in pairs.items():
         for metric in (
             judge_latency(endpoint, canary, stable, params),
+            judge_tail(endpoint, canary, stable, params),
             judge_errors(endpoint, canary, stable, params),
         ):
             metrics.append(

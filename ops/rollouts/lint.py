@@ -19,6 +19,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from ops.models import RolloutPhase, RolloutPlan
 from ops.rollouts.gates import CATALOGUE
+from ops.rollouts.judge import JUDGED_METRICS
 from portal.metrics import BUCKETS_MS, endpoint_label
 
 Severity = Literal["error", "warning"]
@@ -118,9 +119,13 @@ def _range_problems(kind: str, p: dict[str, Any]) -> list[str]:
             problems.append("marginal_ratio must not exceed max_ratio")
         if not 0 <= float(p["marginal_score"]) <= float(p["pass_score"]) <= 100:
             problems.append("scores must satisfy 0 ≤ marginal_score ≤ pass_score ≤ 100")
-        unknown = set(p["critical"]) - {"latency", "errors"}
+        unknown = (set(p["critical"]) | set(p["weights"])) - set(JUDGED_METRICS)
         if unknown:
-            problems.append(f"critical names unknown metrics {sorted(unknown)}")
+            problems.append(f"critical or weights name unknown metrics {sorted(unknown)}")
+        if float(p["min_difference_ms"]) < 0:
+            problems.append("min_difference_ms must not be negative")
+        if not all(0.5 <= float(q) < 1 for q in p["tail_quantiles"]):
+            problems.append("tail_quantiles must lie in [0.5, 1), e.g. [0.95, 0.99]")
     return problems
 
 

@@ -54,7 +54,7 @@ from ops.rollouts.services import (
 )
 from ops.rollouts.topup import top_up
 from ops.rollouts.watch import watch_step
-from ops.slo.sources import default_source
+from ops.slo.sources import SERVED, default_source
 
 V = GateResult.Verdict
 
@@ -124,6 +124,9 @@ def guard_gates() -> list[tuple[str, dict[str, Any]]]:
                 "max_rate": settings.ROLLOUT_GUARD_MAX_ERROR_RATE,
                 "window_seconds": settings.ROLLOUT_GUARD_WINDOW_SECONDS,
                 "min_samples": settings.ROLLOUT_GUARD_MIN_SAMPLES,
+                # A 5xx to the controller's own probes is a hard signal too; a rehearsal's
+                # injected faults are not.
+                "traffic": list(SERVED),
             },
         ),
     ]

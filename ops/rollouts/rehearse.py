@@ -7,8 +7,11 @@ Probe gates see the fault directly (the rehearsal's probes carry X-Fault-* heade
 canary only). Metrics gates judge the rehearsal's own traffic: for each such gate the rehearsal
 sends `min_samples` + 10 requests per endpoint to the canary (faulted or clean) and to stable
 (always clean), and the gate reads them from an in-memory source keyed like the metrics store,
-with client-side timings. The real metrics store is not involved, so a rehearsal never leaves
-faulted samples behind for a real rollout to judge.
+with client-side timings.
+
+A rehearsal leaves nothing a later judgement can read: it acts as its own tenants, whose
+requests the servers label `rehearsal` traffic (as they do any request carrying an injected
+fault), which no gate, report or watch counts; and it revokes their tokens when it is done.
 """
 
 from __future__ import annotations
@@ -27,10 +30,11 @@ from ops.rollouts.gates import (
     run_gate,
     sampled_endpoints,
 )
-from ops.rollouts.probes import probe_credentials
+from ops.rollouts.probes import probe_credentials, revoke_tokens
 from ops.rollouts.topup import label_of, paths_for
 from ops.slo.sources import EMPTY, Counts, Point, Window, add_counts
 from portal.metrics import BUCKETS_MS
+from portal.models import Traffic
 
 METRIC_KINDS = frozenset({"latency", "error_rate", "relative_latency", "baseline"})
 STABLE_SUFFIX = "@stable-lane"
@@ -158,7 +162,7 @@ def _judge(gate: Gate, ctx: GateContext, fault: Fault | None) -> Outcome:
         source=ctx.source,
         # Fresh tokens for every run: a fresh rate-limit window, so the rehearsal's own traffic
         # never meets the API's limits (the files route allows 120 a minute per token).
-        probes=probe_credentials(),
+        probes=probe_credentials(Traffic.REHEARSAL),
         timeout=ctx.timeout,
         # Metrics gates see the fault through the traffic below, probe gates directly.
         faults=fault.headers if fault and not metrics else {},
@@ -188,10 +192,25 @@ def check_fault_injection(canary_url: str, timeout: float) -> None:
 def rehearse(
     plan: RolloutPlan, *, canary_url: str, stable_url: str, timeout: float
 ) -> list[Rehearsal]:
+    try:
+        return _rehearse(plan, canary_url=canary_url, stable_url=stable_url, timeout=timeout)
+    finally:
+        revoke_tokens(Traffic.REHEARSAL)
+
+
+def _rehearse(
+    plan: RolloutPlan, *, canary_url: str, stable_url: str, timeout: float
+) -> list[Rehearsal]:
     check_fault_injection(canary_url, timeout)
     session = requests.Session()
-    version = str(session.get(f"{canary_url}/v1/health", timeout=timeout).json()["version"])
-    stable = str(session.get(f"{stable_url}/v1/health", timeout=timeout).json()["version"])
+    credentials = probe_credentials(Traffic.REHEARSAL)
+    # As the rehearsal's tenant, so even these reads are labelled rehearsal traffic.
+    auth = {"Authorization": f"Bearer {credentials.a.token}"}
+
+    def version_of(url: str) -> str:
+        return str(session.get(f"{url}/v1/health", headers=auth, timeout=timeout).json()["version"])
+
+    version, stable = version_of(canary_url), version_of(stable_url)
     rollout = Rollout(
         release=Release(version=version),
         plan=plan,
@@ -203,7 +222,7 @@ def rehearse(
         canary_url=canary_url,
         stable_url=stable_url,
         source=RecordedSource(),
-        probes=probe_credentials(),
+        probes=credentials,
         timeout=timeout,
         session=session,
     )

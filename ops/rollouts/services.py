@@ -76,6 +76,39 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+# Where each action can end: the intended state, or "rollback pending" when the driver refuses
+# to send traffic back to stable. The controller's own moves use the same actions.
+TARGETS: dict[str, frozenset[str]] = {
+    "start": frozenset({S.RUNNING, S.ROLLED_BACK}),  # rolled back: phase 1's commands failed
+    "advance": frozenset({S.RUNNING, S.SUCCEEDED}),
+    "pause": frozenset({S.PAUSED}),
+    "resume": frozenset({S.RUNNING}),
+    "abort": frozenset({S.ABORTED, S.ROLLBACK_PENDING}),
+    "rollback": frozenset({S.ROLLED_BACK, S.ROLLBACK_PENDING}),
+}
+
+
+def diagram() -> str:
+    """The state machine as a Mermaid diagram, drawn from TRANSITIONS and TARGETS (the operator
+    guide holds this output; a test keeps the two the same)."""
+    edges: dict[tuple[str, str], list[str]] = {}
+    for action, sources in TRANSITIONS.items():
+        for source in sorted(sources):
+            for target in sorted(TARGETS[action]):
+                if target == S.ROLLBACK_PENDING and source in {S.PENDING, S.ROLLBACK_PENDING}:
+                    # Pending holds no traffic (nothing for a driver to refuse); a refused
+                    # retry stays where it is.
+                    continue
+                edges.setdefault((source, target), []).append(action)
+    for target in (S.ABORTED, S.ROLLED_BACK):  # a person moved traffic back by hand
+        edges.setdefault((S.ROLLBACK_PENDING, target), []).append("force")
+    lines = ["stateDiagram-v2", f"    [*] --> {S.PENDING}: create"]
+    for (source, target), actions in sorted(edges.items()):
+        lines.append(f"    {source} --> {target}: {', '.join(actions)}")
+    lines += [f"    {state} --> [*]" for state in sorted(Rollout.FINAL_STATES)]
+    return "\n".join(lines)
+
+
 class RolloutError(Exception):
     """A refused action: illegal in the current state, stale, or failed."""
 

@@ -1,6 +1,7 @@
 """The embedded metrics store: per-minute rollups recorded in memory, flushed to the database.
 
-Every process keeps its own counts per (minute, version, endpoint, method, status class) and a
+Every process keeps its own counts per (minute, version, endpoint, method, status class,
+traffic) and a
 background thread upserts them every METRICS_FLUSH_SECONDS in one statement: never a write
 per request. Works the same on SQLite and PostgreSQL, across workers and instances.
 """
@@ -26,8 +27,10 @@ from portal.metrics import BUCKETS_MS
 
 logger = logging.getLogger("portal.metrics_store")
 
-Key = tuple[int, str, str, str, str]  # minute (unix), version, endpoint, method, status class
-UNIQUE_FIELDS = ["process", "minute", "version", "endpoint", "method", "status_class"]
+# minute (unix), version, endpoint, method, status class, traffic (customer, probe, rehearsal)
+Key = tuple[int, str, str, str, str, str]
+DbKey = tuple[str, str, str, str, str, str]
+UNIQUE_FIELDS = ["process", "minute", "version", "endpoint", "method", "status_class", "traffic"]
 
 
 def status_class(status: int) -> str:
@@ -58,13 +61,20 @@ class Recorder:
         self._thread: threading.Thread | None = None
 
     def observe(
-        self, method: str, endpoint: str, status: int, duration_ms: float, version: str
+        self,
+        method: str,
+        endpoint: str,
+        status: int,
+        duration_ms: float,
+        version: str,
+        traffic: str = "customer",
     ) -> None:
         if not settings.METRICS_STORE_ENABLED:
             return
         if os.getpid() != self._pid:  # forked after import: start clean
             self._reset()
-        key = (int(time.time()) // 60 * 60, version, endpoint, method, status_class(status))
+        minute = int(time.time()) // 60 * 60
+        key = (minute, version, endpoint, method, status_class(status), traffic)
         with self._lock:
             cell = self._cells.setdefault(key, Cell())
             cell.count += 1
@@ -109,9 +119,10 @@ class Recorder:
             return 0
         # Cells are merged by the key the database sees (columns are bounded), so no two rows of
         # one statement can ever share a conflict key, whatever labels were recorded.
-        merged: dict[tuple[str, str, str, str, str], tuple[int, Cell]] = {}
-        for (minute, version, endpoint, method, klass), cell in snapshot.items():
-            db_key = self._db_key((minute, version, endpoint, method, klass))
+        merged: dict[DbKey, tuple[int, Cell]] = {}
+        for key, cell in snapshot.items():
+            minute = key[0]
+            db_key = self._db_key(key)
             seen = merged.get(db_key)
             if seen is None:
                 merged[db_key] = (minute, Cell(cell.count, cell.sum_ms, list(cell.buckets)))
@@ -128,11 +139,12 @@ class Recorder:
                 endpoint=endpoint,
                 method=method,
                 status_class=klass,
+                traffic=traffic,
                 count=cell.count,
                 sum_ms=cell.sum_ms,
                 **dict(zip(BUCKET_FIELDS, cell.buckets, strict=True)),
             )
-            for (_, version, endpoint, method, klass), (minute, cell) in merged.items()
+            for (_, version, endpoint, method, klass, traffic), (minute, cell) in merged.items()
         ]
         try:
             self._upsert(rows)
@@ -163,12 +175,12 @@ class Recorder:
         )
 
     @staticmethod
-    def _db_key(key: Key) -> tuple[str, str, str, str, str]:
-        minute, version, endpoint, method, klass = key
-        return (str(minute), version[:64], endpoint[:200], method[:10], klass)
+    def _db_key(key: Key) -> DbKey:
+        minute, version, endpoint, method, klass, traffic = key
+        return (str(minute), version[:64], endpoint[:200], method[:10], klass, traffic[:10])
 
-    def _upsert_each(self, rows: list[MetricRollup]) -> set[tuple[str, str, str, str, str]]:
-        rejected: set[tuple[str, str, str, str, str]] = set()
+    def _upsert_each(self, rows: list[MetricRollup]) -> set[DbKey]:
+        rejected: set[DbKey] = set()
         for row in rows:
             try:
                 with transaction.atomic():
@@ -177,7 +189,9 @@ class Recorder:
                 if is_database_outage(exc):
                     raise
                 minute = str(int(row.minute.timestamp()))
-                rejected.add((minute, row.version, row.endpoint, row.method, row.status_class))
+                rejected.add(
+                    (minute, row.version, row.endpoint, row.method, row.status_class, row.traffic)
+                )
                 logger.exception("Metrics row dropped: %s %s %s", row.method, row.endpoint, exc)
         return rejected
 

@@ -4,7 +4,8 @@ Both answer the same questions over the same window with the same definitions:
 - requests and errors (5xx; a 429 is an answer, not an error) counted exactly,
 - quantiles with Prometheus's histogram_quantile interpolation over the same buckets,
 - the fraction of requests at or under a bucket bound (exact),
-filtered by endpoint label and release version.
+filtered by endpoint label, release version and traffic: by default customers' only (the
+rollout controller's probes and rehearsals are labelled apart, portal.models.Traffic).
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ from django.db.models import Q, QuerySet, Sum
 from ops.models.slo import BUCKET_FIELDS, MetricRollup
 from portal.metrics import BUCKETS_MS, cumulative, histogram_quantile
 
+CUSTOMERS: tuple[str, ...] = ("customer",)
+PROBES: tuple[str, ...] = ("probe",)
+# Everything but a rehearsal's injected faults: what the guard's hard signals read.
+SERVED: tuple[str, ...] = ("customer", "probe")
+
 
 @dataclass(frozen=True)
 class Window:
@@ -30,6 +36,8 @@ class Window:
     endpoint: str | None = None
     version: str | None = None
     at: datetime | None = None
+    # Whose requests count (metrics' `traffic` label); None: every request, rehearsals too.
+    traffic: tuple[str, ...] | None = CUSTOMERS
 
     @property
     def end(self) -> datetime:
@@ -152,6 +160,8 @@ class EmbeddedSource:
             rows = rows.filter(endpoint__startswith=API_PREFIX)
         if window.version:
             rows = rows.filter(version=window.version)
+        if window.traffic:
+            rows = rows.filter(traffic__in=window.traffic)
         return rows
 
     @staticmethod
@@ -236,6 +246,8 @@ class PrometheusSource:
         )
         if window.version:
             labels.append(f'version="{window.version}"')
+        if window.traffic:
+            labels.append(f'traffic=~"{"|".join(window.traffic)}"')
         if extra:
             labels.append(extra)
         return "{" + ",".join(labels) + "}"
@@ -273,7 +285,9 @@ class PrometheusSource:
     def series(self, window: Window, step: timedelta) -> list[Point]:
         """The same deltas as counts(), one step long, evaluated at each step's end."""
         ends = step_ends(window, step)
-        steps = Window(length=step, endpoint=window.endpoint, version=window.version)
+        steps = Window(
+            length=step, endpoint=window.endpoint, version=window.version, traffic=window.traffic
+        )
 
         def matrix(promql: str) -> list[dict[str, object]]:
             return self.query_range(promql, ends[0], ends[-1], step)

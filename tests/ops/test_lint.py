@@ -37,7 +37,7 @@ def test_the_seeded_plans_are_clean() -> None:
         ("error_rate", {"max_rate": True}, "max_rate must be float"),
         ("baseline", {"max_ratio": 0.9}, "max_ratio must be above 1"),
         ("baseline", {"pass_score": 50, "marginal_score": 80}, "scores must satisfy"),
-        ("baseline", {"critical": ["speed"]}, "critical names unknown metrics"),
+        ("baseline", {"critical": ["speed"]}, "critical or weights name unknown metrics"),
         ("smoke", [], "params must be a JSON object"),
     ],
 )

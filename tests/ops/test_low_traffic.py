@@ -8,6 +8,7 @@ from io import StringIO
 from typing import Any
 
 import pytest
+import requests
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -18,7 +19,13 @@ from ops.rollouts.reconciler import tick
 from ops.rollouts.services import rollout_advance, rollout_create, rollout_start
 from ops.slo.metrics_store import recorder
 from ops.slo.sources import default_source
-from tests.factories import MetricRollupFactory, RolloutPlanFactory, SLObjectiveFactory
+from portal.services import token_create
+from tests.factories import (
+    MetricRollupFactory,
+    RolloutPlanFactory,
+    SLObjectiveFactory,
+    TenantFactory,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -96,8 +103,18 @@ def test_the_baseline_defaults_to_the_last_succeeded_release() -> None:
     assert explicit.baseline_version == "0.8.0"
 
 
-def test_a_phase_short_of_samples_extends_its_bake_and_tops_up_then_decides(
-    settings: Any,
+def customer_requests(base_url: str, path: str, count: int) -> None:
+    """`count` requests of a customer tenant, as its traffic would reach the canary."""
+    tenant = TenantFactory.create()
+    _, raw = token_create(tenant=tenant, name="customer")
+    with requests.Session() as session:
+        for _ in range(count):
+            response = session.get(f"{base_url}{path}", headers={"Authorization": f"Bearer {raw}"})
+            assert response.status_code == 200
+
+
+def test_a_phase_short_of_samples_tops_up_but_only_customers_pass_it(
+    settings: Any, live_server: Any
 ) -> None:
     settings.ROLLOUT_TOPUP_REQUESTS = 60
     latency = {"endpoint": "/v*/contacts", "threshold_ms": 2500, "min_samples": 50}
@@ -108,23 +125,57 @@ def test_a_phase_short_of_samples_extends_its_bake_and_tops_up_then_decides(
     extension = rollout.events.get(action="bake_extended")
     assert extension.after == {"phase": 1, "attempt": 1}
     recorder.flush()  # what the live server's metrics flusher does every few seconds
+    # The probes' own requests are judged, and they pass, but they cannot pass a canary.
     second = tick()
-    assert second.action == "advanced", second
+    assert second.action == "extending", second
+    judged = GateResult.objects.filter(rollout=rollout, kind="latency").last()
+    assert judged is not None
+    assert "probe traffic alone: pass" in judged.evidence
+    customer_requests(live_server.url, "/v1/contacts", 60)
+    recorder.flush()
+    third = tick()
+    assert third.action == "advanced", third
     # The gate that had passed is not judged again while the phase gathers evidence.
     assert list(
-        GateResult.objects.filter(rollout=rollout, attempt=2).values_list("kind", flat=True)
+        GateResult.objects.filter(rollout=rollout, attempt=3).values_list("kind", flat=True)
     ) == ["latency"]
     assert "after extending the bake with probe top-up" in rollout.events.last().reason  # type: ignore[union-attr]
 
 
-def test_at_the_cap_what_is_still_short_of_samples_waits_for_a_person(settings: Any) -> None:
-    settings.ROLLOUT_TOPUP_REQUESTS = 0  # nothing gets through: evidence never arrives
+def test_probe_traffic_alone_fails_a_canary_it_finds_slow(settings: Any) -> None:
+    latency = {"endpoint": "/v*/contacts", "threshold_ms": 50, "min_samples": 50}
+    rollout = started([("latency", latency)], bake=3600)
+    MetricRollupFactory.create(version="1.0.0", count=5, at_ms=10.0)  # customers: too few
+    MetricRollupFactory.create(version="1.0.0", count=100, at_ms=400.0, traffic="probe")
+    outcome = run_gate(
+        "latency",
+        GateContext(
+            rollout=rollout,
+            canary_url="http://unused",
+            stable_url="http://unused",
+            source=default_source(),
+            probes=probe_credentials(),
+        ),
+        latency,
+    )
+    assert outcome.verdict == "fail"
+    assert outcome.observed.startswith("probe traffic: ")
+    assert "Too few customer requests" in outcome.evidence
+
+
+@pytest.mark.parametrize("topup", [0, 60])
+def test_at_the_cap_what_is_still_short_of_samples_waits_for_a_person(
+    settings: Any, topup: int
+) -> None:
+    # With no top-up evidence never arrives; with it, only probes' does: never enough.
+    settings.ROLLOUT_TOPUP_REQUESTS = topup
     latency = {"endpoint": "/v*/contacts", "threshold_ms": 300, "min_samples": 50}
     rollout = started([("latency", latency)], max_bake_extension_seconds=60)
     assert tick().action == "extending"
     Rollout.objects.filter(pk=rollout.pk).update(
         phase_started_at=timezone.now() - timedelta(seconds=61)
     )
+    recorder.flush()
     result = tick()
     assert result.action == "paused"
     assert "Inconclusive" in result.detail

@@ -10,6 +10,7 @@ from django.db import connection
 
 from ops.models import Rollout, RolloutEvent, RolloutPlan
 from ops.rollouts.services import (
+    TARGETS,
     RolloutError,
     rollout_abort,
     rollout_act,
@@ -94,6 +95,7 @@ def test_every_action_in_every_state_follows_the_table(state: str, action: str) 
     if state in LEGAL[action]:
         moved = ACTIONS[action](rollout)
         assert RolloutEvent.objects.count() > events_before
+        assert moved.state in TARGETS[action]  # the diagram's edges are the ones taken
         if action in {"abort", "rollback"}:
             assert moved.weight == 0
             assert moved.is_terminal

@@ -54,7 +54,7 @@ def record(
     row.save()
 
 
-def window(minutes: int = 5, **kwargs: str) -> Window:
+def window(minutes: int = 5, **kwargs: Any) -> Window:
     return Window(length=timedelta(minutes=minutes), at=NOW, **kwargs)
 
 

@@ -8,13 +8,16 @@ intent, or a person aborts over it, traffic and record agree exactly."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.utils import timezone
 
 from ops.models import Rollout
@@ -220,3 +223,24 @@ def test_a_promotion_resumed_twice_swaps_the_lanes_once(monkeypatch: pytest.Monk
     with pytest.raises(services.SupersededError):
         services._carry_out(rollout.pk, intent)
     assert (lanes.current().swapped, traffic("nginx")) == (True, {B: 100})
+
+
+def test_the_cli_shows_an_action_under_way_with_where_it_takes_traffic(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rollout = at_phase("nginx", 1)
+    kill_at(monkeypatch, "traffic_moved")
+    with pytest.raises(Killed):
+        rollout_advance(rollout_id=rollout.pk, actor="bob", expected_phase=1)
+    out = StringIO()
+    call_command("rollout", "status", "--json", stdout=out)
+    body = json.loads(out.getvalue())
+    assert (body["weight"], body["intent"]["action"], body["intent"]["weight"]) == (
+        5,
+        "advance",
+        25,
+    )
+    assert traffic("nginx") == {A: 75, B: 25}  # where the intent said it would be
+    line = StringIO()
+    call_command("rollout", "status", stdout=line)
+    assert "advance to 25% under way since" in line.getvalue()

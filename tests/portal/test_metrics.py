@@ -15,7 +15,8 @@ pytestmark = pytest.mark.django_db
 
 
 def value(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, {"version": "1.0.0", **labels}) or 0.0
+    labels = {"version": "1.0.0", "traffic": "customer", **labels}
+    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 @pytest.mark.parametrize(
@@ -95,7 +96,10 @@ def test_the_prometheus_exposition_has_the_seeds_series(anon: APIClient, client:
     text = response.content.decode()
     assert "# TYPE http_requests_total counter" in text
     assert "# TYPE http_request_duration_ms histogram" in text
-    assert 'http_requests_total{endpoint="/v*/health",method="GET",version="1.0.0"}' in text
+    assert (
+        'http_requests_total{endpoint="/v*/health",method="GET",traffic="customer",version="1.0.0"}'
+        in text
+    )
     assert 'http_request_duration_ms_bucket{endpoint="/v*/health",le="50.0"' in text
     assert "http_request_duration_ms_sum{" in text
     assert "# TYPE http_requests_errors_total counter" in text

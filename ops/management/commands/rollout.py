@@ -435,6 +435,8 @@ class Command(BaseCommand):
                         "phase": rollout.phase_index,
                         "phases": rollout.plan.phases.count(),
                         "weight": rollout.weight,
+                        # In flight: where the action under way is taking the rollout.
+                        "intent": _intent(rollout),
                         "started_by": rollout.started_by,
                         "events": [event_json(e) for e in events],
                     },
@@ -452,7 +454,27 @@ class Command(BaseCommand):
     @staticmethod
     def _line(rollout: Rollout) -> str:
         phases = rollout.plan.phases.count()
-        return (
+        line = (
             f"Rollout {rollout.pk}: {rollout.release.version} {rollout.state}, "
             f"phase {rollout.phase_index}/{phases}, canary weight {rollout.weight}%"
         )
+        intent = _intent(rollout)
+        if intent is not None:
+            target = "" if intent["weight"] is None else f" to {intent['weight']}%"
+            line += f"; {intent['action']}{target} under way since {intent['since']}"
+        return line
+
+
+def _intent(rollout: Rollout) -> dict[str, Any] | None:
+    """The action under way, as the record holds it until its outcome commits."""
+    intent: Any = rollout.intent
+    if not isinstance(intent, dict):
+        return None
+    return {
+        "action": intent.get("action"),
+        "actor": intent.get("actor"),
+        "state": intent.get("state"),
+        "phase": intent.get("phase"),
+        "weight": intent.get("weight"),
+        "since": intent.get("at"),
+    }
