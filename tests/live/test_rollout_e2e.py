@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -635,3 +636,81 @@ def test_a_slow_canary_fails_its_latency_gate_at_the_end_of_the_bake() -> None:
         report = e2e.manage("rollout", "report").stdout
         assert "| latency |" in report
         assert "❌ FAIL" in report
+
+
+def test_a_promotion_racing_the_controller_never_disagrees_with_the_traffic() -> None:
+    """A person promotes at phase 4 while controller ticks judge and act: whoever wins, the
+    record ends succeeded with the canary's lane stable, and no request meanwhile reaches the
+    old version (phase 4 and the promoted end state route the same traffic)."""
+    with stack() as e2e:
+        simple_plan(e2e, bake=0)
+        e2e.manage("rollout", "start", "1.0.0", "--plan", "simple", "--driver", "nginx")
+        for phase in (1, 2, 3):
+            e2e.manage("rollout", "advance", "--expect-phase", str(phase), "--reason", "to 4")
+        assert (e2e.status()["phase"], e2e.canary_share()) == (4, 1.0)
+        seen: list[str] = []
+        stop = threading.Event()
+
+        def watch() -> None:
+            with requests.Session() as session:
+                while not stop.is_set():
+                    seen.append(session.get(f"{e2e.proxy}/v1/health", timeout=10).json()["version"])
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        ticks = [
+            subprocess.Popen(
+                [sys.executable, "manage.py", "rollout", "tick"], cwd=ROOT, env=e2e.env,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            for _ in range(3)
+        ]  # fmt: skip
+        person = e2e.manage(
+            "rollout", "advance", "--expect-phase", "4", "--reason", "promote", check=False
+        )
+        for process in ticks:
+            process.wait(timeout=120)
+        stop.set()
+        watcher.join(30)
+        status = e2e.status()
+        assert (status["state"], status["weight"], status["intent"]) == ("succeeded", 0, None)
+        # The person won (exit 0) or a tick promoted first (exit 2, nothing done twice).
+        assert person.returncode in {0, 2}, person.stderr
+        assert [e["action"] for e in status["events"]].count("complete") == 1
+        assert "rollback" not in [e["action"] for e in status["events"]]
+        assert len(seen) > 20
+        assert set(seen) == {"1.0.0"}, Counter(seen)
+        assert e2e.canary_share() == 1.0  # lane B, now stable, serves everything
+        lanes = e2e.manage("shell", "-c", LANES).stdout.strip().splitlines()[-1]
+        assert lanes == "True"
+
+
+LANES = "from ops.rollouts import lanes; print(lanes.current().swapped)"
+
+
+def test_an_abort_with_an_unwritable_nginx_config_is_pending_alerted_then_done() -> None:
+    with stack() as e2e:
+        simple_plan(e2e)
+        e2e.manage("rollout", "start", "1.0.0", "--plan", "simple", "--driver", "nginx")
+        good = dict(e2e.env)
+        blocker = e2e.upstream.parent / "not-a-directory"
+        blocker.write_text("a file where the config's directory should be")
+        e2e.env["NGINX_UPSTREAM_FILE"] = str(blocker / "upstream.conf")
+        aborted = e2e.manage("rollout", "abort", "--reason", "stop", check=False)
+        assert aborted.returncode == 0, aborted.stderr
+        assert "Traceback" not in aborted.stderr
+        assert "ALERT: rollback of Portal API 1.0.0 is pending" in aborted.stderr
+        status = e2e.status()
+        assert (status["state"], status["weight"]) == ("rollback_pending", 5)
+        assert 0 < e2e.canary_share(200) < 0.15  # honest: nothing moved
+        # The controller keeps trying without crashing while the path stays broken...
+        time.sleep(11)
+        tick = e2e.manage("rollout", "tick", check=False)
+        assert (tick.returncode, tick.stdout.split(":")[0]) == (0, "rollback_pending")
+        # ...and gets through once it can write again.
+        e2e.env = good
+        time.sleep(21)  # the second retry's back-off
+        assert e2e.manage("rollout", "tick").stdout.startswith("rolled_back")
+        status = e2e.status()
+        assert (status["state"], status["weight"]) == ("aborted", 0)
+        assert e2e.canary_share() == 0
