@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run canary client test test-fast lint fmt check pytest e2e fuzz newman bench migrate seed clean
+.PHONY: run canary client test test-fast lint fmt check pytest e2e fuzz newman bench bench-judge migrate seed clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,11 @@ newman: $(VENV)/.dev
 bench: $(VENV)/.dev
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) scripts/benchmark.py
+
+## bench-judge: how often the judge holds up an identical canary on a busy machine (about 15
+## minutes); its section of BENCHMARKS.md.
+bench-judge: $(VENV)/.dev
+	$(PY) scripts/judge_noise.py
 
 ## client: a Python client generated from the schema (openapi-python-client), in artifacts/.
 client: $(VENV)/.dev

@@ -130,6 +130,10 @@ class RolloutStartView(ConsolePage):
             except (RolloutError, ValueError) as exc:
                 form.add_error(None, str(exc))
             else:
+                warnings = rollout.events.filter(action="create").values_list("output", flat=True)
+                for text in warnings:
+                    if text:  # the plan's lint warnings: it runs, but judges less than it seems
+                        messages.warning(request, text)
                 try:
                     # Phase 1's commands may take minutes: the page follows them.
                     with carried_out_in_background():

@@ -151,6 +151,21 @@ def test_it_starts_a_rollout_from_the_form(operator: User) -> None:
     ]
 
 
+def test_a_downgrade_from_the_form_needs_a_reason_to_force(operator: User) -> None:
+    plan = RolloutPlan.objects.get(is_default=True).pk
+    data = {"version": "1.9.0", "baseline_version": "2.0.0", "driver": "record", "plan": plan}
+    refused = client_for(operator).post(reverse("ops:rollout-start"), data)
+    assert refused.status_code == 400
+    assert b"a downgrade" in refused.content
+    assert not Rollout.objects.exists()
+    forced = client_for(operator).post(
+        reverse("ops:rollout-start"), {**data, "force_reason": "2.0.0 corrupts uploads"}
+    )
+    assert forced.status_code == 303
+    event = Rollout.objects.get().events.get(action="create")
+    assert event.reason.endswith("2.0.0 corrupts uploads")
+
+
 @pytest.mark.parametrize(
     "data",
     [
