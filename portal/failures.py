@@ -70,9 +70,15 @@ STORAGE_CLIENT_CODES = frozenset(
 # PostgreSQL SQLSTATE classes that mean the server cannot serve anyone: connection exceptions,
 # operator intervention (shutdown), insufficient resources, system errors, internal errors.
 OUTAGE_SQLSTATE_CLASSES = frozenset({"08", "53", "57", "58", "XX"})
-# ...except these members, which are about one statement: query_canceled (statement_timeout or
-# a cancel request) belongs to class 57.
-REQUEST_SQLSTATES = frozenset({"57014"})
+# ...except these members, which are about one statement's own cost, however a client shaped
+# it: query_canceled (statement_timeout or a cancel request) in class 57; out_of_memory (its
+# sorts and hashes past what the server grants one query) and configuration_limit_exceeded
+# (temp_file_limit: its spill to disk) in class 53; and idle_session_timeout (a connection
+# idle too long, closed by the server; the next request gets a fresh one) in class 57.
+# disk_full and too_many_connections stay outages: they stop every request alike.
+REQUEST_SQLSTATES = frozenset({"57014", "53200", "53400", "57P05"})
+# Of those, the ones that stopped a statement for its cost (not a stale connection).
+COSTLY_SQLSTATES = frozenset({"57014", "53200", "53400"})
 # SQLite's OperationalError messages that are about contention, not a broken database file.
 SQLITE_REQUEST_MESSAGES = ("database is locked", "database table is locked", "interrupted")
 
@@ -105,8 +111,9 @@ def is_database_outage(exc: BaseException) -> bool:
 
 
 def is_statement_cancelled(exc: BaseException) -> bool:
-    """A statement stopped by its timeout: the request was too expensive, nothing is down."""
-    return isinstance(exc, OperationalError) and _sqlstate(exc) in REQUEST_SQLSTATES
+    """A statement stopped for its own cost (its timeout, its memory, its temporary files):
+    the request was too expensive, nothing is down."""
+    return isinstance(exc, OperationalError) and _sqlstate(exc) in COSTLY_SQLSTATES
 
 
 def is_storage_failure(exc: BaseException) -> bool:

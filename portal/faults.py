@@ -23,7 +23,8 @@ from portal.problems import problem_response
 from portal.request_context import mark_rehearsal
 
 MAX_DELAY_MS = 5000
-FAULT_HEADERS = ("X-Fault-Delay-Ms", "X-Fault-Status", "X-Fault-Cors")
+# Sent by `rollout rehearse` on every request; honoured only where faults are (never production).
+REHEARSAL_HEADER = "X-Rehearsal"
 
 
 class FaultInjectionMiddleware:
@@ -31,8 +32,9 @@ class FaultInjectionMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        if any(name in request.headers for name in FAULT_HEADERS):
-            # Never judged as anyone's real traffic (see portal.models.Traffic).
+        if REHEARSAL_HEADER in request.headers:
+            # `rollout rehearse`'s requests, faulted or not (a faulted one is answered here,
+            # before authentication could label it by its tenant): never judged as real.
             mark_rehearsal()
         delay = ascii_int(request.headers.get("X-Fault-Delay-Ms"), max_digits=6)
         if delay is not None:

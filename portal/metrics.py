@@ -7,7 +7,8 @@ Prometheus series (the conventional names and labels, plus `version` and `traffi
 - `http_requests_errors_total{method,endpoint,version,traffic}` (5xx responses)
 
 `traffic` is `customer` (anonymous requests too), `probe` (the rollout controller's probe
-tenants) or `rehearsal` (`rollout rehearse`, and any request carrying an injected fault).
+tenants) or `rehearsal` (`rollout rehearse`: its tenants, and its `X-Rehearsal` header where
+faults are injected, so a faulted request answered before authentication is labelled too).
 
 `endpoint` is the route template with the API version wildcarded (`/v*/jobs/{jobId}/files`);
 paths that match no route share `unmatched`. Labels never carry ids. Under gunicorn,
@@ -110,6 +111,11 @@ def add_observer(observer: Observer) -> None:
     """Also send every observation to `observer` (the embedded metrics store does)."""
     if observer not in _observers:
         _observers.append(observer)
+
+
+def remove_observer(observer: Observer) -> None:
+    if observer in _observers:
+        _observers.remove(observer)
 
 
 # Each (method, endpoint, version, traffic)'s three series, looked up once: what `labels()`

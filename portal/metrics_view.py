@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from portal import metrics
 from portal.breakers import breakers
 from portal.problems import problem_response
+from portal.ratelimit import count_failed_attempt, failed_attempts_exhausted, rate_period_seconds
 
 BREAKER_STATES = {"closed": 0, "half-open": 1, "open": 2}
 
@@ -76,14 +77,31 @@ def summarize(registry: CollectorRegistry) -> list[dict[str, Any]]:
     return out
 
 
+AUTH_GROUP = "metrics-auth"
+
+
 @require_GET
 def metrics_endpoint(request: HttpRequest) -> HttpResponse:
-    if not _authorised(request):
-        return problem_response(
-            "UNAUTHENTICATED",
-            "A valid metrics bearer token is required",
-            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
-        )
+    if settings.METRICS_TOKEN:
+        rate = settings.METRICS_AUTH_RATE
+        authorised = False
+        # Once an address has used up its refused attempts, nothing it sends is checked.
+        limited = failed_attempts_exhausted(request, AUTH_GROUP, rate)
+        if not limited:
+            authorised = _authorised(request)
+            limited = not authorised and count_failed_attempt(request, AUTH_GROUP, rate)
+        if limited:
+            return problem_response(
+                "RATE_LIMIT_EXCEEDED",
+                "Too many refused metrics tokens from this address; wait and try again",
+                headers={"Retry-After": str(rate_period_seconds(rate))},
+            )
+        if not authorised:
+            return problem_response(
+                "UNAUTHENTICATED",
+                "A valid metrics bearer token is required",
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
     fmt = request.GET.get("format", "prometheus")
     registry = metrics.scrape_registry()
     if fmt == "prometheus":

@@ -96,16 +96,24 @@ def error_response(error: DomainError) -> JsonResponse:
     return problem_response(error.code, error.detail, errors=error.errors, headers=error.headers)
 
 
+COSTLY_RETRY_AFTER_SECONDS = 5
+
+
 def database_problem(exc: Exception) -> DomainError:
     """The answer to a database error. Only an outage names the database as unavailable (and is
     counted by its breaker); the rest are about this one request."""
     if is_database_outage(exc):
         return ServiceUnavailableError("database", retry_after(breakers.database))
     if is_statement_cancelled(exc):
+        # A 503 with Retry-After: the service could not afford this request now; a narrower
+        # one (or the same, later) may succeed. It counts as a 5xx like any other; the
+        # canary's guard judges its 5xx rate against stable's, so a client's costly requests,
+        # which fail on both lanes alike, do not pull a healthy canary.
         return DomainError(
             "SERVICE_UNAVAILABLE",
-            "The request took longer than the database allows for one statement; narrow it "
-            "(filters, a smaller limit, a cursor) and try again",
+            "The request needed more time or memory than the database allows one statement; "
+            "narrow it (filters, a smaller limit, a cursor) and try again",
+            headers={"Retry-After": str(COSTLY_RETRY_AFTER_SECONDS)},
         )
     if isinstance(exc, IntegrityError):
         return DomainError(

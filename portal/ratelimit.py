@@ -176,3 +176,30 @@ def add_headers(request: HttpRequest, response: HttpResponseBase) -> None:
     response["X-RateLimit-Limit"] = str(usage.limit)
     response["X-RateLimit-Remaining"] = str(usage.remaining)
     response["X-RateLimit-Reset"] = str(usage.reset)
+
+
+PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def rate_period_seconds(rate: str) -> int:
+    """The window of a `count/unit` rate (settings are checked for that shape), in seconds."""
+    return PERIODS[rate.rsplit("/", 1)[1][-1]]
+
+
+def _by_address(group: str, request: HttpRequest) -> str:
+    return client_address(request)
+
+
+def failed_attempts_exhausted(request: HttpRequest, group: str, rate: str) -> bool:
+    """Whether this client address has used up its failed credential attempts in `group` this
+    window: while it has, a credential it sends is not even checked (guessing stops paying)."""
+    return bool(ratelimit_core.is_ratelimited(request, group=group, key=_by_address, rate=rate))
+
+
+def count_failed_attempt(request: HttpRequest, group: str, rate: str) -> bool:
+    """One more refused credential from this client address in `group`; whether that one
+    was past the limit."""
+    limited = ratelimit_core.is_ratelimited(
+        request, group=group, key=_by_address, rate=rate, increment=True
+    )
+    return bool(limited)

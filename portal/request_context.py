@@ -110,12 +110,12 @@ def set_principal(*, tenant: str, token_prefix: str, traffic: str = "customer") 
     if ctx is not None:
         ctx.tenant = tenant
         ctx.token_prefix = token_prefix
-        if ctx.traffic != "rehearsal":  # an injected fault stays the rehearsal's
+        if ctx.traffic != "rehearsal":  # marked by the fault middleware: stays the rehearsal's
             ctx.traffic = traffic
 
 
 def mark_rehearsal() -> None:
-    """A request that carries an injected fault is the rehearsal's, whoever sent it."""
+    """This request is `rollout rehearse`'s (portal.faults, only where faults are injected)."""
     ctx = _current.get()
     if ctx is not None:
         ctx.traffic = "rehearsal"
@@ -162,6 +162,30 @@ class RequestContextMiddleware:
             return response
         finally:
             _current.reset(token)
+
+
+# The longest message one log record may carry: what a client sends (a path, a Host header)
+# can end up in a message, and no request may make the logs grow by more than a line or two.
+LOG_MESSAGE_MAX = 1000
+
+
+class BoundedLogFilter(logging.Filter):
+    """Keeps what one request can write to the logs bounded. Django's security loggers report
+    a client's own bad input (a disallowed Host, a suspicious operation) at ERROR with a full
+    traceback, 1.3 KB an anonymous request: here they are one warning line without it. Any
+    longer message is cut at LOG_MESSAGE_MAX characters."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("django.security"):
+            record.exc_info = None
+            record.exc_text = None
+            record.stack_info = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        message = record.getMessage()
+        if len(message) > LOG_MESSAGE_MAX:
+            record.msg = f"{message[:LOG_MESSAGE_MAX]}… ({len(message)} characters, cut)"
+            record.args = ()
+        return True
 
 
 class RequestContextLogFilter(logging.Filter):

@@ -7,10 +7,12 @@ one function so API clients get the same problem shape as from the application.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import uuid
+from http import HTTPStatus
 
 _CODES = {
     400: ("MALFORMED_REQUEST", "malformed-request"),
@@ -18,11 +20,19 @@ _CODES = {
     414: ("URI_TOO_LONG", "uri-too-long"),
     417: ("MALFORMED_REQUEST", "malformed-request"),
     431: ("HEADERS_TOO_LARGE", "headers-too-large"),
-    501: ("NOT_IMPLEMENTED", "not-implemented"),
 }
+# gunicorn answers a transfer coding it does not know (`Transfer-Encoding: xchunked`) with 501,
+# as RFC 9112 suggests; it is the client's request that is wrong, and a 5xx here would be one
+# a client can provoke at will, so it is a 400 like every other malformed request.
+_CLIENT_STATUS = {501: 400}
 
 
 def problem_bytes(status: int, reason: str) -> bytes:
+    status = _CLIENT_STATUS.get(status, status)
+    # The status line and the title always agree: gunicorn's own reason can name another
+    # status's phrase (its 501 said "Bad Request").
+    with contextlib.suppress(ValueError):
+        reason = HTTPStatus(status).phrase
     code, slug = _CODES.get(status, ("INTERNAL_ERROR", "internal"))
     base = (os.environ.get("PROBLEM_BASE_URL") or "https://portal.example.com").rstrip("/")
     trace = uuid.uuid4().hex

@@ -475,7 +475,10 @@ LOG_LEVEL = env.get_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ER
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_context": {"()": "portal.request_context.RequestContextLogFilter"}},
+    "filters": {
+        "request_context": {"()": "portal.request_context.RequestContextLogFilter"},
+        "bounded": {"()": "portal.request_context.BoundedLogFilter"},
+    },
     "formatters": {
         "text": {
             "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(trace_id)s] %(message)s"
@@ -495,7 +498,7 @@ LOGGING: dict[str, Any] = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["request_context"],
+            "filters": ["bounded", "request_context"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
@@ -508,3 +511,5 @@ LOGGING: dict[str, Any] = {
 CSRF_FAILURE_VIEW = "portal.problems.csrf_failure"
 # Sign-in attempts on /admin/login/, per client address and per username (django-ratelimit).
 ADMIN_LOGIN_RATE = env.get_rate("ADMIN_LOGIN_RATE", "10/m")
+# Refused METRICS_TOKEN attempts per client address; past it /metrics answers 429 unchecked.
+METRICS_AUTH_RATE = env.get_rate("METRICS_AUTH_RATE", "10/m")

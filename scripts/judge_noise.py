@@ -31,12 +31,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmark import commit, machine  # noqa: E402 - scripts/, this file's folder
+import benchmark  # noqa: E402 - scripts/, this file's folder
 
 from tests.live.server import gunicorn  # noqa: E402 - needs the path above
 
-OUTPUT = ROOT / os.environ.get("BENCH_OUTPUT", "BENCHMARKS.md")
-START, END = "<!-- judge-noise:start -->", "<!-- judge-noise:end -->"
+OUTPUT = benchmark.OUTPUT
+START, END = benchmark.JUDGE_NOISE_START, benchmark.JUDGE_NOISE_END
 MINUTES = int(os.environ.get("JUDGE_NOISE_MINUTES", "12"))
 RATE = float(os.environ.get("JUDGE_NOISE_RATE", "12"))  # requests a second per path and server
 PATHS = ("/v1/health", "/v1/contacts?limit=20", "/v1/jobs?limit=20", "/v1/jobs/{job}/files")
@@ -167,9 +167,9 @@ def write(totals: dict[str, Counter[str]], started: datetime) -> None:
             START,
             "## False pauses of identical canaries (`make bench-judge`)",
             "",
-            f"- **Date**: {started:%Y-%m-%d %H:%M} UTC; **commit**: {commit()}",
-            f"- **Machine**: {machine()}, with one busy-looping process per core for the whole "
-            "run (the servers compete for the CPU).",
+            f"- **Date**: {started:%Y-%m-%d %H:%M} UTC; **commit**: {benchmark.commit()}",
+            f"- **Machine**: {benchmark.machine()}, with one busy-looping process per core "
+            "for the whole run (the servers compete for the CPU).",
             "- **Servers**: two gunicorns of the same code as shipped (2 workers, request log "
             "on, embedded metrics store), labelled 1.0.0 and 1.0.1, on one SQLite database.",
             f"- **Traffic**: the demo tenant's requests, {RATE:g} a second per path on each "

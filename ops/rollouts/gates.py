@@ -236,6 +236,7 @@ def _latency(ctx: GateContext, params: dict[str, Any], traffic: tuple[str, ...])
     max_rate=0.01,
     window_seconds=300,
     min_samples=50,
+    relative_to_stable=False,
 )
 def error_rate(ctx: GateContext, params: dict[str, Any]) -> Outcome:
     return _customers_decide(params, lambda traffic: _error_rate(ctx, params, traffic))
@@ -258,8 +259,17 @@ def _error_rate(ctx: GateContext, params: dict[str, Any], traffic: tuple[str, ..
         outcome.needs_samples = True
         return outcome
     rate = counts.error_rate or 0.0
-    outcome.verdict = V.PASS if rate < maximum else V.FAIL
     outcome.observed = f"{rate:.3%} ({counts.errors} of {counts.requests})"
+    stable_version = ctx.rollout.baseline_version if params.get("relative_to_stable") else ""
+    if stable_version:
+        # What fails on both lanes alike (a client's costly requests, a shared database's
+        # trouble) is not the canary's doing: only its 5xx rate above stable's counts.
+        stable = ctx.source.counts(_window(ctx, params, stable_version, traffic))
+        stable_rate = stable.error_rate or 0.0
+        outcome.target = f"< {maximum:.2%} above stable's rate"
+        outcome.observed += f"; stable {stable_rate:.3%} ({stable.errors} of {stable.requests})"
+        rate -= stable_rate
+    outcome.verdict = V.PASS if rate < maximum else V.FAIL
     return outcome
 
 

@@ -127,6 +127,8 @@ def guard_gates() -> list[tuple[str, dict[str, Any]]]:
                 # A 5xx to the controller's own probes is a hard signal too; a rehearsal's
                 # injected faults are not.
                 "traffic": list(SERVED),
+                # Only the canary's 5xx rate above stable's, over the same minute.
+                "relative_to_stable": True,
             },
         ),
     ]

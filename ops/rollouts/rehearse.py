@@ -9,9 +9,11 @@ sends `min_samples` + 10 requests per endpoint to the canary (faulted or clean) 
 (always clean), and the gate reads them from an in-memory source keyed like the metrics store,
 with client-side timings.
 
-A rehearsal leaves nothing a later judgement can read: it acts as its own tenants, whose
-requests the servers label `rehearsal` traffic (as they do any request carrying an injected
-fault), which no gate, report or watch counts; and it revokes their tokens when it is done.
+A rehearsal leaves nothing a later judgement can read: every request it sends, faulted or
+not, is made as one of its own tenants and carries `X-Rehearsal`, and the servers label it
+`rehearsal` traffic (by the tenant, or by the header where faults are injected: a faulted
+request is answered before authentication), which no gate, report or watch counts; and it
+revokes its tenants' tokens when it is done.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from ops.rollouts.gates import (
 from ops.rollouts.probes import probe_credentials, revoke_tokens
 from ops.rollouts.topup import label_of, paths_for
 from ops.slo.sources import EMPTY, Counts, Point, Window, add_counts
+from portal.faults import REHEARSAL_HEADER
 from portal.metrics import BUCKETS_MS
 from portal.models import Traffic
 
@@ -164,6 +167,7 @@ def _judge(gate: Gate, ctx: GateContext, fault: Fault | None) -> Outcome:
         # never meets the API's limits (the files route allows 120 a minute per token).
         probes=probe_credentials(Traffic.REHEARSAL),
         timeout=ctx.timeout,
+        session=ctx.session,  # it says X-Rehearsal on every request
         # Metrics gates see the fault through the traffic below, probe gates directly.
         faults=fault.headers if fault and not metrics else {},
     )
@@ -178,7 +182,9 @@ def _judge(gate: Gate, ctx: GateContext, fault: Fault | None) -> Outcome:
 def check_fault_injection(canary_url: str, timeout: float) -> None:
     try:
         response = requests.get(
-            f"{canary_url}/v1/health", headers={"X-Fault-Status": "503"}, timeout=timeout
+            f"{canary_url}/v1/health",
+            headers={"X-Fault-Status": "503", REHEARSAL_HEADER: "1"},
+            timeout=timeout,
         )
     except requests.RequestException as exc:
         raise RehearsalError(f"The canary at {canary_url} does not answer: {exc}") from exc
@@ -203,6 +209,7 @@ def _rehearse(
 ) -> list[Rehearsal]:
     check_fault_injection(canary_url, timeout)
     session = requests.Session()
+    session.headers[REHEARSAL_HEADER] = "1"
     credentials = probe_credentials(Traffic.REHEARSAL)
     # As the rehearsal's tenant, so even these reads are labelled rehearsal traffic.
     auth = {"Authorization": f"Bearer {credentials.a.token}"}

@@ -70,7 +70,9 @@ def demo_token(e2e: Stack) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-def test_a_canary_30_percent_slower_on_one_endpoint_is_rolled_back_by_the_judge() -> None:
+def test_a_canary_three_times_slower_on_one_endpoint_is_rolled_back_by_the_judge() -> None:
+    # Three times a fast endpoint's few milliseconds: past the judge's default floor
+    # (min_difference_ms, 5 ms), under every absolute threshold.
     gates = [
         # Absolute thresholds the slow canary still meets...
         ("latency", {"endpoint": "/v*/contacts", "threshold_ms": 1000, "min_samples": 20}),
@@ -78,7 +80,7 @@ def test_a_canary_30_percent_slower_on_one_endpoint_is_rolled_back_by_the_judge(
         # ...and the judge, which compares it with stable over the same minutes.
         ("baseline", {"endpoints": ["/v*/contacts"], "min_samples": 200}),
     ]
-    slow = {"FAULT_INJECTION": "true", "FAULT_SLOWDOWN": "/v*/contacts=1.3"}
+    slow = {"FAULT_INJECTION": "true", "FAULT_SLOWDOWN": "/v*/contacts=3"}
     with stack(canary_extra=slow) as e2e:
         e2e.manage(
             "shell",
@@ -103,7 +105,7 @@ def test_a_canary_30_percent_slower_on_one_endpoint_is_rolled_back_by_the_judge(
         # Why: the judge's latency verdict on the one slower endpoint, with its numbers.
         assert "latency /v*/contacts FAIL" in report
         assert "Mann-Whitney U" in report
-        assert "mean ratio 1." in report
+        assert "mean ratio " in report
         # The absolute gates passed in the same attempt.
         assert report.count("✅ PASS") >= 2
         print(report)  # the README's worked example comes from this run

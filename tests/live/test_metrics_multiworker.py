@@ -17,7 +17,7 @@ N = 150
 
 def scraped(url: str, endpoint: str) -> float:
     text = requests.get(f"{url}/metrics?format=prometheus", timeout=10).text
-    labels = rf'endpoint="{re.escape(endpoint)}",method="GET",version="[^"]+"'
+    labels = rf'endpoint="{re.escape(endpoint)}",method="GET",traffic="customer",version="[^"]+"'
     pattern = rf"^http_requests_total{{{labels}}} (\S+)$"
     match = re.search(pattern, text, re.MULTILINE)
     return float(match.group(1)) if match else 0.0

@@ -665,8 +665,9 @@ def test_a_promotion_racing_the_controller_never_disagrees_with_the_traffic() ->
             )
             for _ in range(3)
         ]  # fmt: skip
+        rollout = str(e2e.status()["id"])
         person = e2e.manage(
-            "rollout", "advance", "--expect-phase", "4", "--reason", "promote", check=False
+            "rollout", "advance", rollout, "--expect-phase", "4", "--reason", "go", check=False
         )
         for process in ticks:
             process.wait(timeout=120)

@@ -56,3 +56,18 @@ def test_the_api_answers_through_gunicorn(gunicorn_server: LiveServer) -> None:
     )
     assert response.status_code == 200
     assert set(response.json()) == {"data", "total", "limit", "offset", "has_more", "next_cursor"}
+
+
+@pytest.mark.parametrize("coding", ["xchunked", "gzip, chunked, identity", "chunked, xchunked"])
+def test_an_unknown_transfer_coding_is_a_4xx_problem(
+    gunicorn_server: LiveServer, coding: str
+) -> None:
+    status, headers, body = raw_request(
+        gunicorn_server,
+        f"POST /v1/contacts HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: {coding}\r\n"
+        "Content-Type: application/json\r\n\r\n".encode(),
+    )
+    assert status == 400, body
+    problem = json.loads(body)
+    assert (problem["status"], problem["title"]) == (400, "Bad Request")
+    assert headers["content-type"] == "application/problem+json"

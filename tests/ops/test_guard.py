@@ -78,6 +78,30 @@ def test_a_few_errors_under_the_guards_threshold_do_not_roll_back() -> None:
     assert tick().action == "waiting"
 
 
+@pytest.mark.parametrize(("stable_5xx", "rolled_back"), [(40, False), (0, True)])
+def test_the_guard_counts_only_the_canarys_5xx_above_stables(
+    stable_5xx: int, rolled_back: bool
+) -> None:
+    """A client's costly requests fail on both lanes alike (a statement stopped by the
+    database's limits is a 503 wherever it runs): they must not pull a healthy canary."""
+    the_plan = RolloutPlanFactory.create(bake=DAY)
+    rollout = rollout_create(
+        version="1.0.0", actor="alice", plan=the_plan, baseline_version="0.9.0"
+    )
+    rollout_start(rollout_id=rollout.pk, actor="alice")
+    minute = timezone.now().replace(second=0, microsecond=0)
+    for version, failing in (("1.0.0", 40), ("0.9.0", stable_5xx)):
+        MetricRollupFactory.create(version=version, status_class="2xx", count=60, minute=minute)
+        if failing:
+            MetricRollupFactory.create(
+                version=version, status_class="5xx", count=failing, minute=minute
+            )
+    result = tick()
+    assert (result.action == "rolled_back") is rolled_back, result
+    if not rolled_back:
+        assert result.action == "waiting"
+
+
 def test_a_pause_wins_over_a_tick_that_judged_before_it(monkeypatch: pytest.MonkeyPatch) -> None:
     rollout = started(bake=0, gates=[("tenant_isolation", {})])
     real = reconciler.evaluate_phase

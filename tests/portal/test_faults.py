@@ -94,3 +94,40 @@ def test_a_bad_fault_setting_stops_the_server_with_a_message(name: str, value: s
     result = manage_check(env)
     assert result.returncode != 0
     assert f"{name}: " in result.stderr
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("headers", "traffic"),
+    [
+        # A rehearsal's faulted request, answered before authentication: still its own.
+        ({"HTTP_X_FAULT_STATUS": "503", "HTTP_X_REHEARSAL": "1"}, "rehearsal"),
+        ({"HTTP_X_REHEARSAL": "1"}, "rehearsal"),
+        # A faulted request without it is what a broken canary serves its clients.
+        ({"HTTP_X_FAULT_STATUS": "503"}, "customer"),
+        ({}, "customer"),
+    ],
+)
+def test_a_rehearsals_requests_are_labelled_whatever_answers_them(
+    client: Client, headers: dict[str, str], traffic: str
+) -> None:
+    from portal import metrics
+    from portal.settings import MIDDLEWARE
+
+    seen: list[str] = []
+    middleware = list(MIDDLEWARE)
+    middleware.insert(
+        middleware.index("portal.request_context.RequestContextMiddleware") + 1,
+        "portal.faults.FaultInjectionMiddleware",
+    )
+
+    def observer(*args: Any) -> None:
+        seen.append(args[-1])
+
+    metrics.add_observer(observer)
+    try:
+        with override_settings(MIDDLEWARE=middleware):
+            client.get("/v1/health", **headers)  # type: ignore[arg-type]
+    finally:
+        metrics.remove_observer(observer)
+    assert seen == [traffic]

@@ -133,6 +133,25 @@ def test_a_metrics_token_guards_the_endpoint(client: Client, settings: Any) -> N
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret").status_code == 200
 
 
+def test_refused_metrics_tokens_are_throttled_per_address(client: Client, settings: Any) -> None:
+    settings.METRICS_TOKEN = "scrape-secret"
+    settings.METRICS_AUTH_RATE = "3/m"
+    guesses = [
+        client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer guess-{n}", REMOTE_ADDR="203.0.113.9")
+        for n in range(5)
+    ]
+    assert [r.status_code for r in guesses] == [401, 401, 401, 429, 429]
+    assert_problem(guesses[-1], 429, "RATE_LIMIT_EXCEEDED")
+    assert guesses[-1]["Retry-After"] == "60"
+    # Past the limit even the right token is not checked from that address...
+    right = "Bearer scrape-secret"
+    blocked = client.get("/metrics", REMOTE_ADDR="203.0.113.9", HTTP_AUTHORIZATION=right)
+    assert blocked.status_code == 429
+    # ...while the scraper at its own address goes on as before.
+    scraper = client.get("/metrics", REMOTE_ADDR="198.51.100.7", HTTP_AUTHORIZATION=right)
+    assert scraper.status_code == 200
+
+
 def test_an_unknown_format_is_a_problem(client: Client) -> None:
     assert_problem(client.get("/metrics", {"format": "xml"}), 400, "VALIDATION_ERROR")
 
