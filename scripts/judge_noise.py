@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 import benchmark  # noqa: E402 - scripts/, this file's folder
 
 from tests.live.server import gunicorn  # noqa: E402 - needs the path above
+from tests.live.services import redis_server  # noqa: E402
 
 OUTPUT = benchmark.OUTPUT
 START, END = benchmark.JUDGE_NOISE_START, benchmark.JUDGE_NOISE_END
@@ -82,22 +83,35 @@ def judge_minute(minute: datetime) -> dict[str, Counter[str]]:
             )
             for v in ("1.0.1", "1.0.0")
         ]
+        SAMPLES.setdefault(endpoint or "all API routes", []).append(
+            min(sides[0].requests, sides[1].requests)
+        )
         for name, params in SETTINGS.items():
             verdicts[name][judge({endpoint: (sides[0], sides[1])}, params).verdict] += 1
     return verdicts
 
 
+# Requests a side in each judged minute, per endpoint: what the judge had to decide on.
+SAMPLES: dict[str, list[int]] = {}
+
+
 def main() -> int:
     started = datetime.now(UTC)
-    with tempfile.TemporaryDirectory(prefix="portal-judge-noise-") as tmp:
+    with (
+        contextlib.ExitStack() as stack,
+        tempfile.TemporaryDirectory(prefix="portal-judge-noise-") as tmp,
+    ):
         database = f"sqlite:///{tmp}/shared.sqlite3"
+        redis = stack.enter_context(redis_server())  # 2 workers share breakers and limits
         env = {
             "MEDIA_ROOT": f"{tmp}/media",
             "RATE_LIMIT_DEFAULT": "100000/m",
-            "REDIS_URL": "",
+            "REDIS_URL": redis.url,
             "LOG_LEVEL": "INFO",  # the request log on, as shipped
         }
-        logs = Path(tmp) / "gunicorn.log"
+        logs = ROOT / "var" / "judge-noise.log"  # the servers' request logs, kept
+        logs.parent.mkdir(exist_ok=True)
+        logs.unlink(missing_ok=True)
         with (
             gunicorn(
                 env={**env, "APP_VERSION": "1.0.0"},
@@ -151,6 +165,22 @@ def main() -> int:
     return 0
 
 
+def bounds(totals: dict[str, Counter[str]]) -> list[str]:
+    """What the counts say about the rate: with none held up, the rule of three's 95 % bound."""
+    lines = []
+    for name, counted in totals.items():
+        judged = sum(counted.values())
+        held = judged - counted["pass"]
+        if judged and not held:
+            lines.append(
+                f"- {name}: none of {judged} held up; the false-pause rate per judged minute "
+                f"and endpoint is below about {3 / judged:.0%} (95 %, the rule of three)."
+            )
+        elif judged:
+            lines.append(f"- {name}: {held} of {judged} held up ({held / judged:.1%}).")
+    return lines
+
+
 def write(totals: dict[str, Counter[str]], started: datetime) -> None:
     rows = []
     for name, counted in totals.items():
@@ -171,16 +201,24 @@ def write(totals: dict[str, Counter[str]], started: datetime) -> None:
             f"- **Machine**: {benchmark.machine()}, with one busy-looping process per core "
             "for the whole run (the servers compete for the CPU).",
             "- **Servers**: two gunicorns of the same code as shipped (2 workers, request log "
-            "on, embedded metrics store), labelled 1.0.0 and 1.0.1, on one SQLite database.",
-            f"- **Traffic**: the demo tenant's requests, {RATE:g} a second per path on each "
-            f"server, over {', '.join(PATHS)}.",
+            "on, embedded metrics store), labelled 1.0.0 and 1.0.1, on one SQLite database "
+            "and one Redis.",
+            f"- **Traffic**: the demo tenant's requests, one client sending each of "
+            f"{', '.join(PATHS)} to both servers in turn, paced at up to {RATE:g} a second per "
+            "path and server (what it achieved is below).",
             f"- **Judged**: each of {MINUTES} whole minutes, on each objective endpoint, as the "
             "`baseline` gate judges (customer traffic): at the plan defaults and with the "
             "latency floor off. Any verdict but a pass would have held the canary up.",
             "",
+            "- **Requests a side per judged minute** (median): "
+            + ", ".join(f"{e} {sorted(n)[len(n) // 2]}" for e, n in sorted(SAMPLES.items()) if n)
+            + ".",
+            "",
             "| judge settings | judgements | pass | marginal | fail | no data | held up |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
             *rows,
+            "",
+            *bounds(totals),
             END,
         ]
     )

@@ -658,8 +658,6 @@ def rollout_create(
     problem = version_problem(version, baseline_version)
     if problem and not force_reason.strip():
         raise RolloutError(f"{problem}. To roll it out anyway, force it with a reason.")
-    if version == baseline_version and not problem:
-        baseline_version = ""
     reason = f"Forced: {problem}: {force_reason.strip()}" if problem else ""
     warnings = "\n".join(str(f) for f in findings if f.severity == "warning")
     release, _ = Release.objects.get_or_create(version=version, defaults={"image": image})
