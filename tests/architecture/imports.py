@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,6 +47,16 @@ def _resolve(name: str, known: dict[str, Path]) -> str | None:
 
 
 def imports() -> Iterator[Import]:
+    """Every import of the project's modules; the source is read and parsed once per run."""
+    return iter(_graph())
+
+
+@cache
+def _graph() -> tuple[Import, ...]:
+    return tuple(_read_imports())
+
+
+def _read_imports() -> Iterator[Import]:
     known = modules()
     for importer, path in known.items():
         tree = ast.parse(path.read_text(), str(path))
