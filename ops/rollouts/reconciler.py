@@ -31,7 +31,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from ops.models import ControllerHeartbeat, Gate, GateResult, Rollout, RolloutEvent
-from ops.rollouts import lanes
+from ops.rollouts import events, lanes
 from ops.rollouts.gates import (
     GateContext,
     Outcome,
@@ -89,7 +89,7 @@ def _record_failure(rollout_id: int, actor: str, reason: str) -> Rollout:
         before = {"gate_failures": rollout.gate_failures}
         rollout.gate_failures += 1
         rollout.save(update_fields=["gate_failures"])
-        RolloutEvent.objects.create(
+        events.record(
             rollout=rollout,
             actor=actor,
             action="gate_failed",
@@ -190,7 +190,7 @@ def check_gates(*, rollout_id: int, actor: str) -> list[GateResult]:
     gates = list(phase.gates.order_by("order", "id")) if phase else []
     results = evaluate_phase(rollout, gates)
     verdicts = ", ".join(f"{r.kind} {r.verdict}" for r in results) or "the phase has no gates"
-    RolloutEvent.objects.create(
+    events.record(
         rollout=rollout,
         actor=actor,
         action="gates_checked",
@@ -247,7 +247,7 @@ def guard(rollout: Rollout, actor: str) -> TickResult | None:
     attempt = _next_attempt(rollout)
     for kind, outcome in failed + errors:
         _store(rollout, kind, attempt, outcome)
-    RolloutEvent.objects.create(
+    events.record(
         rollout=rollout,
         actor=actor,
         action="guard_failed",
@@ -345,7 +345,7 @@ def _extend(
     """Too few samples: the bake goes on (up to the cap) and the controller tops samples up."""
     reason = f"Too few samples: {_names(unsure)}"
     if extension is None:
-        RolloutEvent.objects.create(
+        events.record(
             rollout=rollout,
             actor=actor,
             action="bake_extended",

@@ -54,8 +54,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
-from ops.models import GateResult, Release, Rollout, RolloutEvent, RolloutPlan, TrafficLanes
-from ops.rollouts import lanes
+from ops.models import GateResult, Release, Rollout, RolloutPlan, TrafficLanes
+from ops.rollouts import events, lanes
 from ops.rollouts.drivers import DriverError, drive, driver_for, run_command
 from ops.rollouts.lint import lint_plan
 from ops.rollouts.notify import notify
@@ -176,10 +176,6 @@ def _run_commands(
     return "\n".join(outputs)
 
 
-def _snapshot(rollout: Rollout) -> dict[str, Any]:
-    return {"state": rollout.state, "phase": rollout.phase_index, "weight": rollout.weight}
-
-
 def _locked(rollout_id: int) -> Rollout:
     rollout = Rollout.objects.select_for_update().filter(pk=rollout_id).first()
     if rollout is None:
@@ -248,7 +244,7 @@ def _begin(
         "actor": actor,
         "reason": reason,
         "public_note": public_note,
-        "before": _snapshot(rollout),
+        "before": events.snapshot(rollout),
         "at": rfc3339(timezone.now()),
     }
     rollout.intent = intent
@@ -447,13 +443,13 @@ def _finish(rollout_id: int, intent: dict[str, Any], *, weight: int, output: str
                     pk=rollout.release_id
                 ).update(stability=Release.Stability.SUPERSEDED)
         rollout.save()
-        RolloutEvent.objects.create(
+        events.record(
             rollout=rollout,
             actor=intent["actor"],
             action=action,
             reason=intent["reason"],
             before=intent["before"],
-            after=_snapshot(rollout),
+            after=events.snapshot(rollout),
             output=output,
         )
         event = {
@@ -577,13 +573,13 @@ def _rollback_pending(
     rollout.state = S.ROLLBACK_PENDING
     rollout.rollback_target = target
     rollout.save()
-    RolloutEvent.objects.create(
+    events.record(
         rollout=rollout,
         actor=actor,
         action="rollback_pending" if first else "rollback_retry",
         reason=reason,
         before=before,
-        after=_snapshot(rollout),
+        after=events.snapshot(rollout),
         output=f"The {rollout.driver} driver could not set 0%: {error}",
     )
     if first:
@@ -600,19 +596,19 @@ def rollout_force_rollback(*, rollout_id: int, actor: str, reason: str) -> Rollo
     rollout = _locked(rollout_id)
     if rollout.state != S.ROLLBACK_PENDING:
         raise RolloutError(f"Rollout {rollout.pk} is {rollout.state}, not rollback pending")
-    before = _snapshot(rollout)
+    before = events.snapshot(rollout)
     rollout.state = rollout.rollback_target or S.ROLLED_BACK
     rollout.intent = None
     rollout.weight = 0
     rollout.finished_at = timezone.now()
     rollout.save()
-    RolloutEvent.objects.create(
+    events.record(
         rollout=rollout,
         actor=actor,
         action="rollback_forced",
         reason=reason,
         before=before,
-        after=_snapshot(rollout),
+        after=events.snapshot(rollout),
         output="The driver was not called: a person says traffic is back on stable.",
     )
     notify("rolled_back" if rollout.state == S.ROLLED_BACK else "aborted", rollout, reason)
@@ -671,12 +667,12 @@ def rollout_create(
                 baseline_version=baseline_version,
                 plan_digest=plan_digest(plan),
             )
-            RolloutEvent.objects.create(
+            events.record(
                 rollout=rollout,
                 actor=actor,
                 action="create",
                 reason=reason,
-                after=_snapshot(rollout),
+                after=events.snapshot(rollout),
                 output=f"Plan {plan} lint warnings:\n{warnings}" if warnings else "",
             )
     except IntegrityError:

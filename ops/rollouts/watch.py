@@ -10,7 +10,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ops.models import Release, Rollout, RolloutEvent, SLObjective
+from ops.models import Release, Rollout, SLObjective
+from ops.rollouts import events
 from ops.rollouts.notify import notify
 from ops.slo.objectives import VIOLATED, SLOResult, evaluate
 from ops.slo.sources import default_source
@@ -67,7 +68,7 @@ def watch_step(*, actor: str = "controller", force: bool = False) -> str | None:
             action, outcome = "watch_review", "passed"
         else:
             action, outcome = "watch_check", "ok"
-        RolloutEvent.objects.create(
+        events.record(
             rollout=locked,
             actor=actor,
             action=action,
