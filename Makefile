@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run canary client test test-fast lint fmt check pytest e2e fuzz newman bench bench-judge migrate seed clean
+.PHONY: run canary client test test-fast lint fmt check pytest e2e fuzz newman bench bench-judge bench-slow-clients migrate seed clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +86,13 @@ bench: $(VENV)/.dev
 ## minutes); its section of BENCHMARKS.md.
 bench-judge: $(VENV)/.dev
 	$(PY) scripts/judge_noise.py
+
+## bench-slow-clients: 50 slow clients of each shape against another tenant, the shipped worker
+## beside gunicorn's stock one, with and without nginx (about 8 minutes); its section of
+## BENCHMARKS.md.
+bench-slow-clients: $(VENV)/.dev
+	command -v nginx >/dev/null || (apt-get update -qq && apt-get install -y -qq nginx)
+	$(PY) scripts/slow_clients.py
 
 ## client: a Python client generated from the schema (openapi-python-client), in artifacts/.
 client: $(VENV)/.dev

@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from portal import server_errors
+from portal import server_errors, worker
 
 # Errors gunicorn answers before Django (URI or headers too long) are problem documents too.
 server_errors.install()
@@ -14,6 +14,9 @@ server_errors.install()
 # On the embedded defaults (no REDIS_URL) state such as rate-limit counters lives in each
 # process's memory, so one process with threads serves; with a shared cache, several workers.
 _shared_cache = bool(os.environ.get("REDIS_URL"))
+# A threaded worker whose event loop reads requests and sends responses, so a slow client holds
+# no thread (portal/worker.py); WORKER_BUFFERING=off serves with gunicorn's stock gthread.
+worker_class = worker.worker_class()
 workers = int(os.environ.get("WEB_CONCURRENCY", "4" if _shared_cache else "1"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")

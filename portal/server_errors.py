@@ -17,6 +17,7 @@ from http import HTTPStatus
 _CODES = {
     400: ("MALFORMED_REQUEST", "malformed-request"),
     403: ("PERMISSION_DENIED", "permission-denied"),
+    408: ("REQUEST_TIMEOUT", "request-timeout"),
     414: ("URI_TOO_LONG", "uri-too-long"),
     417: ("MALFORMED_REQUEST", "malformed-request"),
     431: ("HEADERS_TOO_LARGE", "headers-too-large"),

@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -360,6 +361,14 @@ def ratio(a: Result | None, b: Result | None) -> str:
     return f"{a.rps / b.rps:.2f}x" if a and b and b.rps else "—"
 
 
+def kept_sections(text: str) -> list[str]:
+    """The `<!-- name:start -->` ... `<!-- name:end -->` sections of another benchmark."""
+    return [
+        match.group(0)
+        for match in re.finditer(r"<!-- ([a-z-]+):start -->.*?<!-- \1:end -->", text, re.S)
+    ]
+
+
 def write_report(
     cases: list[Case],
     results: dict[str, dict[str, Result]],
@@ -480,11 +489,10 @@ def write_report(
         *[f"| `{name}` | {own:.1f} | {incl:.1f} |" for name, own, incl in top],
         "",
     ]
-    # `make bench-judge`'s section is its own run's: kept as it was.
+    # The sections other benchmarks write (`make bench-judge`, `make bench-slow-clients`)
+    # are their own runs': kept as they were.
     previous = OUTPUT.read_text() if OUTPUT.exists() else ""
-    if JUDGE_NOISE_START in previous and JUDGE_NOISE_END in previous:
-        start = previous.index(JUDGE_NOISE_START)
-        lines += [previous[start : previous.index(JUDGE_NOISE_END) + len(JUDGE_NOISE_END)], ""]
+    lines += [f"{kept}\n" for kept in kept_sections(previous)]
     OUTPUT.write_text("\n".join(lines))
 
 

@@ -57,10 +57,12 @@ def gunicorn(
     port: int | None = None,
     app: str = "portal.wsgi",
     log_path: Path | None = None,
+    entrypoint: bool = False,
 ) -> Iterator[LiveServer]:
     """Migrates a fresh database, creates an `acme` token, serves, and stops on exit.
     `prepare=False` serves as it is (e.g. a deliberately broken instance); `wait=False` does
-    not wait for it to be healthy."""
+    not wait for it to be healthy; `entrypoint=True` starts it as the image does
+    (`docker/entrypoint.sh serve`)."""
     port = port or free_port()
     with tempfile.TemporaryDirectory(prefix="portal-live-") as tmp:
         full_env = {
@@ -91,19 +93,16 @@ def gunicorn(
             manage("migrate", "--noinput")
             manage("seed_demo") if seed_demo else manage("create_tenant", "acme")
             token = manage("create_token", "--tenant", "acme", "--name", "live").splitlines()[-1]
+        options = ["--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
+        command = (
+            ["sh", "docker/entrypoint.sh", "serve", *options]
+            if entrypoint
+            else [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", *options, app]
+        )
         server = subprocess.Popen(
-            [
-                str(BIN / "gunicorn"),
-                "-c",
-                "gunicorn.conf.py",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(workers),
-                app,
-            ],
+            command,
             cwd=ROOT,
-            env=full_env,
+            env={**full_env, "PATH": f"{BIN}:{full_env.get('PATH', '')}"},
             # Where the logs go (a file, as a log collector would take them), else inherited.
             stdout=log_path.open("ab") if log_path else None,
             stderr=subprocess.STDOUT if log_path else None,
