@@ -237,7 +237,8 @@ def seed_tenant(spec: DemoSpec) -> Tenant:
         data = make_pdf(size, f"{spec.name}: {spec.file_name}")
         job_file.sha256 = hashlib.sha256(data).hexdigest()
         job_file.blob.save(spec.file_name, ContentFile(data), save=False)
-        job_file.save(force_insert=True)
+        with transaction.atomic():  # the row and the tenant's storage usage together
+            job_file.save(force_insert=True)
     return tenant
 
 

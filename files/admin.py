@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from files.models import JobFile
+from files import quotas
+from files.models import JobFile, StorageUsage
+from portal.parsing import size_text
 
 
 @admin.register(JobFile)
@@ -18,3 +20,40 @@ class JobFileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_add_permission(self, request: object) -> bool:
         # Uploads go through the API, which validates size, type and content.
         return False
+
+
+@admin.register(StorageUsage)
+class StorageUsageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """What each tenant stores against its quota; the JobFile signals keep it, so it is read
+    only here. Quotas are set on the tenant or its plan."""
+
+    list_display = ["tenant", "files", "stored", "quota", "used"]
+    search_fields = ["tenant__slug", "tenant__name"]
+    list_select_related = ["tenant__plan"]
+    ordering = ["-bytes"]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+    @admin.display(description="Bytes", ordering="bytes")
+    def stored(self, usage: StorageUsage) -> str:
+        return size_text(usage.bytes)
+
+    @admin.display(description="Quota")
+    def quota(self, usage: StorageUsage) -> str:
+        max_bytes, max_files = quotas.quota_for(usage.tenant)
+        return (
+            f"{'no limit' if max_bytes is None else size_text(max_bytes)}, "
+            f"{'no limit' if max_files is None else f'{max_files:,} files'}"
+        )
+
+    @admin.display(description="Used")
+    def used(self, usage: StorageUsage) -> str:
+        limits = quotas.quota_for(usage.tenant)
+        return f"{quotas.Usage(usage.bytes, usage.files, *limits).fraction():.0%}"

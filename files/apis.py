@@ -23,7 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from files import signing
+from files import quotas, signing
 from files.content_types import ACCEPTED
 from files.models import FILE_ID_PATTERN, JobFile
 from files.selectors import file_for_download
@@ -165,6 +165,7 @@ def _fullmatch(pattern: str, value: str) -> bool:
 class JobFileListView(FileBase):
     query_params = EnvelopePagination.query_params
     parser_classes = [parsers.MultiPartParser]
+    problem_statuses = {"POST": ("507",)}
 
     @extend_schema(
         operation_id="job_files_list",
@@ -224,11 +225,15 @@ class JobFileListView(FileBase):
         f"{', '.join(f'`{t}`' for t in ACCEPTED)}; any other is 415 UNSUPPORTED_MEDIA_TYPE. "
         "A part sent as `application/octet-stream` is typed by its file name, and the bytes "
         "must match the type (400 VALIDATION_ERROR otherwise). A JSON body is refused with "
-        "415 and a hint to use multipart. Example: `curl -F file=@photo.jpg -F name=Before "
+        "415 and a hint to use multipart. An upload past the tenant's storage quota (see "
+        "`GET /v1/usage`) is 413 STORAGE_QUOTA_EXCEEDED; when the server's disk is at its "
+        "free-space floor, uploads are 507 INSUFFICIENT_STORAGE. Example: "
+        "`curl -F file=@photo.jpg -F name=Before "
         "-H 'Authorization: Bearer pt_…' …/v1/jobs/job_prod_test/files`.",
     )
     def post(self, request: Request, job_id: str) -> Response:
         job = self.get_job(job_id)
+        quotas.check_upload_room(job.tenant_id)
         check_content_length(
             request,
             settings.FILE_UPLOAD_MAX_BYTES + MULTIPART_OVERHEAD_BYTES,
@@ -349,3 +354,54 @@ class JobFileDownloadView(APIPolicyMixin, APIView):
         response["Content-Security-Policy"] = "default-src 'none'; sandbox"
         response["X-Content-Type-Options"] = "nosniff"
         return response
+
+
+class StorageUsageSerializer(serializers.Serializer[Any]):
+    bytes = serializers.IntegerField(help_text="Bytes of job files the tenant stores.")
+    files = serializers.IntegerField(help_text="Job files the tenant stores.")
+    max_bytes = serializers.IntegerField(
+        allow_null=True, help_text="The quota in bytes; null: no limit."
+    )
+    max_files = serializers.IntegerField(
+        allow_null=True, help_text="The quota in files; null: no limit."
+    )
+
+
+class UsageSerializer(serializers.Serializer[Any]):
+    storage = StorageUsageSerializer()
+
+
+class UsageView(APIPolicyMixin, TenantAPIView):
+    """The calling tenant's usage against its quotas."""
+
+    model = JobFile
+
+    @extend_schema(
+        operation_id="usage_retrieve",
+        tags=["usage"],
+        summary="Get the tenant's storage usage and quota",
+        description="What the calling tenant stores in job files and what it may store. An "
+        "upload past either limit is refused with 413 STORAGE_QUOTA_EXCEEDED, whose problem "
+        "body names the `quota` (`bytes` or `files`) and carries this `usage`.",
+        responses={
+            200: OpenApiResponse(
+                UsageSerializer,
+                description="Usage and quota.",
+                examples=[
+                    OpenApiExample(
+                        "Usage",
+                        value={
+                            "storage": {
+                                "bytes": 52428800,
+                                "files": 12,
+                                "max_bytes": 10737418240,
+                                "max_files": 10000,
+                            }
+                        },
+                    )
+                ],
+            )
+        },
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"storage": quotas.usage_of(self.tenant.pk).as_dict()})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 
 from jobs.models import Job
-from portal.models import random_id
+from portal.models import Tenant, random_id
 from portal.tenancy import TenantOwnedModel, TenantQuerySet
 
 FILE_ID_PATTERN = r"file_[A-Za-z0-9_-]{1,59}"
@@ -51,3 +51,20 @@ class JobFile(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.id} {self.name}"
+
+
+class StorageUsage(models.Model):
+    """What a tenant stores now: kept in step with its JobFile rows, in the same transaction as
+    each insert and delete (files/quotas.py), so a quota check reads one row."""
+
+    tenant = models.OneToOneField(
+        Tenant, primary_key=True, on_delete=models.CASCADE, related_name="storage_usage"
+    )
+    bytes = models.BigIntegerField(default=0)
+    files = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "storage usage"
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}: {self.files} files, {self.bytes} bytes"

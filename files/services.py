@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
-from files import signing
+from files import quotas, signing
 from files.content_types import (
     ACCEPTED,
     detect_content_type,
@@ -115,6 +115,9 @@ def file_create(*, job: Job, upload: UploadedFile, name: str | None = None) -> J
         size=size,
         sha256=_sha256(upload),
     )
+    # Refused before a byte is written: over the quota (413), or the disk at its floor (507).
+    quotas.check_quota(job.tenant_id, size)
+    quotas.check_disk_floor(job_file.blob.storage, size)
     guard(breakers.storage, job_file.blob.save, file_storage_name(filename), upload, save=False)
     try:
         with transaction.atomic():
@@ -122,6 +125,8 @@ def file_create(*, job: Job, upload: UploadedFile, name: str | None = None) -> J
             # either waits for this row or has already happened (then: not found).
             if not Job.objects.select_for_update().filter(pk=job.pk).exists():
                 raise NotFoundError("Job not found")
+            # Checked again under the tenant's usage lock, held until the row is committed.
+            quotas.hold_quota(job.tenant_id, size)
             job_file.full_clean()
             job_file.save(force_insert=True)
     except BaseException:

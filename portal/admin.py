@@ -9,7 +9,8 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from portal.models import ApiToken, Tenant, hash_token
+from portal.models import ApiToken, Plan, Tenant, hash_token
+from portal.parsing import size_text
 
 admin.site.site_header = "Portal API administration"
 # The admin's "View site" link: the landing page.
@@ -43,16 +44,37 @@ class TenantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "is_active",
         "rate_limit_default",
         "rate_limit_files",
+        "plan",
         "created_at",
     ]
-    list_filter = ["is_active"]
+    list_filter = ["is_active", "plan"]
+    list_select_related = ["plan"]
     search_fields = ["slug", "name"]
     fieldsets = [
         (None, {"fields": ["slug", "name", "is_active"]}),
         ("Rate limits", {"fields": ["rate_limit_default", "rate_limit_files"]}),
+        (
+            "Storage quota",
+            {
+                "fields": ["plan", "storage_max_bytes", "storage_max_files"],
+                "description": "What the tenant may keep in job files: its own limits where "
+                "set, else its plan's. What it stores now is listed under Storage usage (Files).",
+            },
+        ),
     ]
     prepopulated_fields = {"slug": ("name",)}
     inlines = [ApiTokenInline]
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["name", "slug", "max_bytes", "storage_max_files"]
+    search_fields = ["slug", "name"]
+    prepopulated_fields = {"slug": ("name",)}
+
+    @admin.display(description="Storage max bytes", ordering="storage_max_bytes")
+    def max_bytes(self, plan: Plan) -> str:
+        return "—" if plan.storage_max_bytes is None else size_text(plan.storage_max_bytes)
 
 
 class ApiTokenAddForm(forms.ModelForm):  # type: ignore[type-arg]

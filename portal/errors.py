@@ -12,7 +12,8 @@ from collections.abc import Mapping
 
 class DomainError(Exception):
     """A refusal with a problem code (`NOT_FOUND`, `CONFLICT`, …), a sentence for the caller,
-    and optionally per-field errors and response headers (`Retry-After`)."""
+    and optionally per-field errors, response headers (`Retry-After`) and extension members
+    for the problem document (RFC 9457 §3.2: facts a client can act on, such as a quota)."""
 
     def __init__(
         self,
@@ -21,12 +22,14 @@ class DomainError(Exception):
         *,
         headers: Mapping[str, str] | None = None,
         errors: list[dict[str, str]] | None = None,
+        extensions: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
         self.headers = dict(headers or {})
         self.errors = errors
+        self.extensions = dict(extensions or {})
 
 
 class NotFoundError(DomainError):

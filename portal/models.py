@@ -8,7 +8,7 @@ import string
 from datetime import datetime
 from typing import Any
 
-from django.core.validators import RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
@@ -53,6 +53,32 @@ class Traffic(models.TextChoices):
     REHEARSAL = "rehearsal", "Rollout rehearsal"
 
 
+class Plan(models.Model):
+    """What a tenant may store. A tenant on no plan gets STORAGE_QUOTA_BYTES and
+    STORAGE_QUOTA_FILES; a tenant's own limits, where set, override its plan's."""
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=200)
+    storage_max_bytes = models.BigIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Bytes of job files a tenant may keep. Blank: STORAGE_QUOTA_BYTES.",
+    )
+    storage_max_files = models.IntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Job files a tenant may keep. Blank: STORAGE_QUOTA_FILES.",
+    )
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Tenant(models.Model):
     slug = models.SlugField(max_length=50, unique=True)
     name = models.CharField(max_length=200)
@@ -78,6 +104,26 @@ class Tenant(models.Model):
         help_text="How its requests are labelled in the metrics (the rollout "
         "controller's own tenants are probe or rehearsal traffic, never counted as "
         "customers').",
+    )
+    plan = models.ForeignKey(
+        Plan,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="tenants",
+        help_text="Sets the storage quota. Blank: STORAGE_QUOTA_BYTES and STORAGE_QUOTA_FILES.",
+    )
+    storage_max_bytes = models.BigIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="This tenant's own limit on stored bytes. Blank: the plan's.",
+    )
+    storage_max_files = models.IntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="This tenant's own limit on stored files. Blank: the plan's.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -151,8 +151,19 @@ ERROR_DOCS: dict[str, tuple[str, list[tuple[str, str, str, list[dict[str, str]] 
         [("length", "LENGTH_REQUIRED", "Send the request body with a Content-Length header", None)],
     ),
     "413": (
-        "The body is over the limit (1 MiB for JSON; the upload limit for files).",
-        [("too_large", "PAYLOAD_TOO_LARGE", "Request body exceeds the 1 MiB limit", None)],
+        "The body is over the limit (1 MiB for JSON; the upload limit for files), or an upload "
+        "would pass the tenant's storage quota (`STORAGE_QUOTA_EXCEEDED`, whose body names the "
+        "`quota` and carries the tenant's `usage`, as `GET /v1/usage` gives it).",
+        [
+            ("too_large", "PAYLOAD_TOO_LARGE", "Request body exceeds the 1 MiB limit", None),
+            (
+                "quota",
+                "STORAGE_QUOTA_EXCEEDED",
+                "The tenant's storage quota of 10,000 files is used up (10,000 stored); "
+                "delete files or ask for a larger quota",
+                None,
+            ),
+        ],
     ),
     "414": (
         "The URL is too long (answered by the HTTP server, in the same shape).",
@@ -211,6 +222,19 @@ ERROR_DOCS: dict[str, tuple[str, list[tuple[str, str, str, list[dict[str, str]] 
                 "database",
                 "SERVICE_UNAVAILABLE",
                 "The database is temporarily unavailable; retry after 30 seconds",
+                None,
+            )
+        ],
+    ),
+    "507": (
+        "The server's file storage is at its free-space floor: uploads are refused before the "
+        "disk fills, while reads and deletes go on. Not the client's doing; try later.",
+        [
+            (
+                "storage",
+                "INSUFFICIENT_STORAGE",
+                "The server's file storage is full; uploads are refused until an operator "
+                "frees space (reads and deletes still work)",
                 None,
             )
         ],
@@ -276,6 +300,8 @@ class PortalAutoSchema(AutoSchema):
         if self.method in WRITE_METHODS:
             # Conflicts: illegal job transitions, deleting a contact that still has jobs.
             codes += ["409", "411"]
+        # Statuses only some operations answer with (an upload's 507).
+        codes += getattr(self.view, "problem_statuses", {}).get(self.method, ())
         for code in codes:
             if code not in responses:
                 responses[code] = self._get_response_for_code(  # type: ignore[no-untyped-call]

@@ -25,12 +25,10 @@ def is_token(value: str | None, pattern: re.Pattern[str]) -> bool:
 
 
 def size_text(size: int) -> str:
-    """A byte size as people read limits: `25 MiB (26,214,400 bytes)`."""
-    mib = size / (1024 * 1024)
-    if mib >= 1:
-        return (
-            f"{mib:g} MiB ({size:,} bytes)"
-            if mib == int(mib)
-            else f"{mib:.1f} MiB ({size:,} bytes)"
-        )
+    """A byte size as people read limits: `25 MiB (26,214,400 bytes)`, `10 GiB (…)`."""
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2)):
+        amount = size / scale
+        if amount >= 1:
+            shown = f"{amount:g}" if amount == int(amount) else f"{amount:.1f}"
+            return f"{shown} {unit} ({size:,} bytes)"
     return f"{size:,} bytes"

@@ -43,17 +43,27 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
     "PAYLOAD_TOO_LARGE": (413, "Payload Too Large", "payload-too-large"),
     # 414 URI_TOO_LONG and 431 HEADERS_TOO_LARGE come from the HTTP server (server_errors).
     "UNSUPPORTED_MEDIA_TYPE": (415, "Unsupported Media Type", "unsupported-media-type"),
+    # A tenant's own storage quota: the client's to act on (delete files), never an outage.
+    "STORAGE_QUOTA_EXCEEDED": (413, "Storage Quota Exceeded", "storage-quota"),
     "RATE_LIMIT_EXCEEDED": (429, "Too Many Requests", "rate-limit"),
     "INTERNAL_ERROR": (500, "Internal Server Error", "internal"),
     "SERVICE_UNAVAILABLE": (503, "Service Unavailable", "service-unavailable"),
+    # The disk under local storage is at its floor (STORAGE_MIN_FREE_BYTES): the server's.
+    "INSUFFICIENT_STORAGE": (507, "Insufficient Storage", "insufficient-storage"),
 }
 
 
 def problem_body(
-    code: str, detail: str, *, errors: list[dict[str, str]] | None = None
+    code: str,
+    detail: str,
+    *,
+    errors: list[dict[str, str]] | None = None,
+    extensions: Mapping[str, object] | None = None,
 ) -> dict[str, Any]:
     status_code, title, slug = PROBLEMS[code]
-    body: dict[str, Any] = {
+    # Extension members first, so none can replace a standard one.
+    body: dict[str, Any] = dict(extensions or {})
+    body |= {
         "type": f"{settings.PROBLEM_BASE_URL}/errors/{slug}",
         "title": title,
         "status": status_code,
@@ -72,9 +82,10 @@ def problem_response(
     *,
     errors: list[dict[str, str]] | None = None,
     headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, object] | None = None,
 ) -> JsonResponse:
     """A problem response for plain Django views and handlers (outside DRF)."""
-    body = problem_body(code, detail, errors=errors)
+    body = problem_body(code, detail, errors=errors, extensions=extensions)
     response = JsonResponse(
         body,
         status=body["status"],
@@ -93,7 +104,13 @@ def service_unavailable_response(dependency: str, retry_after: int) -> JsonRespo
 
 def error_response(error: DomainError) -> JsonResponse:
     """A domain error as a problem response, for plain Django views and middleware."""
-    return problem_response(error.code, error.detail, errors=error.errors, headers=error.headers)
+    return problem_response(
+        error.code,
+        error.detail,
+        errors=error.errors,
+        headers=error.headers,
+        extensions=error.extensions,
+    )
 
 
 COSTLY_RETRY_AFTER_SECONDS = 5
@@ -226,7 +243,8 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
     if code == "INTERNAL_ERROR":
         # Logged with the trace so the response can stay free of internals.
         logger.error("Unhandled exception in API view", exc_info=exc)
-    body = problem_body(code, detail, errors=errors)
+    extensions = exc.extensions if isinstance(exc, DomainError) else None
+    body = problem_body(code, detail, errors=errors, extensions=extensions)
     response = Response(body, status=body["status"], content_type=PROBLEM_CONTENT_TYPE)
     auth_header = getattr(exc, "auth_header", None)
     if auth_header:

@@ -330,6 +330,14 @@ SIGNED_URL_TTL_SECONDS = env.get_int(
     "SIGNED_URL_TTL_SECONDS", SIGNED_URL_TTL_MAX, minimum=1, maximum=SIGNED_URL_TTL_MAX
 )
 FILE_UPLOAD_MAX_BYTES = env.get_int("FILE_UPLOAD_MAX_BYTES", 25 * 1024 * 1024, minimum=1)
+# What a tenant on no plan may store (files/quotas.py); 0 means no limit. Plans and tenants
+# set their own in the admin.
+STORAGE_QUOTA_BYTES = env.get_int("STORAGE_QUOTA_BYTES", 10 * 1024**3, minimum=0)
+STORAGE_QUOTA_FILES = env.get_int("STORAGE_QUOTA_FILES", 10_000, minimum=0)
+# Local storage refuses an upload (507) that would leave less than this free on its disk, so
+# the disk never fills and the storage breaker never opens for every tenant. The default
+# covers every request slot of a default deployment (2 workers x 4 threads) uploading at once.
+STORAGE_MIN_FREE_BYTES = env.get_int("STORAGE_MIN_FREE_BYTES", 512 * 1024**2, minimum=0)
 # JSON bodies and non-file form fields.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.get_int("REQUEST_BODY_MAX_BYTES", 1024 * 1024, minimum=1024)
 METRICS_TOKEN = env.get_str("METRICS_TOKEN")

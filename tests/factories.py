@@ -52,23 +52,23 @@ class JobFactory(factory.django.DjangoModelFactory[Job]):
 
 
 class JobFileFactory(factory.django.DjangoModelFactory[JobFile]):
+    """A file with its bytes stored, inserted once (so the tenant's storage usage counts its
+    real size); pass `data=` for other bytes."""
+
     class Meta:
         model = JobFile
-        skip_postgeneration_save = True
+
+    class Params:
+        data = PDF_BYTES
 
     job = factory.SubFactory(JobFactory)
     tenant = factory.SelfAttribute("job.tenant")
     name = "report.pdf"
     content_type = "application/pdf"
     kind = FileKind.DOCUMENT
-    size = len(PDF_BYTES)
+    size = factory.LazyAttribute(lambda o: len(o.data))
     sha256 = "0" * 64
-
-    @factory.post_generation  # type: ignore[untyped-decorator]
-    def blob_content(obj: JobFile, create: bool, extracted: Any, **kwargs: Any) -> None:  # noqa: N805
-        data = extracted or PDF_BYTES
-        obj.size = len(data)
-        obj.blob.save(obj.name, ContentFile(data), save=create)
+    blob = factory.LazyAttribute(lambda o: ContentFile(o.data, name=o.name))
 
 
 # --- ops ------------------------------------------------------------------------------------

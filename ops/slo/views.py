@@ -7,6 +7,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
+from files.quotas import storage_summary
 from ops.console import ConsolePage
 from ops.slo.dashboard import DEFAULT_WINDOW, WINDOWS, Versions, build, stable_only
 from ops.slo.forms import DashboardForm
@@ -45,6 +46,7 @@ class SLODashboardView(ConsolePage):
             "versions": versions,
             "known_versions": self.known_versions(),
         }
+        context["storage"] = storage_summary()
         try:
             context["dashboard"] = build(window_key=context["window_key"], versions=versions)
         except PrometheusError as exc:

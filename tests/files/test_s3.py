@@ -124,3 +124,23 @@ def test_deleting_removes_the_object(
         response = api.delete(f"/v1/jobs/{job_file.job_id}/files/{job_file.id}")
     assert response.status_code == 204
     assert bucket.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0
+
+
+def test_quotas_hold_on_s3_and_there_is_no_disk_floor(
+    api: APIClient, tenant: Tenant, bucket: Any, settings: Any
+) -> None:
+    # A floor no disk could meet: object storage has no disk, so it does not apply.
+    settings.STORAGE_MIN_FREE_BYTES = 2**62
+    tenant.storage_max_files = 1
+    tenant.save()
+    body = upload(api, tenant)
+    job_file = JobFile.objects.get(pk=body["id"])
+    refused = api.post(
+        f"/v1/jobs/{job_file.job_id}/files",
+        {"file": SimpleUploadedFile("more.pdf", PDF_BYTES, content_type="application/pdf")},
+        format="multipart",
+    )
+    assert refused.status_code == 413
+    assert refused.json()["code"] == "STORAGE_QUOTA_EXCEEDED"
+    assert bucket.list_objects_v2(Bucket=BUCKET)["KeyCount"] == 1
+    assert api.get("/v1/usage").json()["storage"]["files"] == 1

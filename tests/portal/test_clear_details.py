@@ -49,6 +49,7 @@ def test_size_text() -> None:
     assert size_text(25 * 1024 * 1024) == "25 MiB (26,214,400 bytes)"
     assert size_text(1536 * 1024) == "1.5 MiB (1,572,864 bytes)"
     assert size_text(900) == "900 bytes"
+    assert size_text(10 * 1024**3) == "10 GiB (10,737,418,240 bytes)"
 
 
 def test_a_disallowed_host_names_the_setting(client: Client) -> None:
