@@ -27,13 +27,18 @@ run: $(VENV)/.runtime
 
 ## canary: what `make run` does, plus a canary server of a newer version, the controller, a
 ## little traffic and a rollout on the fast demo plan (BROKEN=1: a canary that fails under
-## traffic, rolled back). Serves until Ctrl-C.
+## traffic, rolled back; MIGRATION=breaking: a canary whose migration drops a column stable
+## reads, stopped by the migration gate; MIGRATION=expand: one that only adds a column, on a
+## throwaway database var/canary-migration.sqlite3). Serves until Ctrl-C.
 canary: $(VENV)/.runtime
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
-	@echo "Demo token (acme): $$($(PY) manage.py demo_token | tail -n 1)"
-	@$(PY) manage.py demo_operator | tail -n 1
-	$(PY) manage.py canary_demo --host $(HOST) --port $(PORT) $(if $(filter-out 0,$(BROKEN)),--broken)
+	$(if $(MIGRATION),rm -f var/canary-migration.sqlite3 && mkdir -p var)
+	$(CANARY_DB) $(PY) manage.py migrate --noinput
+	$(CANARY_DB) $(PY) manage.py seed_demo
+	@echo "Demo token (acme): $$($(CANARY_DB) $(PY) manage.py demo_token | tail -n 1)"
+	@$(CANARY_DB) $(PY) manage.py demo_operator | tail -n 1
+	$(CANARY_DB) $(PY) manage.py canary_demo --host $(HOST) --port $(PORT) $(if $(filter-out 0,$(BROKEN)),--broken) $(if $(MIGRATION),--migration $(MIGRATION))
+
+CANARY_DB = $(if $(MIGRATION),DATABASE_URL=sqlite:///$(CURDIR)/var/canary-migration.sqlite3)
 
 ## test: lint, types, Django checks, migrations check, then the whole pytest suite.
 test: lint check pytest

@@ -330,6 +330,16 @@ SIGNED_URL_TTL_SECONDS = env.get_int(
     "SIGNED_URL_TTL_SECONDS", SIGNED_URL_TTL_MAX, minimum=1, maximum=SIGNED_URL_TTL_MAX
 )
 FILE_UPLOAD_MAX_BYTES = env.get_int("FILE_UPLOAD_MAX_BYTES", 25 * 1024 * 1024, minimum=1)
+# Every schema change on PostgreSQL runs under these (portal/postgresql/schema.py): a DDL
+# statement waits at most MIGRATION_LOCK_TIMEOUT for its lock and runs at most
+# MIGRATION_STATEMENT_TIMEOUT (CREATE INDEX CONCURRENTLY excepted). PostgreSQL durations.
+MIGRATION_LOCK_TIMEOUT = env.get_str("MIGRATION_LOCK_TIMEOUT") or "5s"
+MIGRATION_STATEMENT_TIMEOUT = env.get_str("MIGRATION_STATEMENT_TIMEOUT") or "60s"
+# `make canary MIGRATION=…`: the canary's process alone gets the demo app's migrations of that
+# name (demo/schema_breaking, demo/schema_expand), as a newer release's code would have them.
+DEMO_MIGRATIONS = env.get_choice("DEMO_MIGRATIONS", "", ("", "breaking", "expand"))
+if DEMO_MIGRATIONS:
+    MIGRATION_MODULES = {"demo": f"demo.schema_{DEMO_MIGRATIONS}"}
 # What a tenant on no plan may store (files/quotas.py); 0 means no limit. Plans and tenants
 # set their own in the admin.
 STORAGE_QUOTA_BYTES = env.get_int("STORAGE_QUOTA_BYTES", 10 * 1024**3, minimum=0)

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Value
 
 
 class Release(models.Model):
@@ -22,6 +23,14 @@ class Release(models.Model):
     image = models.CharField(max_length=300, blank=True, help_text="e.g. portal-api:v1.0.0")
     notes = models.TextField(blank=True)
     stability = models.CharField(max_length=16, choices=Stability.choices, blank=True)
+    migrations = models.JSONField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The release's migration state, recorded by its own code (`rollout "
+        "record-release`): the migrations it applies on top of the database, their SQL and "
+        "the migration gate's findings.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -71,6 +80,14 @@ class RolloutPlan(models.Model):
     is_default = models.BooleanField(default=False)
     max_gate_failures = models.PositiveIntegerField(
         default=1, help_text="Failed gate evaluations that abort the rollout and roll it back."
+    )
+    migrate_commands = models.JSONField(
+        default=list,
+        # In the database too, so the release before this one can still insert plans.
+        db_default=Value([], models.JSONField()),
+        blank=True,
+        help_text="Apply the release's migrations (e.g. its migrate Job), run by `start` once "
+        "the migration gate passes and before any traffic moves.",
     )
     rollback_commands = models.JSONField(
         default=list, blank=True, help_text="Run after traffic is back on stable."

@@ -45,6 +45,15 @@ class StartRolloutForm(forms.Form):
         "downgrade): why it must go out anyway. It goes into the event log and the report.",
     )
 
+    accept_migration_risk = forms.CharField(
+        label="Reason to accept migration risk",
+        max_length=500,
+        required=False,
+        help_text="Only when the migration gate refuses the release's migrations: why it must "
+        "go out anyway. It goes into the event log and the report; stable's smoke on the "
+        "migrated database still runs before any traffic moves.",
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         default = RolloutPlan.objects.filter(is_default=True).first()

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from ops.models import GateResult, Rollout, SLObjective
+from ops.rollouts import schema
 from ops.rollouts.judge import DEFAULTS as JUDGE_DEFAULTS
 from ops.rollouts.judge import Judgement, judge
 from ops.rollouts.probes import PROBE_RATE_LIMIT, ProbeCredentials
@@ -609,4 +610,41 @@ def instances_up(ctx: GateContext, params: dict[str, Any]) -> Outcome:
         observed=f"{len(results) - len(down)}/{len(results)} up" + (f", {down}" if down else ""),
         target="all up",
         query="GET /v1/health on " + ", ".join(results),
+    )
+
+
+# --- Migrations ------------------------------------------------------------------------------
+
+
+@gate(
+    schema.GATE,
+    "The release's migrations are safe for the stable code (or a person accepted the risk) and "
+    "applied; with smoke, stable passes its contract smoke on the migrated database. Before "
+    "phase 1 the smoke always runs (ops/rollouts/migration_gate.py)",
+    smoke=False,
+)
+def migrations_safe(ctx: GateContext, params: dict[str, Any]) -> Outcome:
+    found = schema.verdict(ctx.rollout.release)
+    accepted = schema.accepted_risk(ctx.rollout)
+    problems, notes = [], [found.summary]
+    if not found.ok:
+        if accepted:
+            notes.append(f"risk accepted: {accepted}")
+        else:
+            problems.append(found.summary)
+    if found.unapplied:
+        problems.append(f"not applied: {', '.join(found.unapplied)}")
+    if params["smoke"]:
+        smoke = schema.stable_smoke(
+            ctx.stable_url, ctx.probes.a.token, timeout=ctx.timeout, session=ctx.session
+        )
+        notes.append(f"stable on the migrated schema: {smoke.observed}")
+        if not smoke.ok:
+            problems.append(notes[-1])
+    return Outcome(
+        V.FAIL if problems else V.PASS,
+        observed="; ".join(problems or notes),
+        target="no unsafe change (or the risk accepted by a person), all applied, stable smoke OK",
+        query=f"Release.migrations of {ctx.rollout.release.version}; smoke of {ctx.stable_url}",
+        evidence="\n".join(found.details) or "no findings",
     )

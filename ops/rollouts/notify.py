@@ -39,8 +39,11 @@ MESSAGES = {
     "gate_failed": "Rollout of Portal API {version}: a gate failed",
     "rollback_pending": "ALERT: rollback of Portal API {version} is pending: the traffic "
     "driver refused; retrying",
+    "schema_broken": "ALERT: the stable version fails on the schema Portal API {version} "
+    "migrated; its migrations stay applied",
 }
-INTERNAL_EVENTS = frozenset({"waiting", "gate_failed", "rollback_pending"})
+INTERNAL_EVENTS = frozenset({"waiting", "gate_failed", "rollback_pending", "schema_broken"})
+ALERTS = frozenset({"rollback_pending", "schema_broken"})
 # What the public status page says: a neutral sentence per event, never an operator's reason
 # or a command's output (those stay in the event log and the operators' channels).
 PUBLIC_BODIES = {
@@ -64,7 +67,7 @@ def _payload(event: str, rollout: Rollout, reason: str, public_note: str) -> dic
 
 
 def _log(payload: dict[str, Any]) -> None:
-    level = logging.ERROR if payload["event"] == "rollback_pending" else logging.INFO
+    level = logging.ERROR if payload["event"] in ALERTS else logging.INFO
     logger.log(level, "%s", payload["title"], extra={"notification": payload})
 
 

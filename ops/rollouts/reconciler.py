@@ -39,6 +39,7 @@ from ops.rollouts.gates import (
     sampled_endpoints,
     stable_lane_version,
 )
+from ops.rollouts.migration_gate import verify_after_rollback
 from ops.rollouts.notify import deliver_notifications, notify
 from ops.rollouts.plans import plan_changed
 from ops.rollouts.probes import probe_credentials
@@ -61,6 +62,7 @@ V = GateResult.Verdict
 
 TickAction = Literal[
     "idle",
+    "verified",
     "waiting",
     "advanced",
     "succeeded",
@@ -401,6 +403,9 @@ def _tick(*, actor: str) -> TickResult:
     live = Rollout.objects.filter(state__in=[Rollout.State.RUNNING, Rollout.State.PAUSED])
     rollout = live.select_related("plan", "release").first()
     if rollout is None:
+        verified = verify_after_rollback(actor)
+        if verified is not None:
+            return TickResult(None, "verified", verified)
         watched = watch_step(actor=actor)
         return TickResult(None, "idle", watched or "no running rollout")
     guarded = guard(rollout, actor)

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from ops.models import GateResult, Release, Rollout, RolloutEvent, StatusEntry
+from ops.rollouts import schema
 from ops.rollouts.gates import judged_endpoints
 from ops.rollouts.judge import Judgement, judge
 from ops.rollouts.services import CONTROLLER
@@ -287,6 +288,7 @@ def render_markdown(rollout: Rollout) -> str:
             f"{_time(event)}; reason: {event.reason or 'none given'}; gates skipped: "
             f"{', '.join(skipped) or 'none (all had passed)'}"
         )
+    lines += _migration_lines(rollout)
     lines += _baseline_lines(rollout)
     lines += _watch_lines(rollout)
     cleanup = [e for e in events if e.action in {"complete", "rollback", "abort"} and e.output]
@@ -294,6 +296,63 @@ def render_markdown(rollout: Rollout) -> str:
         lines += ["", "## Cleanup Actions", "", "```bash", cleanup[-1].output, "```"]
     lines += ["", f"**Deployment Status**: {FINAL.get(str(rollout.state), str(rollout.state))}", ""]
     return "\n".join(lines)
+
+
+def migration_report(rollout: Rollout) -> dict[str, Any] | None:
+    """What the release did to the shared database: its new migrations and their findings,
+    whether a person accepted the risk, which stay applied now, and stable's smoke on them
+    (before phase 1 and after a rollback). None when the release recorded nothing."""
+    record = rollout.release.migrations
+    if not record:
+        return None
+    found = schema.verdict(rollout.release)
+    smokes = list(rollout.gate_results.filter(kind=schema.SMOKE).order_by("created_at", "id"))
+    before = [r for r in smokes if r.phase_index == 0 and not _after_rollback(rollout, r)]
+    after = [r for r in smokes if _after_rollback(rollout, r)]
+    stay = [key for key in found.new if key not in found.unapplied]
+    return {
+        "new": record.get("new", []),
+        "safe": bool(record.get("safe")),
+        "accepted_risk": schema.accepted_risk(rollout) or None,
+        "stay_applied": stay if rollout.state in {"rolled_back", "aborted"} else [],
+        "applied": stay,
+        "stable_smoke_before_traffic": before[-1].observed if before else None,
+        "stable_verified_after_rollback": (after[-1].verdict == "pass") if after else None,
+        "stable_smoke_after_rollback": after[-1].observed if after else None,
+    }
+
+
+def _after_rollback(rollout: Rollout, result: GateResult) -> bool:
+    return "after the rollback" in result.query
+
+
+def _migration_lines(rollout: Rollout) -> list[str]:
+    data = migration_report(rollout)
+    lines = ["", "## Database Migrations", ""]
+    if data is None:
+        return [*lines, "Not recorded: the release's migrations were not judged."]
+    if not data["new"]:
+        lines.append("No new migrations: stable and canary run on the same schema.")
+    for item in data["new"]:
+        findings = item["findings"] or [{"severity": "ok", "code": "", "message": "safe"}]
+        text = "; ".join(f"{f['severity']} {f['code']} {f['message']}".strip() for f in findings)
+        lines.append(f"- `{item['migration']}`: {text}")
+    if data["accepted_risk"]:
+        lines.append(f"- **Risk accepted by a person**: {data['accepted_risk']}")
+    if data["stable_smoke_before_traffic"]:
+        smoke = data["stable_smoke_before_traffic"]
+        lines.append(f"- Stable on the migrated schema, before traffic: {smoke}")
+    if rollout.state in {"rolled_back", "aborted"} and data["stay_applied"]:
+        verified = {True: "verified", False: "FAILED", None: "not verified yet"}[
+            data["stable_verified_after_rollback"]
+        ]
+        seen = data["stable_smoke_after_rollback"]
+        lines.append(
+            f"- **Stay applied after the rollback** (never reversed by the rollback): "
+            f"{', '.join(f'`{key}`' for key in data['stay_applied'])}; stable on them: "
+            f"{verified}" + (f" ({seen})" if seen else "")
+        )
+    return lines
 
 
 def _baseline_lines(rollout: Rollout) -> list[str]:
@@ -375,6 +434,7 @@ def render_json(rollout: Rollout) -> dict[str, Any]:
             }
             for p in data["phases"]
         ],
+        "migrations": migration_report(rollout),
         "events": [event_json(e) for e in data["events"]],
     }
 

@@ -55,7 +55,7 @@ from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from ops.models import GateResult, Release, Rollout, RolloutPlan, TrafficLanes
-from ops.rollouts import events, lanes
+from ops.rollouts import events, lanes, schema
 from ops.rollouts.drivers import DriverError, drive, driver_for, run_command
 from ops.rollouts.lint import lint_plan
 from ops.rollouts.notify import notify
@@ -159,7 +159,7 @@ def command_values(
     return values
 
 
-def _run_commands(
+def run_plan_commands(
     rollout: Rollout, commands: list[str], *, weight: int, roles: lanes.Lanes | None = None
 ) -> str:
     values = command_values(rollout, weight, roles)
@@ -331,7 +331,9 @@ def _carry_out(rollout_id: int, intent: dict[str, Any]) -> Rollout:
             entering = rollout.plan.phases.filter(order=phase).first()
             if entering is not None and entering.commands:
                 outputs.append(
-                    _run_commands(rollout, entering.commands, weight=entering.weight, roles=roles)
+                    run_plan_commands(
+                        rollout, entering.commands, weight=entering.weight, roles=roles
+                    )
                 )
                 checkpoint("commands_run", intent)
         if weight is not None and (weight != rollout.weight or roles.swapped != swapped_now):
@@ -369,7 +371,9 @@ def _carry_out(rollout_id: int, intent: dict[str, Any]) -> Rollout:
             # Traffic is already back on stable; a failing rollback command is recorded.
             try:
                 outputs.append(
-                    _run_commands(rollout, rollout.plan.rollback_commands, weight=0, roles=roles)
+                    run_plan_commands(
+                        rollout, rollout.plan.rollback_commands, weight=0, roles=roles
+                    )
                 )
             except CommandFailedError as exc:
                 outputs.append(str(exc))
@@ -383,7 +387,9 @@ def _carry_out(rollout_id: int, intent: dict[str, Any]) -> Rollout:
             if rollout.plan.cleanup_commands:
                 try:
                     outputs.append(
-                        _run_commands(rollout, rollout.plan.cleanup_commands, weight=0, roles=roles)
+                        run_plan_commands(
+                            rollout, rollout.plan.cleanup_commands, weight=0, roles=roles
+                        )
                     )
                 except CommandFailedError as exc:
                     outputs.append(str(exc))
@@ -690,6 +696,16 @@ def rollout_start(*, rollout_id: int, actor: str, expected_phase: int | None = N
         first = rollout.plan.phases.order_by("order").first()
         if first is None:
             raise RolloutError(f"Plan {rollout.plan} has no phases")
+        if (
+            schema.gated(rollout)
+            and not rollout.gate_results.filter(
+                kind=schema.SMOKE, phase_index=0, verdict=GateResult.Verdict.PASS
+            ).exists()
+        ):
+            raise RolloutError(
+                f"Plan {rollout.plan} has a migration gate that has not passed: start the "
+                "rollout with `rollout start` or from the console, which run it first"
+            )
         return Move("start", state=S.RUNNING, phase=1, weight=first.weight)
 
     try:

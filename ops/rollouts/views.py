@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from ops.console import ConsolePage, see_other
 from ops.models import GateResult, Rollout
+from ops.rollouts import migration_gate
 from ops.rollouts.forms import ActionForm, StartRolloutForm
 from ops.rollouts.reconciler import check_gates
 from ops.rollouts.report import render_json, render_markdown
@@ -25,7 +26,6 @@ from ops.rollouts.services import (
     carried_out_in_background,
     rollout_act,
     rollout_create,
-    rollout_start,
 )
 
 
@@ -137,7 +137,11 @@ class RolloutStartView(ConsolePage):
                 try:
                     # Phase 1's commands may take minutes: the page follows them.
                     with carried_out_in_background():
-                        started = rollout_start(rollout_id=rollout.pk, actor=actor)
+                        started = migration_gate.start(
+                            rollout_id=rollout.pk,
+                            actor=actor,
+                            accept_migration_risk=data["accept_migration_risk"],
+                        )
                     done = "started" if started.intent is None else "starting"
                     messages.success(request, f"Rollout of {rollout.release} {done}.")
                 except RolloutError as exc:
@@ -239,6 +243,10 @@ class RolloutActionView(ConsolePage):
                 "Advancing over a failing gate needs a reason."
             )
         with carried_out_in_background():
+            if name == "start":
+                # A pending rollout starts through the migration gate, as from the CLI.
+                started = migration_gate.start(rollout_id=pk, actor=actor, expected_phase=expected)
+                return True, f"Rollout {started.pk} is {started.get_state_display().lower()}."
             done = rollout_act(
                 name,
                 rollout_id=pk,

@@ -31,6 +31,8 @@ from django.db import Error
 from django_prometheus.db.backends.postgresql import base  # type: ignore[import-untyped]
 from psycopg import adapt, pq
 
+from portal.postgresql.schema import DatabaseSchemaEditor
+
 TIMESTAMPTZ_OID = psycopg.adapters.types["timestamptz"].oid
 
 
@@ -55,6 +57,8 @@ class UTCTimestamptzLoader:
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    SchemaEditorClass = DatabaseSchemaEditor
+
     def get_connection_params(self) -> dict[str, Any]:
         params: dict[str, Any] = super().get_connection_params()
         if settings.USE_TZ and self.timezone == UTC and "context" in params:

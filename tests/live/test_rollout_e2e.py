@@ -279,6 +279,9 @@ def wait_for_state(e2e: Stack, state: str, seconds: float) -> float:
 def test_a_canary_answering_5xx_is_back_at_zero_within_a_minute_on_the_default_plan() -> None:
     # The default plan as seeded: a 20-minute first bake. The guard does not wait for it.
     with stack(canary_faults=True, as_shipped=True) as e2e:
+        # The default plan's migration gate reads the release's record (no new migrations
+        # here) and smokes stable on the database before phase 1.
+        e2e.manage("rollout", "record-release", "1.0.0")
         e2e.manage("rollout", "start", "1.0.0", "--plan", "default", "--driver", "nginx")
         assert "weight=5;" in e2e.upstream.read_text()
         runner = controller(e2e, 120)
@@ -312,6 +315,9 @@ def test_a_canary_answering_5xx_is_back_at_zero_within_a_minute_on_the_default_p
 
 def test_a_dead_canary_is_back_at_zero_within_a_minute_on_the_default_plan() -> None:
     with stack(as_shipped=True) as e2e:
+        # The default plan's migration gate reads the release's record (no new migrations
+        # here) and smokes stable on the database before phase 1.
+        e2e.manage("rollout", "record-release", "1.0.0")
         e2e.manage("rollout", "start", "1.0.0", "--plan", "default", "--driver", "nginx")
         os.kill(e2e.canary_pid, signal.SIGKILL)
         died = time.monotonic()

@@ -361,14 +361,14 @@ def test_side_effects_run_after_the_intent_commits_without_the_row_lock(
 
     rollout = started(bake=0)
     seen: list[Any] = []
-    real = services._run_commands
+    real = services.run_plan_commands
 
     def observe(target: Rollout, commands: list[str], *, weight: int, roles: Any) -> str:
         # While the phase's commands run, the intent is on the row for everyone to see.
         seen.append(Rollout.objects.get(pk=target.pk).intent)
         return real(target, commands, weight=weight, roles=roles)
 
-    monkeypatch.setattr(services, "_run_commands", observe)
+    monkeypatch.setattr(services, "run_plan_commands", observe)
     rollout.plan.phases.filter(order=2).update(commands=["true"])
     done = rollout_advance(rollout_id=rollout.pk, actor="alice")
     assert seen

@@ -50,6 +50,7 @@ WINDOW = 120
 # a second the canary serves about 100 customer requests in two minutes. (The controller's
 # probes can fail a canary but never pass one, so customers must supply the evidence.)
 GATES: list[tuple[str, dict[str, Any]]] = [
+    ("migrations_safe", {}),
     ("canary_health", {}),
     ("error_rate", {"max_rate": 0.02, "window_seconds": WINDOW, "min_samples": 20}),
     (
@@ -89,7 +90,7 @@ def next_version(stable: str) -> str:
 
 
 @transaction.atomic
-def demo_plan() -> RolloutPlan:
+def demo_plan(migration: str = "") -> RolloutPlan:
     plan, _ = RolloutPlan.objects.update_or_create(
         name=PLAN,
         defaults={
@@ -100,6 +101,11 @@ def demo_plan() -> RolloutPlan:
             "promotion": RolloutPlan.Promotion.SWAP_LANES,
             "rollback_commands": [],
             "cleanup_commands": [],
+            # The release's migrate Job: the canary's code (DEMO_MIGRATIONS) migrates.
+            "migrate_commands": [
+                f"env DEMO_MIGRATIONS={migration or ''} {sys.executable} "
+                f"{settings.BASE_DIR / 'manage.py'} migrate --noinput"
+            ],
         },
     )
     plan.phases.all().delete()
@@ -257,6 +263,14 @@ class Command(BaseCommand):
             help="The canary server's port (default CANARY_PORT, else the stable port + 1).",
         )
         parser.add_argument(
+            "--migration",
+            choices=["breaking", "expand"],
+            default=None,
+            help="The canary's code carries a migration (DEMO_MIGRATIONS): breaking drops a "
+            "column stable reads, and the migration gate refuses it before any traffic moves; "
+            "expand adds a nullable column, and it goes out.",
+        )
+        parser.add_argument(
             "--broken",
             action="store_true",
             help="The canary fails 30 %% of its list requests under traffic: watch the "
@@ -294,7 +308,7 @@ class Command(BaseCommand):
         stable_version = settings.APP_VERSION
         for note in clear_the_lane():
             self.stdout.write(note)
-        plan = demo_plan()
+        plan = demo_plan(options["migration"] or "")
         errors = [str(f) for f in lint_plan(plan) if f.severity == "error"]
         if errors:  # the plan above is code: a lint error is a bug here
             raise CommandError(f"The demo plan does not lint: {errors}")
@@ -327,15 +341,21 @@ class Command(BaseCommand):
         try:
             stable = self._serve("stable", host, port, stable_version, {}, logs, children)
             canary_env = {"FAULT_INJECTION": "true", "FAULT_ERRORS": BROKEN_FAULTS}
+            release_env = {"DEMO_MIGRATIONS": options["migration"] or ""}
             canary = self._serve(
                 "canary",
                 host,
                 canary_port,
                 canary_version,
-                canary_env if options["broken"] else {},
+                {**(canary_env if options["broken"] else {}), **release_env},
                 logs,
                 children,
             )
+            # The release's own code records what it does to the database, before migrating.
+            recorded = self._manage(
+                "rollout", "record-release", canary_version, env=release_env, check=False
+            )
+            self.stdout.write(recorded.strip())
             self._seed_traffic_tenant(stable.url, token)
             traffic = Traffic(token=token, stable=stable, canary=canary, rate=options["rate"])
             threading.Thread(target=traffic.run, daemon=True, name="traffic").start()
@@ -346,10 +366,18 @@ class Command(BaseCommand):
                 name="controller",
             )
             controller.start()
-            started = self._manage(
-                "rollout", "--actor", ACTOR, "start", canary_version, "--plan", PLAN,
-                "--driver", "record", "--baseline", stable_version, env=lanes,
-            )  # fmt: skip
+            try:
+                started = self._manage(
+                    "rollout", "--actor", ACTOR, "start", canary_version, "--plan", PLAN,
+                    "--driver", "record", "--baseline", stable_version, env=lanes,
+                )  # fmt: skip
+            except CommandError as exc:
+                self.stdout.write(
+                    f"\nThe migration gate stopped {canary_version} before any traffic moved:"
+                    f"\n{exc}\nStable keeps serving every customer; Ctrl-C ends the demo."
+                )
+                stopping.wait()
+                return
             rollout = Rollout.objects.order_by("-created_at").first()
             if rollout is None:
                 raise CommandError("The rollout did not start")
@@ -487,7 +515,7 @@ class Command(BaseCommand):
                 if process.poll() is not None:  # exited by itself: start the next one
                     children.forget(process)
 
-    def _manage(self, *args: str, env: dict[str, str]) -> str:
+    def _manage(self, *args: str, env: dict[str, str], check: bool = True) -> str:
         result = subprocess.run(  # noqa: S603 - manage.py with this command's own arguments
             [sys.executable, "manage.py", *args],
             cwd=settings.BASE_DIR,
@@ -496,6 +524,8 @@ class Command(BaseCommand):
             text=True,
             check=False,
         )
+        if not check:
+            return result.stdout + result.stderr
         if result.returncode:
             raise CommandError(f"manage.py {' '.join(args)} failed: {result.stderr.strip()}")
         return result.stdout

@@ -14,11 +14,12 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
 
 from ops.models import GateResult, Rollout, RolloutPlan
-from ops.rollouts import lanes
+from ops.rollouts import lanes, migration_gate, schema
 from ops.rollouts.drivers import DRIVERS
 from ops.rollouts.lint import lint_plan
 from ops.rollouts.reconciler import TickResult, check_gates, tick
@@ -29,8 +30,8 @@ from ops.rollouts.services import (
     rollout_act,
     rollout_create,
     rollout_force_rollback,
-    rollout_start,
 )
+from ops.rollouts.validators import validate_version
 from ops.rollouts.watch import watch_step
 
 logger = logging.getLogger("portal.rollouts")
@@ -91,6 +92,22 @@ class Command(BaseCommand):
             help="Roll out a release that is the version stable runs, or older than it (a "
             "downgrade); the reason goes into the event log and the report.",
         )
+        start.add_argument(
+            "--accept-migration-risk",
+            default="",
+            metavar="REASON",
+            help="Go on although the migration gate refuses the release's migrations; the "
+            "reason goes into the event log and the report. Stable's smoke on the migrated "
+            "database still runs before any traffic moves.",
+        )
+        record = sub.add_parser(
+            "record-release",
+            help="From the release's own code (its image), before its migrations: record the "
+            "migrations it applies on top of this database, their SQL and the migration "
+            "gate's findings. Exit 1 if any is unsafe for the stable code.",
+        )
+        record.add_argument("release_version", metavar="VERSION", help="The release, e.g. 1.1.0.")
+        record.add_argument("--image", default="", help="Container image of the release.")
         status = sub.add_parser("status", help="Show a rollout and its events.")
         status.add_argument("id", nargs="?", type=int, help="Rollout id (default: the latest).")
         status.add_argument("--json", action="store_true", help="Machine-readable output.")
@@ -223,6 +240,8 @@ class Command(BaseCommand):
         try:
             if action == "start":
                 self._start(options, actor)
+            elif action == "record-release":
+                self._record_release(options)
             elif action == "status":
                 self._status(options)
             elif action == "report":
@@ -413,8 +432,36 @@ class Command(BaseCommand):
         created = rollout.events.get(action="create")
         if created.output:  # the plan's lint warnings: it runs, but judges less than it seems
             self.stderr.write(created.output)
-        rollout = rollout_start(rollout_id=rollout.pk, actor=actor)
+        rollout = migration_gate.start(
+            rollout_id=rollout.pk,
+            actor=actor,
+            accept_migration_risk=options["accept_migration_risk"],
+        )
         self.stdout.write(self._line(rollout))
+
+    def _record_release(self, options: dict[str, Any]) -> None:
+        try:
+            validate_version(options["release_version"])
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from None
+        release = schema.record_release(options["release_version"], image=options["image"])
+        record = release.migrations or {}
+        new = record.get("new", [])
+        self.stdout.write(
+            f"Release {release.version}: {len(new)} migration(s) on top of this database"
+        )
+        for item in new:
+            findings = item["findings"] or [{"severity": "ok", "code": "", "message": "safe"}]
+            for finding in findings:
+                self.stdout.write(
+                    f"  {item['migration']}: {finding['severity']} {finding['code']} "
+                    f"{finding['message']}".rstrip()
+                )
+        if not record.get("safe", True):
+            raise CommandError(
+                "Unsafe for the stable code: `rollout start` will refuse this release unless "
+                "a person accepts the risk (--accept-migration-risk REASON)"
+            )
 
     def _status(self, options: dict[str, Any]) -> None:
         if options.get("id") is None and not Rollout.objects.exists():
