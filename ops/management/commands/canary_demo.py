@@ -50,7 +50,6 @@ WINDOW = 120
 # a second the canary serves about 100 customer requests in two minutes. (The controller's
 # probes can fail a canary but never pass one, so customers must supply the evidence.)
 GATES: list[tuple[str, dict[str, Any]]] = [
-    ("migrations_safe", {}),
     ("canary_health", {}),
     ("error_rate", {"max_rate": 0.02, "window_seconds": WINDOW, "min_samples": 20}),
     (
@@ -111,9 +110,11 @@ def demo_plan(migration: str = "") -> RolloutPlan:
     plan.phases.all().delete()
     for order, (weight, bake) in enumerate(PHASES, start=1):
         phase = plan.phases.create(order=order, weight=weight, bake_seconds=bake)
+        # Phase 1 judges the release's migrations first, as the seeded plans do.
+        gates = [("migrations_safe", {}), *GATES] if order == 1 else GATES
         Gate.objects.bulk_create(
             Gate(phase=phase, order=i, kind=kind, params=params)
-            for i, (kind, params) in enumerate(GATES)
+            for i, (kind, params) in enumerate(gates)
         )
     return plan
 
