@@ -61,7 +61,13 @@ def sdk(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 def _api(name: str) -> Any:
-    group = {"contacts": "contacts", "jobs": "jobs", "job": "files", "health": "health"}
+    group = {
+        "contacts": "contacts",
+        "jobs": "jobs",
+        "job": "files",
+        "health": "health",
+        "usage": "usage",
+    }
     return importlib.import_module(f"{PACKAGE}.api.{group[name.split('_')[0]]}.{name}")
 
 
@@ -169,6 +175,11 @@ def test_a_generated_client_drives_every_operation(sdk: ModuleType, server: Live
     assert refused.status_code == 401
     assert isinstance(refused.parsed, Problem)
 
+    usage = call("usage_retrieve", client=auth)
+    assert usage.status_code == 200
+    assert usage.parsed.storage.files == 1
+    assert usage.parsed.storage.bytes_ == len(PDF)
+
     deleted = call("job_files_destroy", job_id=job_id, file_id=job_file.id, client=auth)
     assert deleted.status_code == 204
     assert call("jobs_destroy", job_id=job_id, client=auth).status_code == 204
@@ -179,5 +190,5 @@ def test_a_generated_client_drives_every_operation(sdk: ModuleType, server: Live
         for path in (Path(str(sdk.__file__)).parent / "api").rglob("*.py")
         if path.stem != "__init__"
     }
-    assert len(generated) == 16
+    assert len(generated) == 17
     assert called == generated
