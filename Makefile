@@ -23,7 +23,7 @@ run: $(VENV)/.runtime
 	$(PY) manage.py seed_demo
 	@echo "Demo token (acme): $$($(PY) manage.py demo_token | tail -n 1)"
 	@$(PY) manage.py demo_operator | tail -n 1
-	LOCAL_LANE=stable $(VENV)/bin/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) portal.wsgi
+	LOCAL_LANE=stable $(VENV)/bin/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) portal.config.wsgi
 
 ## canary: what `make run` does, plus a canary server of a newer version, the controller, a
 ## little traffic and a rollout on the fast demo plan (BROKEN=1: a canary that fails under

@@ -6,7 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from portal import server_errors, worker
+from portal.http import server_errors
+from portal.resilience import worker
 
 # Errors gunicorn answers before Django (URI or headers too long) are problem documents too.
 server_errors.install()
@@ -15,7 +16,8 @@ server_errors.install()
 # process's memory, so one process with threads serves; with a shared cache, several workers.
 _shared_cache = bool(os.environ.get("REDIS_URL"))
 # A threaded worker whose event loop reads requests and sends responses, so a slow client holds
-# no thread (portal/worker.py); WORKER_BUFFERING=off serves with gunicorn's stock gthread.
+# no thread (portal/resilience/worker.py); WORKER_BUFFERING=off serves with gunicorn's
+# stock gthread.
 worker_class = worker.worker_class()
 workers = int(os.environ.get("WEB_CONCURRENCY", "4" if _shared_cache else "1"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
@@ -30,13 +32,13 @@ keepalive = 5
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "100000"))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "10000"))
 # The app writes one request line per response it produces (with request and trace ids). The
-# JSON access log (portal/access_log.py), on by default in production, adds a line only for
-# what never reached the app (gunicorn's own 400/414/431), so every request has exactly one
-# line. GUNICORN_ACCESS_LOG: "-" (stdout), a path, or "off".
+# JSON access log (portal/observability/access_log.py), on by default in production, adds a
+# line only for what never reached the app (gunicorn's own 400/414/431), so every request
+# has exactly one line. GUNICORN_ACCESS_LOG: "-" (stdout), a path, or "off".
 _production = os.environ.get("PORTAL_ENV") == "production"
 _access = os.environ.get("GUNICORN_ACCESS_LOG", "-" if _production else "off")
 accesslog = None if _access == "off" else _access
-logger_class = "portal.access_log.JsonAccessLogger"
+logger_class = "portal.observability.access_log.JsonAccessLogger"
 errorlog = "-"
 # gunicorn's control socket (gunicornc) is off unless a path is given: its default path,
 # ~/.gunicorn/gunicorn.ctl, is shared by every gunicorn of the user (and read-only in the image).
@@ -92,10 +94,10 @@ def child_exit(server: object, worker: object) -> None:
 
 def when_ready(server: object) -> None:
     """`make run` and `make canary` record where they listen (LOCAL_LANE), so a command from
-    another shell finds them: portal/local_servers.py."""
+    another shell finds them: portal/config/local_servers.py."""
     lane = os.environ.get("LOCAL_LANE")
     listeners = getattr(server, "LISTENERS", [])
     if lane and listeners and not _production:
-        from portal import local_servers
+        from portal.config import local_servers
 
         local_servers.record(Path(__file__).resolve().parent, lane, str(listeners[0]))

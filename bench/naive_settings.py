@@ -3,14 +3,14 @@ default middleware, DRF with JSON only and LimitOffsetPagination. Never serves u
 
 from __future__ import annotations
 
-from portal.settings import *  # noqa: F403
-from portal.settings import DATABASES as _DATABASES
+from portal.config.settings import *  # noqa: F403
+from portal.config.settings import DATABASES as _DATABASES
 
 ROOT_URLCONF = "bench.naive"
 # Django's own backend, with the project's connection settings (persistent, health-checked,
-# the same timeouts): not the API's (portal/postgresql), nor django-prometheus's metrics.
+# the same timeouts): not the API's (portal/db/postgresql), nor django-prometheus's metrics.
 _engine = str(_DATABASES["default"]["ENGINE"])
-_engine = _engine.replace("portal.postgresql", "django.db.backends.postgresql")
+_engine = _engine.replace("portal.db.postgresql", "django.db.backends.postgresql")
 _DATABASES["default"]["ENGINE"] = _engine.replace("django_prometheus.db.", "django.db.")
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

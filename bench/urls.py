@@ -19,8 +19,8 @@ from files import signing
 from files.models import JobFile
 from files.services import download_path
 from jobs.models import Job
+from portal.formats import rfc3339
 from portal.models import ApiToken, Tenant, hash_token
-from portal.timefmt import rfc3339
 
 
 def ts(value: datetime | None) -> str | None:

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from contacts.filters import ContactFilter
 from contacts.models import CONTACT_ID_PATTERN, Contact
 from contacts.services import contact_create, contact_delete, contact_update
-from portal.drf import (
+from portal.http.api import (
     APIPolicyMixin,
     CharField,
     EmailField,
@@ -24,8 +24,8 @@ from portal.drf import (
     RegexField,
     StrictOrderingFilter,
 )
-from portal.pagination import EnvelopePagination, as_rows
-from portal.tenancy import TenantAPIView
+from portal.http.pagination import EnvelopePagination, as_rows
+from portal.tenancy.scoping import TenantAPIView
 
 # 3 to 31 characters after an optional +, no space at either end (spaces would be trimmed).
 PHONE_PATTERN = r"^\+?[0-9().\-][0-9 ().\-]{1,29}[0-9().\-]$"

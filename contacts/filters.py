@@ -6,8 +6,8 @@ import django_filters
 
 from contacts.models import Contact
 from contacts.selectors import contact_search
-from portal.drf import StrictFilterSet
-from portal.tenancy import TenantQuerySet
+from portal.http.api import StrictFilterSet
+from portal.tenancy.scoping import TenantQuerySet
 
 
 class ContactFilter(StrictFilterSet):

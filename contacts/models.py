@@ -6,7 +6,7 @@ import uuid
 
 from django.db import models
 
-from portal.tenancy import TenantOwnedModel, TenantQuerySet
+from portal.tenancy.scoping import TenantOwnedModel, TenantQuerySet
 
 CONTACT_ID_PATTERN = (
     r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"

@@ -31,7 +31,7 @@ from django.db.models.functions import StrIndex, Upper
 from django.db.models.lookups import GreaterThan
 
 from contacts.models import Contact
-from portal.tenancy import TenantQuerySet
+from portal.tenancy.scoping import TenantQuerySet
 
 logger = logging.getLogger(__name__)
 

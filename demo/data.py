@@ -15,7 +15,7 @@ from files.content_types import ACCEPTED
 from files.models import JobFile
 from jobs.models import Job, JobStatus
 from portal.models import Tenant
-from portal.services import tenant_ensure
+from portal.tenancy.services import tenant_ensure
 
 # The Postman collection's tenancy check reads this contact with another tenant's token
 # and expects 404.

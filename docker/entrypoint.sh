@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 command="${1:-serve}"
 [ $# -gt 0 ] && shift
 case "$command" in
-    serve) exec gunicorn -c gunicorn.conf.py portal.wsgi "$@" ;;
+    serve) exec gunicorn -c gunicorn.conf.py portal.config.wsgi "$@" ;;
     migrate) exec python manage.py migrate --noinput "$@" ;;
     check) exec python manage.py check --deploy --fail-level WARNING "$@" ;;
     manage) exec python manage.py "$@" ;;

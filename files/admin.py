@@ -4,7 +4,7 @@ from django.contrib import admin
 
 from files import quotas
 from files.models import JobFile, StorageUsage
-from portal.parsing import size_text
+from portal.formats import size_text
 
 
 @admin.register(JobFile)

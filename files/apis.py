@@ -35,20 +35,19 @@ from files.services import (
 )
 from files.uploads import LimitedUploadHandler
 from jobs.models import JOB_ID_PATTERN, Job
-from portal import prepared
-from portal.auth import TenantPrincipal
-from portal.drf import (
+from portal.errors import DomainError
+from portal.fastpaths import prepared
+from portal.formats import rfc3339, size_text
+from portal.http.api import (
     APIPolicyMixin,
     CharField,
     InputSerializer,
     ModelSerializer,
     check_content_length,
 )
-from portal.errors import DomainError
-from portal.pagination import EnvelopePagination
-from portal.parsing import size_text
-from portal.tenancy import TenantAPIView
-from portal.timefmt import rfc3339
+from portal.http.pagination import EnvelopePagination
+from portal.tenancy.auth import TenantPrincipal
+from portal.tenancy.scoping import TenantAPIView
 
 
 def public_base_url(request: Request) -> str:

@@ -6,7 +6,7 @@ from django.db import models
 
 from jobs.models import Job
 from portal.models import Tenant, random_id
-from portal.tenancy import TenantOwnedModel, TenantQuerySet
+from portal.tenancy.scoping import TenantOwnedModel, TenantQuerySet
 
 FILE_ID_PATTERN = r"file_[A-Za-z0-9_-]{1,59}"
 

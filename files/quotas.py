@@ -26,8 +26,8 @@ from django.db.models import Count, F, Q, Sum
 
 from files.models import JobFile, StorageUsage
 from portal.errors import DomainError
+from portal.formats import size_text
 from portal.models import Tenant
-from portal.parsing import size_text
 
 
 @dataclass(frozen=True)

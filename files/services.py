@@ -28,9 +28,9 @@ from files.content_types import (
 )
 from files.models import JobFile, new_file_id
 from jobs.models import Job
-from portal.breakers import breakers, guard
 from portal.errors import DomainError, NotFoundError, PayloadTooLargeError
-from portal.parsing import size_text
+from portal.formats import size_text
+from portal.resilience.breakers import breakers, guard
 
 logger = logging.getLogger("portal.files")
 

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 
-from portal.parsing import ascii_int
+from portal.formats import ascii_int
 
 # Clocks of different instances may disagree a little; links are never valid for longer than
 # the TTL cap plus this.

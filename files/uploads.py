@@ -8,7 +8,7 @@ from typing import Any
 from django.core.files.uploadhandler import FileUploadHandler
 
 from portal.errors import PayloadTooLargeError
-from portal.parsing import size_text
+from portal.formats import size_text
 
 
 class LimitedUploadHandler(FileUploadHandler):

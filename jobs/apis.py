@@ -13,7 +13,7 @@ from contacts.models import CONTACT_ID_PATTERN, Contact
 from jobs.filters import JobFilter
 from jobs.models import JOB_ID_PATTERN, TRANSITIONS, Job, JobStatus
 from jobs.services import job_create, job_delete, job_update
-from portal.drf import (
+from portal.http.api import (
     APIPolicyMixin,
     CharField,
     DateTimeField,
@@ -22,8 +22,8 @@ from portal.drf import (
     ModelSerializer,
     StrictOrderingFilter,
 )
-from portal.pagination import EnvelopePagination, as_rows
-from portal.tenancy import TenantAPIView, TenantRelatedField
+from portal.http.pagination import EnvelopePagination, as_rows
+from portal.tenancy.scoping import TenantAPIView, TenantRelatedField
 
 
 class JobSerializer(ModelSerializer):

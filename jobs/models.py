@@ -6,7 +6,7 @@ from django.db import models
 
 from contacts.models import Contact
 from portal.models import random_id
-from portal.tenancy import TenantOwnedModel, TenantQuerySet
+from portal.tenancy.scoping import TenantOwnedModel, TenantQuerySet
 
 JOB_ID_PATTERN = r"job_[A-Za-z0-9_-]{1,60}"
 

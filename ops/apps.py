@@ -10,6 +10,6 @@ class OpsConfig(AppConfig):
     def ready(self) -> None:
         # Here, once the models are loaded: every request's observation also feeds the store.
         from ops.slo import metrics_store
-        from portal import metrics
+        from portal.observability import metrics
 
         metrics.add_observer(metrics_store.recorder.observe)

@@ -9,8 +9,8 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from portal.formats import size_text
 from portal.models import ApiToken, Plan, Tenant, hash_token
-from portal.parsing import size_text
 
 admin.site.site_header = "Portal API administration"
 # The admin's "View site" link: the landing page.

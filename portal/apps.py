@@ -12,11 +12,11 @@ class PortalConfig(AppConfig):
         from django.core import checks
         from django.db.models.signals import post_delete, post_save
 
-        from portal import list_totals
+        from portal.http import totals as list_totals
+        from portal.http.staff import check_staff_csrf_cookie, check_staff_middleware
         from portal.models import ApiToken, Tenant
-        from portal.staff_middleware import check_staff_csrf_cookie, check_staff_middleware
-        from portal.tenancy import TenantOwnedModel
-        from portal.token_cache import auth_changed
+        from portal.tenancy.scoping import TenantOwnedModel
+        from portal.tenancy.tokens import auth_changed
 
         checks.register(check_staff_middleware)
         checks.register(check_staff_csrf_cookie, checks.Tags.security, deploy=True)

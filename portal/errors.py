@@ -1,7 +1,7 @@
 """The domain's one error type, free of HTTP frameworks.
 
 Services, selectors and helpers raise `DomainError` (or Django's `ValidationError`); they can
-be called from a view, a management command or a task alike. `portal.problems` maps both to
+be called from a view, a management command or a task alike. `portal.http.problems` maps both to
 RFC 9457 problem documents, in one place. This module imports nothing of the project.
 """
 

@@ -12,7 +12,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
-from portal.token_cache import auth_changed
+from portal.tenancy.tokens import auth_changed
 
 RATE_VALIDATOR = RegexValidator(
     r"^[1-9][0-9]*/[smhd]$", "A count and a period, like 60/m (s, m, h or d)."

@@ -64,7 +64,7 @@ WRK = shutil.which("wrk") or "/usr/bin/wrk"
 GIT = shutil.which("git") or "/usr/bin/git"
 PY_SPY = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
 APPS = {
-    "portal": ("portal.wsgi", "portal.settings"),
+    "portal": ("portal.config.wsgi", "portal.config.settings"),
     "bare": ("bench.wsgi", "bench.settings"),
     "naive": ("bench.naive_wsgi", "bench.naive_settings"),
 }
@@ -99,7 +99,7 @@ rows = Contact.objects.filter(tenant=tenant).order_by("-created_at", "-id")
 middle = rows[COUNT // 2]
 # A deep page by cursor: the API's own next_cursor for the row half-way down.
 from django.core import signing
-from portal.pagination import CURSOR_SALT
+from portal.http.pagination import CURSOR_SALT
 cursor_token = signing.dumps(
     {"p": "/v1/contacts", "o": ["-created_at", "-id"],
      "k": [middle.created_at.isoformat(), str(middle.pk)]},
@@ -146,7 +146,7 @@ class Result:
     rss_mib: float | None = None
 
 
-def manage(env: dict[str, str], *args: str, settings: str = "portal.settings") -> str:
+def manage(env: dict[str, str], *args: str, settings: str = "portal.config.settings") -> str:
     result = subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,

@@ -127,7 +127,7 @@ def main() -> int:
             ) as canary,
         ):
             os.environ["DATABASE_URL"] = database
-            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.config.settings")
             import django
 
             django.setup()

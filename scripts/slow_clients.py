@@ -37,7 +37,7 @@ def measure() -> list[str]:
                 for shape in slow_clients.SHAPES:
                     with slow_clients.attack(target, shape, COUNT):
                         seen[shape] = slow_clients.victim(target, rounds=ROUNDS[buffering])
-            worker = "portal.worker (shipped)" if buffering == "on" else "stock gthread"
+            worker = "portal.resilience.worker (shipped)" if buffering == "on" else "stock gthread"
             for shape, result in seen.items():
                 rows.append(
                     f"| {kind} | {worker} | {shape} | {result.p95_ms:,.0f} "

@@ -13,11 +13,12 @@ from contacts import selectors as contact_selectors
 from ops.models import Gate
 from ops.rollouts import schema
 from ops.slo.metrics_store import recorder
-from portal import list_totals, token_cache
-from portal.breakers import breakers
-from portal.health import forget_probes
+from portal.http import totals as list_totals
+from portal.http.health import forget_probes
 from portal.models import Tenant
-from portal.services import token_create
+from portal.resilience.breakers import breakers
+from portal.tenancy import tokens as token_cache
+from portal.tenancy.services import token_create
 from tests.factories import TenantFactory
 
 
@@ -40,7 +41,7 @@ def _fresh_cache_and_breakers() -> None:
 
 @pytest.fixture(autouse=True)
 def _empty_metrics_store() -> None:
-    # No test sees another's observations (portal.test_settings turns the flusher off).
+    # No test sees another's observations (portal.config.test_settings turns the flusher off).
     recorder._reset()
 
 

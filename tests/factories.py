@@ -14,8 +14,8 @@ from contacts.models import Contact
 from files.models import FileKind, JobFile
 from jobs.models import Job, JobStatus
 from ops.models import BUCKET_FIELDS, MetricRollup, RolloutPlan, SLObjective
-from portal.metrics import BUCKETS_MS
 from portal.models import Tenant
+from portal.observability.metrics import BUCKETS_MS
 
 PDF_BYTES = b"%PDF-1.4\n% test document\n" + b"0" * 200 + b"\n%%EOF\n"
 

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from portal.metrics import BUCKETS_MS
+from portal.observability.metrics import BUCKETS_MS
 
 # One column per histogram bucket (each bound, then +Inf), so windows sum in SQL.
 BUCKET_FIELDS: tuple[str, ...] = tuple(f"b{i:02d}" for i in range(len(BUCKETS_MS) + 1))

@@ -35,7 +35,7 @@ from ops.slo.sources import (
     fraction_under,
     quantile,
 )
-from portal.parsing import ascii_int
+from portal.formats import ascii_int
 
 V = GateResult.Verdict
 # A labelled counter with no samples yet (no 5xx so far) still declares its family.

@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from ops.slo.sources import Counts
 from ops.slo.statistics import fisher_greater, mann_whitney_buckets, sprt_bernoulli
-from portal.metrics import BUCKETS_MS
+from portal.observability.metrics import BUCKETS_MS
 
 MetricVerdict = Literal["pass", "marginal", "fail", "nodata"]
 MetricName = Literal["latency", "tail", "errors"]

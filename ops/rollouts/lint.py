@@ -20,7 +20,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from ops.models import RolloutPhase, RolloutPlan
 from ops.rollouts.gates import CATALOGUE
 from ops.rollouts.judge import JUDGED_METRICS
-from portal.metrics import BUCKETS_MS, endpoint_label
+from portal.observability.metrics import BUCKETS_MS, endpoint_label
 
 Severity = Literal["error", "warning"]
 PLACEHOLDERS = frozenset(

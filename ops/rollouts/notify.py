@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ops.models import Notification, Rollout, StatusEntry
-from portal.timefmt import rfc3339
+from portal.formats import rfc3339
 
 logger = logging.getLogger("portal.rollouts")
 

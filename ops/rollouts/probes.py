@@ -21,7 +21,7 @@ from contacts.models import Contact
 from files.models import FileKind, JobFile
 from jobs.models import Job
 from portal.models import ApiToken, Tenant, Traffic
-from portal.services import tenant_ensure, token_create
+from portal.tenancy.services import tenant_ensure, token_create
 
 PROBE_A, PROBE_B = "rollout-probe-a", "rollout-probe-b"
 SLUGS = {

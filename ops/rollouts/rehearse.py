@@ -36,9 +36,9 @@ from ops.rollouts.gates import (
 from ops.rollouts.probes import probe_credentials, revoke_tokens
 from ops.rollouts.topup import label_of, paths_for
 from ops.slo.sources import EMPTY, Counts, Point, Window, add_counts
-from portal.faults import REHEARSAL_HEADER
-from portal.metrics import BUCKETS_MS
 from portal.models import Traffic
+from portal.observability.metrics import BUCKETS_MS
+from portal.resilience.faults import REHEARSAL_HEADER
 
 METRIC_KINDS = frozenset({"latency", "error_rate", "relative_latency", "baseline"})
 STABLE_SUFFIX = "@stable-lane"

@@ -16,7 +16,7 @@ from ops.rollouts.gates import judged_endpoints
 from ops.rollouts.judge import Judgement, judge
 from ops.rollouts.services import CONTROLLER
 from ops.slo.sources import Window, default_source
-from portal.timefmt import rfc3339
+from portal.formats import rfc3339
 
 PHASE_NAMES = {
     5: "Initial Canary",

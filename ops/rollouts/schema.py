@@ -12,7 +12,7 @@ image before its migrations):
   model state stable runs (dropping a column stable no longer has is the *contract* step of
   expand/migrate/contract, and safe), plus this project's lock-safety rules for PostgreSQL
   (indexes built CONCURRENTLY on existing tables, constraints added NOT VALID). DDL always
-  runs with `lock_timeout` and `statement_timeout` (portal/postgresql/schema.py).
+  runs with `lock_timeout` and `statement_timeout` (portal/db/postgresql/schema.py).
 
 The result is stored on the release (`Release.migrations`); the rollout's `migrations_safe`
 gate reads it, checks the migrations are applied, and runs stable's contract smoke against the
@@ -41,7 +41,7 @@ from django_migration_linter.sql_analyser.analyser import (
 )
 
 from ops.models import Gate, Release, Rollout, RolloutEvent
-from portal.timefmt import rfc3339
+from portal.formats import rfc3339
 
 ERROR, WARNING = "error", "warning"
 # The gate kind a plan names to have its rollouts' migrations judged before traffic moves, and

@@ -61,7 +61,7 @@ from ops.rollouts.lint import lint_plan
 from ops.rollouts.notify import notify
 from ops.rollouts.plans import plan_changed, plan_digest, version_problem
 from ops.rollouts.validators import validate_image, validate_version
-from portal.timefmt import rfc3339
+from portal.formats import rfc3339
 
 S = Rollout.State
 logger = logging.getLogger("portal.rollouts")

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.urls import Resolver404, resolve
 
 from ops.rollouts.gates import GateContext, probe_paths
-from portal.metrics import endpoint_label
+from portal.observability.metrics import endpoint_label
 
 
 def label_of(path: str) -> str:

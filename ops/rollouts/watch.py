@@ -15,7 +15,7 @@ from ops.rollouts import events
 from ops.rollouts.notify import notify
 from ops.slo.objectives import VIOLATED, SLOResult, evaluate
 from ops.slo.sources import default_source
-from portal.timefmt import rfc3339
+from portal.formats import rfc3339
 
 
 def _summary(results: list[SLOResult]) -> str:

@@ -22,8 +22,8 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, transaction
 
 from ops.models.slo import BUCKET_FIELDS, MetricRollup
-from portal.failures import is_database_outage
-from portal.metrics import BUCKETS_MS
+from portal.observability.metrics import BUCKETS_MS
+from portal.resilience.failures import is_database_outage
 
 logger = logging.getLogger("portal.metrics_store")
 

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet, Sum
 
 from ops.models.slo import BUCKET_FIELDS, MetricRollup
-from portal.metrics import BUCKETS_MS, cumulative, histogram_quantile
+from portal.observability.metrics import BUCKETS_MS, cumulative, histogram_quantile
 
 CUSTOMERS: tuple[str, ...] = ("customer",)
 PROBES: tuple[str, ...] = ("probe",)

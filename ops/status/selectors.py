@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ops.models.status import StatusEntry
-from portal.timefmt import rfc3339
+from portal.formats import rfc3339
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ def make_canary(*, broken: bool) -> Iterator[Canary]:
         port = free_port()
         env = {
             **{k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "PORT"}},
-            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "DJANGO_SETTINGS_MODULE": "portal.config.settings",
             "DATABASE_URL": f"sqlite:///{tmp}/db.sqlite3",
             "MEDIA_ROOT": f"{tmp}/media",
             # The developer's own var/ (token, servers, logs) is left alone.

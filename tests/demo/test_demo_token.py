@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from portal.models import ApiToken
-from portal.services import token_revoke
+from portal.tenancy.services import token_revoke
 from tests.factories import TenantFactory
 
 pytestmark = pytest.mark.django_db

@@ -250,7 +250,7 @@ def test_docker_compose_config_validates() -> None:
         **os.environ,
         "SECRET_KEY": "x" * 50,
         "APP_VERSION": "1.2.3",
-        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "DJANGO_SETTINGS_MODULE": "portal.config.settings",
     }
     result = subprocess.run(
         [*compose_command(), "-f", str(ROOT / "docker-compose.yml"), "config"],

@@ -157,7 +157,7 @@ def test_a_body_without_content_length_is_refused_clearly(api: APIClient, tenant
 def test_a_storage_failure_is_a_503_and_counts_on_the_breaker(
     api: APIClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from portal.breakers import breakers
+    from portal.resilience.breakers import breakers
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise OSError(errno.ENOSPC, "disk full")
@@ -173,7 +173,7 @@ def test_a_storage_failure_is_a_503_and_counts_on_the_breaker(
 
 
 def test_an_open_storage_breaker_refuses_uploads_at_once(api: APIClient, tenant: Tenant) -> None:
-    from portal.breakers import breakers
+    from portal.resilience.breakers import breakers
 
     breakers.storage.open()
     job = JobFactory.create(tenant=tenant)

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from files import signing
 from files.models import JobFile
 from portal.models import ApiToken, Tenant
-from portal.services import token_revoke
+from portal.tenancy.services import token_revoke
 from tests.factories import PDF_BYTES, JobFileFactory
 from tests.helpers import assert_problem
 

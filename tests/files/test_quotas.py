@@ -22,9 +22,9 @@ from files import quotas
 from files.models import JobFile, StorageUsage
 from files.services import file_create, file_delete
 from jobs.models import Job
-from portal.breakers import breakers
 from portal.errors import DomainError
 from portal.models import Plan, Tenant
+from portal.resilience.breakers import breakers
 from tests.factories import PDF_BYTES, JobFactory, JobFileFactory, TenantFactory
 from tests.helpers import assert_problem
 

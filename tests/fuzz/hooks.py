@@ -18,7 +18,7 @@ from schemathesis import openapi
 from schemathesis.generation.meta import TestPhase
 
 # The accepted types come from the app itself, which needs Django's settings loaded.
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.config.settings")
 django.setup()
 
 from files.content_types import ACCEPTED, content_matches  # noqa: E402 - after setup

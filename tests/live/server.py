@@ -55,7 +55,7 @@ def gunicorn(
     prepare: bool = True,
     wait: bool = True,
     port: int | None = None,
-    app: str = "portal.wsgi",
+    app: str = "portal.config.wsgi",
     log_path: Path | None = None,
     entrypoint: bool = False,
 ) -> Iterator[LiveServer]:
@@ -74,7 +74,7 @@ def gunicorn(
             "MEDIA_ROOT": f"{tmp}/media",
             "LOG_LEVEL": "WARNING",
             # The real settings, as users run them (pytest exports its test settings).
-            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "DJANGO_SETTINGS_MODULE": "portal.config.settings",
             **(env or {}),
         }
 

@@ -1,6 +1,6 @@
 """Persistent database connections that die between requests (a PostgreSQL restart, a
 failover, an idle-connection reaper, `pg_terminate_backend`) cost no read request anything:
-the first read of a request on a dead connection runs again on a new one (portal/postgresql).
+the first read of a request on a dead connection runs again on a new one (portal/db/postgresql).
 A real gunicorn with several workers, under load, while the app's connections that sit idle
 between requests are killed again and again."""
 

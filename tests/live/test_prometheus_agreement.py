@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from ops.slo.sources import PrometheusSource, Window
-from portal.metrics import BUCKETS_MS
+from portal.observability.metrics import BUCKETS_MS
 from tests.live.server import ROOT, LiveServer, free_port, gunicorn
 from tests.live.services import redis_server, require
 

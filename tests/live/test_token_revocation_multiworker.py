@@ -39,7 +39,8 @@ def test_a_revoked_token_is_refused_by_every_worker_at_once() -> None:
         assert fire(200) == Counter({200: 200})
         subprocess.run(
             [sys.executable, "manage.py", "shell", "-c",
-             "from portal.models import ApiToken; from portal.services import token_revoke; "
+             "from portal.models import ApiToken; "
+             "from portal.tenancy.services import token_revoke; "
              "[token_revoke(token=t) for t in ApiToken.objects.filter(name='live')]"],
             cwd=ROOT, env=server.env, check=True, capture_output=True,
         )  # fmt: skip

@@ -13,7 +13,7 @@ from ops.rollouts.gates import CATALOGUE, GateContext, run_gate
 from ops.rollouts.probes import probe_credentials
 from ops.rollouts.services import rollout_create
 from ops.slo.sources import EmbeddedSource
-from portal.breakers import breakers
+from portal.resilience.breakers import breakers
 from tests.factories import MetricRollupFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -86,7 +86,7 @@ def test_an_open_breaker_fails_the_breaker_gate(
 ) -> None:
     assert run_gate("breakers_closed", ctx, {}).verdict == V.PASS
     # Storage that keeps failing: health's trial of the open breaker fails too.
-    monkeypatch.setattr("portal.health._probe_storage", storage_down)
+    monkeypatch.setattr("portal.http.health._probe_storage", storage_down)
     breakers.storage.open()
     outcome = run_gate("breakers_closed", ctx, {})
     assert outcome.verdict == V.FAIL

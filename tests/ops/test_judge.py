@@ -14,7 +14,7 @@ from scipy import stats  # type: ignore[import-untyped]
 from ops.rollouts.judge import DEFAULTS, judge
 from ops.slo.sources import Counts
 from ops.slo.statistics import fisher_greater, mann_whitney_buckets, sprt_bernoulli
-from portal.metrics import BUCKETS_MS
+from portal.observability.metrics import BUCKETS_MS
 
 BOUNDS = np.array([*BUCKETS_MS, np.inf])
 

@@ -17,7 +17,7 @@ from ops.rollouts.judge import judge, judge_tail
 from ops.rollouts.probes import probe_credentials
 from ops.rollouts.services import rollout_create
 from ops.slo.sources import default_source
-from portal.metrics import BUCKETS_MS
+from portal.observability.metrics import BUCKETS_MS
 from tests.factories import MetricRollupFactory, RolloutPlanFactory, SLObjectiveFactory
 from tests.ops.test_judge import counts_of
 

@@ -19,7 +19,7 @@ from ops.rollouts.reconciler import tick
 from ops.rollouts.services import rollout_advance, rollout_create, rollout_start
 from ops.slo.metrics_store import recorder
 from ops.slo.sources import default_source
-from portal.services import token_create
+from portal.tenancy.services import token_create
 from tests.factories import (
     MetricRollupFactory,
     RolloutPlanFactory,

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from ops.models import MetricRollup
 from ops.slo.metrics_store import bucket_index, recorder, status_class
-from portal.metrics import BUCKETS_MS
+from portal.observability.metrics import BUCKETS_MS
 
 pytestmark = pytest.mark.django_db
 

@@ -21,7 +21,7 @@ from ops.slo.sources import (
     request_rate,
     sample_count,
 )
-from portal.metrics import BUCKETS_MS
+from portal.observability.metrics import BUCKETS_MS
 from tests.factories import SLObjectiveFactory
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from django.utils import timezone
 from ops.models import BUCKET_FIELDS, MetricRollup, Release, Rollout, StatusEntry
 from ops.rollouts.services import rollout_advance, rollout_create, rollout_start
 from ops.rollouts.watch import watch_step
-from portal.metrics import BUCKETS_MS
+from portal.observability.metrics import BUCKETS_MS
 
 pytestmark = pytest.mark.django_db
 

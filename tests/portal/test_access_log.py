@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from gunicorn.config import Config
 
-from portal.access_log import JsonAccessLogger
+from portal.observability.access_log import JsonAccessLogger
 
 
 @pytest.fixture

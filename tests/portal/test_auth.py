@@ -7,9 +7,9 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from portal import token_cache
 from portal.models import ApiToken, Tenant, hash_token
-from portal.services import token_create, token_revoke
+from portal.tenancy import tokens as token_cache
+from portal.tenancy.services import token_create, token_revoke
 from tests.factories import ContactFactory
 from tests.helpers import assert_problem
 

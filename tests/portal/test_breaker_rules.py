@@ -27,11 +27,11 @@ from rest_framework.test import APIClient
 
 from files.models import JobFile
 from files.services import file_clean_name, file_storage_name
-from portal.breakers import breakers, describe
-from portal.debug import SecretsFilter
-from portal.drf import clean_text
-from portal.failures import is_cache_failure, is_database_outage, is_storage_failure
+from portal.config.debug import SecretsFilter
+from portal.http.api import clean_text
 from portal.models import Tenant
+from portal.resilience.breakers import breakers, describe
+from portal.resilience.failures import is_cache_failure, is_database_outage, is_storage_failure
 from tests.factories import PDF_BYTES, JobFactory
 from tests.helpers import assert_problem
 

@@ -10,7 +10,7 @@ from django.core.cache import caches
 from django.db import OperationalError
 from rest_framework.test import APIClient
 
-from portal.breakers import SharedCacheStorage, breakers, describe, not_closed
+from portal.resilience.breakers import SharedCacheStorage, breakers, describe, not_closed
 from tests.helpers import assert_problem
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +21,7 @@ def fail_database(monkeypatch: pytest.MonkeyPatch) -> None:
         raise OperationalError("connection refused")
 
     monkeypatch.setattr("contacts.apis.ContactListView.filter_queryset", down)
-    monkeypatch.setattr("portal.health.connection.ensure_connection", down)
+    monkeypatch.setattr("portal.http.health.connection.ensure_connection", down)
 
 
 def test_a_database_error_is_a_retryable_503_not_a_500(
@@ -91,7 +91,7 @@ def storage_down() -> None:
 def test_a_non_critical_open_breaker_makes_health_degraded(
     anon: APIClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("portal.health._probe_storage", storage_down)
+    monkeypatch.setattr("portal.http.health._probe_storage", storage_down)
     breakers.storage.open()
     response = anon.get("/v1/health")
     assert response.status_code == 200

@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
+from portal.formats import size_text
 from portal.models import Tenant
-from portal.parsing import size_text
 from tests.factories import JobFactory
 
 pytestmark = pytest.mark.django_db

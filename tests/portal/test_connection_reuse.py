@@ -1,5 +1,5 @@
 """A reused PostgreSQL connection's check is folded into the request's first read
-(portal/postgresql): reads go unchecked and are run again on a new connection if the old one
+(portal/db/postgresql): reads go unchecked and are run again on a new connection if the old one
 died; anything else is checked with Django's `SELECT 1` first, as before."""
 
 from __future__ import annotations

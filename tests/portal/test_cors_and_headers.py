@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from portal.breakers import breakers
+from portal.resilience.breakers import breakers
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,7 +110,7 @@ def test_the_negotiation_shortcut_answers_as_drf_would(
 ) -> None:
     from rest_framework.views import APIView
 
-    from portal.drf import APIPolicyMixin
+    from portal.http.api import APIPolicyMixin
 
     headers: dict[str, Any] = {} if accept is None else {"HTTP_ACCEPT": accept}
     fast = api.get("/v1/contacts", **headers)

@@ -10,9 +10,9 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from contacts.models import Contact
-from portal.breakers import breakers
-from portal.failures import is_database_outage, is_statement_cancelled
 from portal.models import Tenant
+from portal.resilience.breakers import breakers
+from portal.resilience.failures import is_database_outage, is_statement_cancelled
 from tests.helpers import assert_problem
 
 pytestmark = [

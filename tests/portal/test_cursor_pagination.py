@@ -16,8 +16,8 @@ from rest_framework.test import APIClient
 from contacts.apis import ContactListView
 from contacts.models import Contact
 from jobs.apis import JobListView
+from portal.http.pagination import MAX_OFFSET
 from portal.models import Tenant
-from portal.pagination import MAX_OFFSET
 from tests.factories import ContactFactory, JobFactory, JobFileFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,6 +1,7 @@
 """An API request's objects are freed when it ends, not left to the cyclic collector
-(portal/cycles.py): a request that leaves cycles behind keeps its view, serializers and rows in
-memory until a collection, which then frees many requests' worth inside some later request."""
+(portal/fastpaths/cycles.py): a request that leaves cycles behind keeps its view, serializers
+and rows in memory until a collection, which then frees many requests' worth inside some later
+request."""
 
 from __future__ import annotations
 

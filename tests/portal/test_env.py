@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import Env
+from portal.config.env import Env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,7 +61,7 @@ def settings_in_subprocess(**env: str) -> dict[str, object]:
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
-        env={**base, "DJANGO_SETTINGS_MODULE": "portal.settings", **env},
+        env={**base, "DJANGO_SETTINGS_MODULE": "portal.config.settings", **env},
         capture_output=True,
         text=True,
         check=False,
@@ -73,7 +73,7 @@ def settings_in_subprocess(**env: str) -> dict[str, object]:
 
 def test_nothing_set_means_sqlite_local_cache_and_no_debug() -> None:
     config = settings_in_subprocess()
-    assert config["engine"] == "portal.sqlite3"
+    assert config["engine"] == "portal.db.sqlite3"
     assert config["cache"] == "django.core.cache.backends.locmem.LocMemCache"
     assert config["debug"] is False
     assert config["ttl"] == 900
@@ -85,7 +85,7 @@ def test_postgres_gets_persistent_checked_connections_and_timeouts() -> None:
         REDIS_URL="redis://127.0.0.1:6379/0",
         APP_VERSION="2.0.0",
     )
-    assert config["engine"] == "portal.postgresql"
+    assert config["engine"] == "portal.db.postgresql"
     assert config["health"] is True
     assert isinstance(config["age"], int)
     assert config["age"] > 0

@@ -34,12 +34,12 @@ def test_fault_headers_do_nothing_unless_enabled(client: Client) -> None:
 
 @pytest.mark.django_db
 def test_an_injected_failure_is_a_problem_measured_under_its_route(client: Client) -> None:
-    from portal.settings import MIDDLEWARE
+    from portal.config.settings import MIDDLEWARE
 
     middleware = list(MIDDLEWARE)
     middleware.insert(
-        middleware.index("portal.request_context.RequestContextMiddleware") + 1,
-        "portal.faults.FaultInjectionMiddleware",
+        middleware.index("portal.observability.request_context.RequestContextMiddleware") + 1,
+        "portal.resilience.faults.FaultInjectionMiddleware",
     )
     with override_settings(MIDDLEWARE=middleware):
         response = client.get("/v1/health", HTTP_X_FAULT_STATUS="503")
@@ -61,12 +61,12 @@ def test_fault_injection_is_refused_in_production() -> None:
 @pytest.mark.django_db
 def test_a_standing_error_share_fails_that_route_only(client: Client, token: str) -> None:
     """FAULT_ERRORS (make canary BROKEN=1): a share of one route's requests answer 500."""
-    from portal.settings import MIDDLEWARE
+    from portal.config.settings import MIDDLEWARE
 
     middleware = list(MIDDLEWARE)
     middleware.insert(
-        middleware.index("portal.request_context.RequestContextMiddleware") + 1,
-        "portal.faults.FaultInjectionMiddleware",
+        middleware.index("portal.observability.request_context.RequestContextMiddleware") + 1,
+        "portal.resilience.faults.FaultInjectionMiddleware",
     )
     auth: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
     with override_settings(
@@ -111,14 +111,14 @@ def test_a_bad_fault_setting_stops_the_server_with_a_message(name: str, value: s
 def test_a_rehearsals_requests_are_labelled_whatever_answers_them(
     client: Client, headers: dict[str, str], traffic: str
 ) -> None:
-    from portal import metrics
-    from portal.settings import MIDDLEWARE
+    from portal.config.settings import MIDDLEWARE
+    from portal.observability import metrics
 
     seen: list[str] = []
     middleware = list(MIDDLEWARE)
     middleware.insert(
-        middleware.index("portal.request_context.RequestContextMiddleware") + 1,
-        "portal.faults.FaultInjectionMiddleware",
+        middleware.index("portal.observability.request_context.RequestContextMiddleware") + 1,
+        "portal.resilience.faults.FaultInjectionMiddleware",
     )
 
     def observer(*args: Any) -> None:

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = """
 import gc, json, runpy
-from portal.wsgi import application  # what gunicorn's worker loads before the hook
+from portal.config.wsgi import application  # what gunicorn's worker loads before the hook
 config = runpy.run_path("gunicorn.conf.py")
 before = gc.get_freeze_count()
 config["post_worker_init"](None)
@@ -25,7 +25,7 @@ print(json.dumps({"before": before, "frozen": frozen, "tracked": tracked}))
 def test_a_worker_freezes_what_it_loaded_so_collections_skip_it(tmp_path: Path) -> None:
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "DJANGO_SETTINGS_MODULE": "portal.config.settings",
         "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
         "REDIS_URL": "",

@@ -41,7 +41,7 @@ def test_it_is_unhealthy_when_the_database_is_unreachable(
     def down(*args: object, **kwargs: object) -> None:
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr("portal.health.connection.ensure_connection", down)
+    monkeypatch.setattr("portal.http.health.connection.ensure_connection", down)
     response = anon.get(URL)
     assert response.status_code == 503
     body = response.json()

@@ -1,4 +1,4 @@
-"""Health's bare-probe path (portal.health.HealthView.as_view) answers exactly as DRF would.
+"""Health's bare-probe path (portal.http.health.HealthView.as_view) answers exactly as DRF would.
 
 Each bare request is sent to both paths, in each health state, and the two answers must have
 the same status, headers and body (the timestamp and trace id are the moment's and the
@@ -16,9 +16,9 @@ from django.db import OperationalError
 from django.test import RequestFactory
 from rest_framework.test import APIClient
 
-from portal import health as health_module
-from portal.breakers import breakers
-from portal.health import HealthView, forget_probes, is_bare_probe
+from portal.http import health as health_module
+from portal.http.health import HealthView, forget_probes, is_bare_probe
+from portal.resilience.breakers import breakers
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +44,7 @@ def _storage_failing(monkeypatch: pytest.MonkeyPatch) -> None:
     def down() -> None:
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr("portal.health._probe_storage", down)
+    monkeypatch.setattr("portal.http.health._probe_storage", down)
     breakers.storage.open()
 
 
@@ -52,7 +52,7 @@ def _database_down(monkeypatch: pytest.MonkeyPatch) -> None:
     def down(*args: object, **kwargs: object) -> None:
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr("portal.health.connection.ensure_connection", down)
+    monkeypatch.setattr("portal.http.health.connection.ensure_connection", down)
 
 
 STATES: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
@@ -132,7 +132,7 @@ def test_a_bare_probe_skips_drf_end_to_end(
     assert response["Allow"] == "GET, HEAD, OPTIONS"
 
 
-# --- portal.health.BareProbeMiddleware: the stack below it skipped once its answer is known ---
+# --- BareProbeMiddleware: the stack below it skipped once its answer is known ---
 
 
 @pytest.fixture

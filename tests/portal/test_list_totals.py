@@ -15,9 +15,9 @@ from rest_framework.test import APIClient
 
 from contacts.models import Contact
 from contacts.selectors import contact_search
-from portal import list_totals
-from portal.cache import fresh_generation
+from portal.http import totals as list_totals
 from portal.models import Tenant
+from portal.resilience.cache import fresh_generation
 from tests.factories import ContactFactory, JobFactory
 
 

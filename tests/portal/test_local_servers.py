@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from portal import local_servers
+from portal.config import local_servers
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,7 +46,7 @@ def _lanes(base: Path, **env: str) -> tuple[str, str]:
         [
             sys.executable,
             "-c",
-            "import portal.settings as s; print(s.ROLLOUT_STABLE_URL, s.ROLLOUT_CANARY_URL)",
+            "import portal.config.settings as s; print(s.ROLLOUT_STABLE_URL, s.ROLLOUT_CANARY_URL)",
         ],
         cwd=ROOT,
         env={**clean, "LOCAL_SERVERS_FILE": str(base / "var" / "servers.json"), **env},

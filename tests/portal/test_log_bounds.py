@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from portal.request_context import LOG_MESSAGE_MAX
+from portal.observability.request_context import LOG_MESSAGE_MAX
 
 
 @pytest.fixture

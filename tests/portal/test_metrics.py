@@ -8,7 +8,7 @@ from django.test import Client
 from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
-from portal.metrics import BUCKETS_MS, cumulative, endpoint_label, histogram_quantile
+from portal.observability.metrics import BUCKETS_MS, cumulative, endpoint_label, histogram_quantile
 from tests.helpers import assert_problem
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""portal/postgresql: timestamps come from psycopg's C loader, as Django would decode them.
+"""portal/db/postgresql: timestamps come from psycopg's C loader, as Django would decode them.
 Against the real PostgreSQL (CI's second run)."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""portal.prepared.tenant_row reads exactly what the ORM reads, on SQLite and PostgreSQL."""
+"""portal.fastpaths.prepared.tenant_row reads exactly what the ORM reads, on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from contacts.models import Contact
 from files.models import JobFile
 from jobs.models import Job
-from portal import prepared
+from portal.fastpaths import prepared
 from portal.models import Tenant
 from tests.factories import ContactFactory, JobFactory, JobFileFactory
 

@@ -1,4 +1,4 @@
-"""portal.prepared.page reads every list page exactly as the ORM reads it, on SQLite and
+"""portal.fastpaths.prepared.page reads every list page exactly as the ORM reads it, on SQLite and
 PostgreSQL, and compiles each shape's statement once."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from contacts.models import Contact
 from contacts.selectors import contact_search
 from files.models import JobFile
 from jobs.models import Job, JobStatus
-from portal import prepared
+from portal.fastpaths import prepared
 from portal.models import Tenant
 from tests.factories import ContactFactory, JobFactory, JobFileFactory
 

@@ -8,7 +8,7 @@ from django.test import RequestFactory
 from rest_framework.test import APIClient
 
 from portal.models import Tenant
-from portal.ratelimit import client_address
+from portal.resilience.ratelimit import client_address
 from tests.factories import JobFactory
 from tests.helpers import assert_problem
 
@@ -148,7 +148,7 @@ def test_forwarded_addresses_are_trusted_only_from_known_proxies(
 def test_django_ratelimits_own_exception_is_a_429_not_a_403() -> None:
     from django_ratelimit.exceptions import Ratelimited
 
-    from portal.problems import exception_handler, handler403
+    from portal.http.problems import exception_handler, handler403
 
     request = RequestFactory().get("/")
     assert handler403(request, Ratelimited()).status_code == 429

@@ -1,5 +1,5 @@
 """Output serializers render a model instance and a `values()` row the same way: lists read
-plain rows (portal.pagination.as_rows), details read instances."""
+plain rows (portal.http.pagination.as_rows), details read instances."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from contacts.models import Contact
 from files.apis import JobFileSerializer
 from jobs.apis import JobSerializer
 from jobs.models import Job
-from portal.drf import ModelSerializer
+from portal.http.api import ModelSerializer
+from portal.http.pagination import as_rows
 from portal.models import Tenant
-from portal.pagination import as_rows
 from tests.factories import ContactFactory, JobFactory, JobFileFactory
 
 pytestmark = pytest.mark.django_db

@@ -70,7 +70,7 @@ def test_json_log_lines_carry_the_request_fields(api: APIClient) -> None:
 
     from pythonjsonlogger.json import JsonFormatter
 
-    from portal.request_context import RequestContextLogFilter
+    from portal.observability.request_context import RequestContextLogFilter
 
     records: list[logging.LogRecord] = []
     handler = logging.Handler()
@@ -94,7 +94,7 @@ def test_json_log_lines_carry_the_request_fields(api: APIClient) -> None:
 def test_generated_ids_are_version_4_uuids_and_hex_trace_ids() -> None:
     import uuid
 
-    from portal.request_context import _random_hex, new_request_id
+    from portal.observability.request_context import _random_hex, new_request_id
 
     ids = {new_request_id() for _ in range(2000)}
     assert len(ids) == 2000
@@ -108,7 +108,7 @@ def test_forked_workers_do_not_repeat_each_others_ids() -> None:
     # gunicorn forks its workers from one parent: each must draw its own ids.
     import os
 
-    from portal.request_context import new_request_id
+    from portal.observability.request_context import new_request_id
 
     read, write = os.pipe()
     pid = os.fork()

@@ -9,7 +9,7 @@ from http import HTTPStatus
 
 import pytest
 
-from portal.server_errors import problem_bytes
+from portal.http.server_errors import problem_bytes
 
 # (status gunicorn writes, the reason it passes, whether the client caused it)
 GUNICORN = [

@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from rest_framework.test import APIClient
 
-from portal.staff_middleware import check_staff_csrf_cookie, check_staff_middleware
+from portal.http.staff import check_staff_csrf_cookie, check_staff_middleware
 
 pytestmark = pytest.mark.django_db
 

@@ -15,11 +15,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from portal import token_cache
-from portal.breakers import breakers
-from portal.cache import FailoverCache
 from portal.models import ApiToken, Tenant
-from portal.services import token_create, token_revoke
+from portal.resilience.breakers import breakers
+from portal.resilience.cache import FailoverCache
+from portal.tenancy import tokens as token_cache
+from portal.tenancy.services import token_create, token_revoke
 from tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,6 +1,6 @@
-"""The buffering worker's framing (portal/worker.py), without a server: a request is handed to
-a thread exactly when its last byte has arrived, however the bytes are split. The worker on the
-wire is tests/live/test_slow_clients.py."""
+"""The buffering worker's framing (portal/resilience/worker.py), without a server: a request
+is handed to a thread exactly when its last byte has arrived, however the bytes are split. The
+worker on the wire is tests/live/test_slow_clients.py."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portal import worker
+from portal.resilience import worker
 from tests.live.server import ROOT
 
 REQUESTS = [
@@ -64,7 +64,10 @@ def test_expect_continue_is_noticed_with_the_headers() -> None:
 
 @pytest.mark.parametrize(
     ("setting", "worker_class"),
-    [("", "portal.worker.BufferingWorker"), ("on", "portal.worker.BufferingWorker")]
+    [
+        ("", "portal.resilience.worker.BufferingWorker"),
+        ("on", "portal.resilience.worker.BufferingWorker"),
+    ]
     + [(off, "gthread") for off in ("off", "0", "false", "no", "OFF")],
 )
 def test_worker_buffering_switches_to_the_stock_worker(

@@ -15,9 +15,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rest_framework.exceptions import AuthenticationFailed
 
-from portal.auth import resolve_token
 from portal.models import Tenant
-from portal.services import token_create
+from portal.tenancy.auth import resolve_token
+from portal.tenancy.services import token_create
 
 NAME = "demo_token"
 

@@ -39,7 +39,7 @@ from ops.models import Gate, Release, Rollout, RolloutPlan, TrafficLanes
 from ops.rollouts.lint import lint_plan
 from ops.rollouts.services import rollout_abort, rollout_force_rollback
 from portal.models import Tenant
-from portal.services import token_create
+from portal.tenancy.services import token_create
 
 PLAN = "demo"
 TRAFFIC_TENANT = "demo-traffic"
@@ -453,14 +453,14 @@ class Command(BaseCommand):
             "APP_VERSION": version,
             "LOCAL_LANE": lane,
             "PORT": str(port),
-            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "DJANGO_SETTINGS_MODULE": "portal.config.settings",
             **extra,
         }
         with (logs / f"{lane}.log").open("ab") as log:
             process = children.start(
                 [
                     str(Path(sys.executable).parent / "gunicorn"),
-                    *("-c", "gunicorn.conf.py", "--bind", f"{host}:{port}", "portal.wsgi"),
+                    *("-c", "gunicorn.conf.py", "--bind", f"{host}:{port}", "portal.config.wsgi"),
                 ],
                 cwd=settings.BASE_DIR,
                 env=env,

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import validate_slug
 
-from portal.services import tenant_ensure
+from portal.tenancy.services import tenant_ensure
 
 
 class Command(BaseCommand):

@@ -8,9 +8,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from portal.formats import rfc3339
 from portal.models import Tenant
-from portal.services import token_create
-from portal.timefmt import rfc3339
+from portal.tenancy.services import token_create
 
 
 class Command(BaseCommand):

@@ -1,0 +1,1 @@
+"""Database backends and the read-replica router."""

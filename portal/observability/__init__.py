@@ -1,0 +1,1 @@
+"""Request context, metrics and the access log."""
