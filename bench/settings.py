@@ -9,8 +9,8 @@ from portal.config.settings import DATABASES as _DATABASES
 ROOT_URLCONF = "bench.urls"
 MIDDLEWARE = []
 # Django's own backend, with the project's connection settings (persistent, health-checked,
-# the same timeouts): not the API's (portal/db/postgresql, portal/db/sqlite3), nor django-prometheus's
-# metrics.
+# the same timeouts): not the API's (portal/db/postgresql, portal/db/sqlite3), nor
+# django-prometheus's metrics.
 _engine = str(_DATABASES["default"]["ENGINE"])
 _engine = _engine.replace("portal.db.postgresql", "django.db.backends.postgresql")
 _engine = _engine.replace("portal.db.sqlite3", "django.db.backends.sqlite3")

@@ -12,19 +12,18 @@ from rest_framework.response import Response
 from contacts.filters import ContactFilter
 from contacts.models import CONTACT_ID_PATTERN, Contact
 from contacts.services import contact_create, contact_delete, contact_update
-from portal.http.api import (
-    APIPolicyMixin,
+from portal.http.filters import FilterBackend, StrictOrderingFilter
+from portal.http.pagination import EnvelopePagination, as_rows
+from portal.http.serializers import (
     CharField,
     EmailField,
-    FilterBackend,
     InputSerializer,
     ModelSerializer,
     OptionalEmailOutput,
     OptionalTextOutput,
     RegexField,
-    StrictOrderingFilter,
 )
-from portal.http.pagination import EnvelopePagination, as_rows
+from portal.http.views import APIPolicyMixin
 from portal.tenancy.scoping import TenantAPIView
 
 # 3 to 31 characters after an optional +, no space at either end (spaces would be trimmed).

@@ -6,7 +6,7 @@ import django_filters
 
 from contacts.models import Contact
 from contacts.selectors import contact_search
-from portal.http.api import StrictFilterSet
+from portal.http.filters import StrictFilterSet
 from portal.tenancy.scoping import TenantQuerySet
 
 

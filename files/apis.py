@@ -38,14 +38,9 @@ from jobs.models import JOB_ID_PATTERN, Job
 from portal.errors import DomainError
 from portal.fastpaths import prepared
 from portal.formats import rfc3339, size_text
-from portal.http.api import (
-    APIPolicyMixin,
-    CharField,
-    InputSerializer,
-    ModelSerializer,
-    check_content_length,
-)
 from portal.http.pagination import EnvelopePagination
+from portal.http.serializers import CharField, InputSerializer, ModelSerializer
+from portal.http.views import APIPolicyMixin, check_content_length
 from portal.tenancy.auth import TenantPrincipal
 from portal.tenancy.scoping import TenantAPIView
 

@@ -13,16 +13,10 @@ from contacts.models import CONTACT_ID_PATTERN, Contact
 from jobs.filters import JobFilter
 from jobs.models import JOB_ID_PATTERN, TRANSITIONS, Job, JobStatus
 from jobs.services import job_create, job_delete, job_update
-from portal.http.api import (
-    APIPolicyMixin,
-    CharField,
-    DateTimeField,
-    FilterBackend,
-    InputSerializer,
-    ModelSerializer,
-    StrictOrderingFilter,
-)
+from portal.http.filters import FilterBackend, StrictOrderingFilter
 from portal.http.pagination import EnvelopePagination, as_rows
+from portal.http.serializers import CharField, DateTimeField, InputSerializer, ModelSerializer
+from portal.http.views import APIPolicyMixin
 from portal.tenancy.scoping import TenantAPIView, TenantRelatedField
 
 

@@ -10,7 +10,7 @@ from django import forms
 from django.core.validators import RegexValidator
 
 from jobs.models import Job, JobStatus
-from portal.http.api import StrictFilterSet
+from portal.http.filters import StrictFilterSet
 
 CANONICAL_UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 

@@ -23,6 +23,13 @@ from tests.factories import TenantFactory
 
 
 @pytest.fixture(autouse=True)
+def _shortcut_tests_keep_their_shortcut(request: pytest.FixtureRequest, settings: Any) -> None:
+    # The suite runs once with FAST_PATHS=off (CI); a test of a shortcut itself still tests it.
+    if request.node.get_closest_marker("fast_paths"):
+        settings.FAST_PATHS = True
+
+
+@pytest.fixture(autouse=True)
 def _isolated_media(settings: Any, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
 

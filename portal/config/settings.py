@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from portal import __version__
-from portal.config import local_servers
+from portal.config import rollouts
 from portal.config.env import Env
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -75,8 +74,6 @@ INSTALLED_APPS = [
 # Order matters; the README's "How a request flows" walks through it.
 MIDDLEWARE = [
     "portal.observability.request_context.RequestContextMiddleware",
-    # A bare health probe, once the stack below has answered one like it (portal/http/health.py).
-    "portal.http.health.BareProbeMiddleware",
     # High up, so every answer below it (401, 429, a breaker's 503) carries CORS headers.
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -303,6 +300,11 @@ STORAGES = {
 # development, so `make run` needs no collectstatic.
 WHITENOISE_USE_FINDERS = not PRODUCTION
 
+# --- Performance shortcuts -----------------------------------------------------------------
+# Every shortcut that reaches into framework internals lives in portal/fastpaths/; off serves
+# every request through the stock Django, DRF, django-filter and django-ratelimit paths.
+FAST_PATHS = env.get_bool("FAST_PATHS", True)
+
 # --- API behaviour --------------------------------------------------------------------------
 PROBLEM_BASE_URL = (env.get_str("PROBLEM_BASE_URL") or "https://portal.example.com").rstrip("/")
 PUBLIC_BASE_URL = (env.get_str("PUBLIC_BASE_URL") or "").rstrip("/")
@@ -355,61 +357,36 @@ STORAGE_MIN_FREE_BYTES = env.get_int("STORAGE_MIN_FREE_BYTES", 512 * 1024**2, mi
 # JSON bodies and non-file form fields.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.get_int("REQUEST_BODY_MAX_BYTES", 1024 * 1024, minimum=1024)
 METRICS_TOKEN = env.get_str("METRICS_TOKEN")
-# Where the rollout controller's probes reach the canary and the stable deployment.
-# Unset, a local install finds the servers `make run` / `make canary` recorded as they started
-# (so `rollout tick` from another shell needs no PORT), else PORT (default 8000).
-_port = env.get_int("PORT", 8000)
-_local = {} if PRODUCTION or "PORT" in os.environ else local_servers.recorded(BASE_DIR)
-_local_stable = _local.get("stable", f"http://127.0.0.1:{_port}")
-_canary_env = env.get_url("CANARY_URL", ("http", "https"))
-ROLLOUT_CANARY_URL = (_canary_env or _local.get("canary") or _local_stable).rstrip("/")
-ROLLOUT_STABLE_URL = (
-    env.get_url("STABLE_URL", ("http", "https"))
-    or (_local_stable if not _canary_env and "canary" in _local else ROLLOUT_CANARY_URL)
-).rstrip("/")
-ROLLOUT_PROBE_TIMEOUT = env.get_int("ROLLOUT_PROBE_TIMEOUT", 5, minimum=1)
-ROLLOUT_NOTIFIERS = env.get_list("ROLLOUT_NOTIFIERS", "log,status")
-ROLLOUT_WATCH_HOURS = env.get_int("ROLLOUT_WATCH_HOURS", 24, minimum=0)
-ROLLOUT_WATCH_INTERVAL_SECONDS = env.get_int("ROLLOUT_WATCH_INTERVAL_SECONDS", 300, minimum=0)
-ROLLOUT_WEBHOOK_URL = env.get_url("ROLLOUT_WEBHOOK_URL", ("http", "https"))
-# Traffic drivers.
-ROLLOUT_STABLE_UPSTREAM = env.get_str("ROLLOUT_STABLE_UPSTREAM", "127.0.0.1:8001") or ""
-ROLLOUT_CANARY_UPSTREAM = env.get_str("ROLLOUT_CANARY_UPSTREAM", "127.0.0.1:8002") or ""
-NGINX_UPSTREAM_FILE = (
-    env.get_str("NGINX_UPSTREAM_FILE", "/etc/nginx/conf.d/portal-api-upstream.conf") or ""
-)
-NGINX_UPSTREAM_NAME = env.get_str("NGINX_UPSTREAM_NAME", "portal_api") or "portal_api"
-NGINX_TEST_COMMAND = env.get_str("NGINX_TEST_COMMAND", "nginx -t") or "nginx -t"
-NGINX_RELOAD_COMMAND = env.get_str("NGINX_RELOAD_COMMAND", "nginx -s reload") or "nginx -s reload"
-ALB_LISTENER_ARN = env.get_str("ALB_LISTENER_ARN") or ""
-ALB_STABLE_TARGET_GROUP_ARN = env.get_str("ALB_STABLE_TARGET_GROUP_ARN") or ""
-ALB_CANARY_TARGET_GROUP_ARN = env.get_str("ALB_CANARY_TARGET_GROUP_ARN") or ""
-AWS_ALB_REGION = env.get_str("AWS_ALB_REGION") or env.get_str("AWS_DEFAULT_REGION") or "us-east-1"
-# Consecutive ticks whose probes of the canary fail (no answer) before it is rolled back.
-ROLLOUT_MAX_PROBE_ERRORS = env.get_int("ROLLOUT_MAX_PROBE_ERRORS", 3, minimum=1)
-# The guard: hard signals judged on every tick, bake or not (canary health, breakers, and the
-# canary's 5xx rate over the last ROLLOUT_GUARD_WINDOW_SECONDS once it has
-# ROLLOUT_GUARD_MIN_SAMPLES requests). A breach rolls back at once.
-ROLLOUT_GUARD_MAX_ERROR_RATE = env.get_float("ROLLOUT_GUARD_MAX_ERROR_RATE", 0.05, minimum=0.0)
-ROLLOUT_GUARD_WINDOW_SECONDS = env.get_int("ROLLOUT_GUARD_WINDOW_SECONDS", 60, minimum=10)
-ROLLOUT_GUARD_MIN_SAMPLES = env.get_int("ROLLOUT_GUARD_MIN_SAMPLES", 20, minimum=1)
-# Console actions return once their intent is committed; commands and driver calls then run
-# in a thread of their own, and the rollout's page follows them.
-ROLLOUT_ACTIONS_IN_BACKGROUND = env.get_bool("ROLLOUT_ACTIONS_IN_BACKGROUND", True)
-# An action still in progress after all its commands' timeouts plus this is taken for dead
-# (its process crashed) and carried out again by the controller.
-ROLLOUT_INTENT_GRACE_SECONDS = env.get_int("ROLLOUT_INTENT_GRACE_SECONDS", 120, minimum=1)
-# One traffic-driver call's deadline (nginx: write, `nginx -t`, reload; ALB: modify-listener).
-# Past it the call is a driver failure; the traffic lease is held at most this long plus 5 s.
-ROLLOUT_DRIVER_TIMEOUT_SECONDS = env.get_int("ROLLOUT_DRIVER_TIMEOUT_SECONDS", 90, minimum=1)
-# A rollout left paused (waiting for a person) longer than this is aborted; 0: never.
-ROLLOUT_PAUSE_DEADLINE_SECONDS = env.get_int("ROLLOUT_PAUSE_DEADLINE_SECONDS", 3600, minimum=0)
-# The console warns that no controller is running after this long without a tick.
-ROLLOUT_CONTROLLER_STALE_SECONDS = env.get_int("ROLLOUT_CONTROLLER_STALE_SECONDS", 120, minimum=10)
-# Probe top-up when a phase's gates lack samples (ops/rollouts/topup.py): requests per lane
-# per tick, and requests a second per lane.
-ROLLOUT_TOPUP_REQUESTS = env.get_int("ROLLOUT_TOPUP_REQUESTS", 60, minimum=0)
-ROLLOUT_TOPUP_RATE = env.get_float("ROLLOUT_TOPUP_RATE", 10.0, minimum=0.1)
+# The rollout controller's settings, read in their own module (portal/config/rollouts.py).
+ROLLOUT_CANARY_URL = rollouts.ROLLOUT_CANARY_URL
+ROLLOUT_STABLE_URL = rollouts.ROLLOUT_STABLE_URL
+ROLLOUT_PROBE_TIMEOUT = rollouts.ROLLOUT_PROBE_TIMEOUT
+ROLLOUT_NOTIFIERS = rollouts.ROLLOUT_NOTIFIERS
+ROLLOUT_WATCH_HOURS = rollouts.ROLLOUT_WATCH_HOURS
+ROLLOUT_WATCH_INTERVAL_SECONDS = rollouts.ROLLOUT_WATCH_INTERVAL_SECONDS
+ROLLOUT_WEBHOOK_URL = rollouts.ROLLOUT_WEBHOOK_URL
+ROLLOUT_STABLE_UPSTREAM = rollouts.ROLLOUT_STABLE_UPSTREAM
+ROLLOUT_CANARY_UPSTREAM = rollouts.ROLLOUT_CANARY_UPSTREAM
+NGINX_UPSTREAM_FILE = rollouts.NGINX_UPSTREAM_FILE
+NGINX_UPSTREAM_NAME = rollouts.NGINX_UPSTREAM_NAME
+NGINX_TEST_COMMAND = rollouts.NGINX_TEST_COMMAND
+NGINX_RELOAD_COMMAND = rollouts.NGINX_RELOAD_COMMAND
+ALB_LISTENER_ARN = rollouts.ALB_LISTENER_ARN
+ALB_STABLE_TARGET_GROUP_ARN = rollouts.ALB_STABLE_TARGET_GROUP_ARN
+ALB_CANARY_TARGET_GROUP_ARN = rollouts.ALB_CANARY_TARGET_GROUP_ARN
+AWS_ALB_REGION = rollouts.AWS_ALB_REGION
+ROLLOUT_MAX_PROBE_ERRORS = rollouts.ROLLOUT_MAX_PROBE_ERRORS
+ROLLOUT_GUARD_MAX_ERROR_RATE = rollouts.ROLLOUT_GUARD_MAX_ERROR_RATE
+ROLLOUT_GUARD_WINDOW_SECONDS = rollouts.ROLLOUT_GUARD_WINDOW_SECONDS
+ROLLOUT_GUARD_MIN_SAMPLES = rollouts.ROLLOUT_GUARD_MIN_SAMPLES
+ROLLOUT_ACTIONS_IN_BACKGROUND = rollouts.ROLLOUT_ACTIONS_IN_BACKGROUND
+ROLLOUT_INTENT_GRACE_SECONDS = rollouts.ROLLOUT_INTENT_GRACE_SECONDS
+ROLLOUT_DRIVER_TIMEOUT_SECONDS = rollouts.ROLLOUT_DRIVER_TIMEOUT_SECONDS
+ROLLOUT_PAUSE_DEADLINE_SECONDS = rollouts.ROLLOUT_PAUSE_DEADLINE_SECONDS
+ROLLOUT_CONTROLLER_STALE_SECONDS = rollouts.ROLLOUT_CONTROLLER_STALE_SECONDS
+ROLLOUT_TOPUP_REQUESTS = rollouts.ROLLOUT_TOPUP_REQUESTS
+ROLLOUT_TOPUP_RATE = rollouts.ROLLOUT_TOPUP_RATE
+
 METRICS_STORE_ENABLED = env.get_bool("METRICS_STORE_ENABLED", True)
 METRICS_FLUSH_SECONDS = env.get_int("METRICS_FLUSH_SECONDS", 5, minimum=0)
 METRICS_BUFFER_MINUTES = env.get_int("METRICS_BUFFER_MINUTES", 60, minimum=1)
@@ -438,8 +415,8 @@ CORS_PREFLIGHT_MAX_AGE = 600
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["portal.tenancy.auth.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["portal.tenancy.auth.IsTenantMember"],
-    "DEFAULT_RENDERER_CLASSES": ["portal.http.api.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["portal.http.api.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["portal.http.views.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["portal.http.views.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "portal.http.pagination.EnvelopePagination",
     "DEFAULT_SCHEMA_CLASS": "portal.http.openapi.PortalAutoSchema",
     "EXCEPTION_HANDLER": "portal.http.problems.exception_handler",

@@ -14,13 +14,13 @@ a gen1 collection every 25 requests, 2.3 ms median and 4.7 ms at worst, the size
 half-load p99 miss.
 
 Once a response is rendered nothing reads those links again (the body is bytes, and the
-middleware above reads the response's headers and status), so `release` cuts them, and
-reference counting frees each request's objects as its last reference goes. What stays
-readable: `response.data` (the test client reads it), the view's `request`, the serializer's
-data. Input serializers let go of their fields once validated, and filtersets once they have
-filtered (`portal.http.api`). Left to the collector: Django's own cycles that hold nothing of a
-request's (the SQL compiler's closure for a `select_related` query, a model instance and its
-FieldFile).
+middleware above reads the response's headers and status), so `release` cuts them, and reference
+counting frees each request's objects as its last reference goes. What stays readable:
+`response.data` (the test client reads it), the view's `request`, the serializer's data. Input
+serializers let go of their fields once validated, and filtersets once they have filtered
+(`portal.http.serializers`, `portal.http.filters`). Left to the collector: Django's own cycles
+that hold nothing of a request's (the SQL compiler's closure for a `select_related` query, a
+model instance and its FieldFile).
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from django_filters.fields import ChoiceIterator
 from django_filters.filters import FilterMethod
 from rest_framework.request import Request
 from rest_framework.response import Response
+
+from portal.fastpaths import enabled
 
 
 def release_after_render(view: Any) -> Callable[[Response], None]:
@@ -47,6 +49,8 @@ def release_after_render(view: Any) -> Callable[[Response], None]:
 
 
 def release(view: Any, response: Any) -> None:
+    if not enabled():
+        return
     response.renderer_context = {}
     if view is not None:
         view.response = None
@@ -65,6 +69,8 @@ def release_filterset(filterset: Any) -> None:
     """Once a filterset has filtered: its filters point back at it (`parent`, which a method
     filter follows to find its method), a method filter's FilterMethod back at the filter,
     its bound form's fields at the form, and a choice field's choices at the field."""
+    if not enabled():
+        return
     form = filterset.__dict__.get("_form")
     if form is not None:
         form._bound_fields_cache = {}
@@ -92,6 +98,8 @@ def _serialized(data: Any) -> Iterator[Any]:
 def release_serializer(serializer: Any) -> None:
     """Cuts a serializer from its bound fields and a list serializer from its child; the
     fields are bound again if they are asked for."""
+    if not enabled():
+        return
     child = getattr(serializer, "child", None)
     for each in (serializer, child):
         if each is None:

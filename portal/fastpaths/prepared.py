@@ -38,6 +38,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.expressions import F, OrderBy
 from django.db.models.query import ModelIterable, ValuesIterable
 
+from portal.fastpaths import enabled
+
 M = TypeVar("M", bound=models.Model)
 
 
@@ -112,10 +114,12 @@ def tenant_row(model: type[M], tenant_id: int, pk: Any) -> M | None:
     from the database the router picks for reading `model`."""
     using = router.db_for_read(model)
     connection = connections[using]
-    lookups = _compiled.setdefault(connection, {})
-    if model not in lookups:
-        lookups[model] = _compile(model, using)
-    lookup = lookups[model]
+    lookup = None
+    if enabled():
+        lookups = _compiled.setdefault(connection, {})
+        if model not in lookups:
+            lookups[model] = _compile(model, using)
+        lookup = lookups[model]
     if lookup is None:
         manager: Any = model._default_manager
         found = list(manager.using(using).filter(tenant_id=tenant_id, pk=pk)[:1])
@@ -240,7 +244,7 @@ def _compile_page(queryset: models.QuerySet[Any], where_params: tuple[Any, ...])
 def page(queryset: models.QuerySet[Any]) -> list[Any]:
     """`list(queryset)` for a list's page (a sliced queryset of one table, as model instances
     or `values()` dicts), with the statement compiled once per shape."""
-    if queryset._result_cache is not None:
+    if not enabled() or queryset._result_cache is not None:
         return list(queryset)
     using = queryset.db
     connection = connections[using]

@@ -15,8 +15,8 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
-from portal.http.api import VISIBLE_PATTERN, InputSerializer
 from portal.http.problems import PROBLEMS
+from portal.http.serializers import VISIBLE_PATTERN, InputSerializer
 
 
 class ProblemFieldErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -358,9 +358,10 @@ class PortalAutoSchema(AutoSchema):
 
 
 class TextFieldSchema(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]
-    """Required text must keep a visible character once cleaned (portal.http.api.clean_text)."""
+    """Required text must keep a visible character once cleaned
+    (portal.http.serializers.clean_text)."""
 
-    target_class = "portal.http.api.CharField"
+    target_class = "portal.http.serializers.CharField"
     match_subclasses = True
 
     def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:

@@ -23,10 +23,9 @@ from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.fastpaths import prepared
+from portal.fastpaths import prepared, shared_reads
 from portal.formats import ascii_int
 from portal.http.totals import cached_count
-from portal.observability import request_context
 
 if TYPE_CHECKING:
     # Types only: rest_framework.views imports this module through api_settings.
@@ -58,8 +57,9 @@ def order_terms(queryset: QuerySet[Any]) -> list[tuple[str, bool]]:
 
 def as_rows(queryset: QuerySet[Any], sources: list[str] | None) -> QuerySet[Any]:
     """The page as plain rows (`values()`) when the serializer renders from values alone
-    (`portal.http.api.ModelSerializer.value_sources`): the same columns and order, without a model
-    instance per row. The ordering's columns come too, for the next page's cursor."""
+    (`portal.http.serializers.ModelSerializer.value_sources`): the same columns and order,
+    without a model instance per row. The ordering's columns come too, for the next page's
+    cursor."""
     if sources is None:
         return queryset
     names = list(dict.fromkeys([*sources, *(name for name, _ in order_terms(queryset))]))
@@ -189,13 +189,12 @@ class EnvelopePagination(BasePagination):
         tenant = getattr(request.user, "tenant", None)
         if tenant is None:
             return queryset.count()
-        context = request_context.current()
         return cached_count(
             queryset,
             tenant_id=tenant.pk,
             path=request.path,
             params=dict(request.query_params.lists()),
-            generations=context.count_generations if context is not None else None,
+            generations=shared_reads.values(),
         )
 
     @staticmethod

@@ -7,13 +7,13 @@ a tenant-owned row bumps the generation once its transaction commits, so a total
 write through the app is always exact; a change that bypasses model signals (raw SQL, a bulk
 `update()`) is visible within the cache time.
 
-A list's total costs no round trip of its own in the steady state: the token check
-(`portal.tenancy.tokens.cached_and_counted`) reads the tenant's generations in its own round trip,
-and each process keeps the totals it has seen under the generation they belong to, with the
-time they were counted. A total is answered from the process only while the generation just
-read is the one it was counted under, and for no longer than the cache time since it was
-counted (that time travels with the total in the shared cache), so both promises above hold
-as they did with one read of the shared cache per request.
+A list's total costs no round trip of its own in the steady state: the token check reads the
+tenant's generations in its own round trip (`portal.fastpaths.shared_reads`), and each process
+keeps the totals it has seen under the generation they belong to, with the time they were
+counted. A total is answered from the process only while the generation just read is the one it
+was counted under, and for no longer than the cache time since it was counted (that time travels
+with the total in the shared cache), so both promises above hold as they did with one read of
+the shared cache per request.
 
 A total is counted again before it expires: once it is REFRESH_AFTER of the cache time old,
 the first request to claim the recount (an `add` in the shared cache) counts, and every other

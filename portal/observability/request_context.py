@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.http import HttpRequest, HttpResponseBase
 
@@ -17,7 +17,7 @@ from portal.observability import metrics
 
 if TYPE_CHECKING:
     # Types only: both modules import this one.
-    from portal.models import ApiToken
+    from portal.fastpaths.shared_reads import SharedReads
     from portal.resilience.ratelimit import Usage
     from portal.tenancy.auth import TenantPrincipal
 
@@ -43,13 +43,9 @@ class RequestContext:
     # Who authentication found (rate limits key on it), and this request's rate-limit usage.
     principal: TenantPrincipal | None = None
     ratelimit: Usage | None = None
-    # Set by the API view before authentication: the rate-limit window (key, expiry) a token
-    # is counted in, so checking the token and counting share one round trip to the shared
-    # cache; and the (key, count) taken that way, which the rate limiter then uses.
-    ratelimit_window: Callable[[ApiToken], tuple[str, int] | None] | None = None
-    ratelimit_prepaid: tuple[str, int] | None = None
-    # The tenant's list-total generations, read in that same round trip (portal.http.totals).
-    count_generations: dict[str, Any] | None = None
+    # What the request's consumers read from the shared cache in the token check's round
+    # trip (portal.fastpaths.shared_reads).
+    shared_reads: SharedReads | None = None
     # Set when the request failed because the database is down; its breaker counts it.
     database_failed: bool = False
     # Whether this request's tenant reads may use the read replica, and whether one did.

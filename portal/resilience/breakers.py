@@ -185,20 +185,22 @@ class PortalBreaker(pybreaker.CircuitBreaker):
             exclude=[lambda exc: not counts_as_failure(exc)],
         )
         self.counts_as_failure = counts_as_failure
+        # pybreaker keeps the storage it was given privately; this breaker keeps its own handle.
+        self.storage: Any = storage
 
     @property
     def reset_timeout(self) -> float:
         cap = float(settings.BREAKER_RESET_TIMEOUT)
         first = min(float(settings.BREAKER_FIRST_RESET_SECONDS), cap)
-        trials = min(int(getattr(self._state_storage, "failed_trials", 0)), 16)
+        trials = min(int(getattr(self.storage, "failed_trials", 0)), 16)
         return float(min(cap, first * 2**trials))
 
     @reset_timeout.setter
     def reset_timeout(self, timeout: float) -> None:
-        self._reset_timeout = timeout
+        self.configured_reset_timeout = timeout  # the backoff above decides
 
     def open(self) -> bool:
-        storage: Any = self._state_storage
+        storage = self.storage
         # From half-open, a trial failed: wait longer next time. From closed: start afresh.
         storage.failed_trials = (
             storage.failed_trials + 1 if self.current_state == pybreaker.STATE_HALF_OPEN else 0
@@ -207,9 +209,8 @@ class PortalBreaker(pybreaker.CircuitBreaker):
 
     def close(self) -> None:
         super().close()
-        self._state_storage.reset_counter()
-        storage: Any = self._state_storage
-        storage.failed_trials = 0
+        self.storage.reset_counter()
+        self.storage.failed_trials = 0
 
 
 class Breakers:
@@ -276,7 +277,7 @@ class BreakerView:
 def describe(breaker: PortalBreaker) -> BreakerView:
     """The breaker as health reports it. An open breaker whose retry time has passed lets the
     next call through as its trial, so it is reported as half-open (awaiting a trial)."""
-    storage = breaker._state_storage
+    storage = breaker.storage
     state = breaker.current_state
     if state == pybreaker.STATE_CLOSED:
         return BreakerView(
@@ -302,7 +303,7 @@ def not_closed() -> dict[str, BreakerView]:
 
 def retry_after(breaker: PortalBreaker) -> int:
     """Seconds until the breaker lets a probe through (at least 1)."""
-    opened_at = breaker._state_storage.opened_at
+    opened_at = breaker.storage.opened_at
     if opened_at is None:
         return max(1, int(breaker.reset_timeout))
     remaining = opened_at.timestamp() + breaker.reset_timeout - time.time()

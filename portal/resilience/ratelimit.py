@@ -18,7 +18,11 @@ from django.core.cache import caches
 from django.http import HttpRequest, HttpResponseBase
 from django_ratelimit import core as ratelimit_core
 
+from portal import fastpaths
 from portal.errors import DomainError
+from portal.fastpaths import ratelimit as fast_ratelimit
+from portal.fastpaths import shared_reads
+from portal.fastpaths.ratelimit import Window
 from portal.models import ApiToken
 from portal.observability import request_context
 from portal.resilience.cache import FailoverCache
@@ -88,33 +92,18 @@ def group_rate(group: str, request: HttpRequest, principal: object = None) -> st
     return str(settings.RATE_LIMITS[group])
 
 
-@dataclass(frozen=True)
-class Window:
-    """Where a caller's request is counted: django-ratelimit's cache key for the caller's
-    current fixed window (its windows are staggered per key), and when that window ends."""
-
-    key: str
-    expiry: int
-    limit: int
-    ends: int
-
-
 def window(request: HttpRequest, group: str, principal: object = None) -> Window | None:
     """The caller's window (the principal given, else the request's), or None when rate
     limiting is off."""
     if not getattr(settings, "RATELIMIT_ENABLE", True):
         return None
     rate = group_rate(group, request, principal)
-    limit, period = ratelimit_core._split_rate(rate)
-    value = caller_key(group, request, principal)
-    ends = ratelimit_core._get_window(value, period)
-    key = ratelimit_core._make_cache_key(f"portal:{group}", ends, rate, value, ratelimit_core.ALL)
-    return Window(key, period + ratelimit_core.EXPIRATION_FUDGE, int(limit), int(ends))
+    return fast_ratelimit.window(f"portal:{group}", rate, caller_key(group, request, principal))
 
 
 def token_window(request: HttpRequest, group: str, token: ApiToken) -> tuple[str, int] | None:
     """The (key, expiry) a request with this token is counted under, or None when rate
-    limiting is off: for `portal.tenancy.tokens.cached_and_counted`."""
+    limiting is off: for `portal.fastpaths.shared_reads`."""
     found = window(request, group, TenantPrincipal(token))
     return None if found is None else (found.key, found.expiry)
 
@@ -123,23 +112,19 @@ def consume(request: HttpRequest, group: str) -> Usage | None:
     """Counts one request against the caller's window; returns the usage after it.
 
     The window and the counter's key are django-ratelimit's (its fixed, per-key staggered
-    windows, so counts agree with any other django-ratelimit user of the same cache); the
-    count itself is one atomic increment-with-expiry (`FailoverCache.incr_window`: one Redis
-    round trip, where django-ratelimit's `get_usage` takes two: add, then incr). A token
-    caller's count is usually taken already, in the round trip that checked the token
-    (`portal.tenancy.tokens.cached_and_counted`), and is used when it is for this same window."""
+    windows, so counts agree with any other django-ratelimit user of the same cache). With the
+    shortcuts on, the count is one atomic increment-with-expiry (`FailoverCache.incr_window`),
+    usually taken already in the round trip that checked the token
+    (`portal.fastpaths.shared_reads`); off, it is django-ratelimit's own `get_usage`."""
+    if not fastpaths.enabled():
+        return _stock_usage(request, group)
     current = window(request, group)
     if current is None:
         return None
-    context = request_context.current()
-    prepaid = context.ratelimit_prepaid if context is not None else None
-    if prepaid is not None and prepaid[0] == current.key:
-        count = prepaid[1]
-    else:
+    count = shared_reads.take_count(current.key)
+    if count is None:
         shared: FailoverCache = caches[settings.RATELIMIT_USE_CACHE]  # type: ignore[assignment]
         count = shared.incr_window(current.key, current.expiry)
-    if context is not None:
-        context.ratelimit_prepaid = None  # one count per request
     now = int(time.time())
     return Usage(
         group=group,
@@ -148,6 +133,26 @@ def consume(request: HttpRequest, group: str) -> Usage | None:
         # A window that ends this very second is reported as ending in the next one, so the
         # reset is always in the future.
         reset=now + max(1, current.ends - now),
+    )
+
+
+def _stock_usage(request: HttpRequest, group: str) -> Usage | None:
+    value = caller_key(group, request)
+    found = ratelimit_core.get_usage(
+        request,
+        group=f"portal:{group}",
+        key=lambda _group, _request: value,
+        rate=group_rate(group, request),
+        method=ratelimit_core.ALL,
+        increment=True,
+    )
+    if found is None:
+        return None
+    return Usage(
+        group=group,
+        limit=int(found["limit"]),
+        count=int(found["count"]),
+        reset=int(time.time()) + max(1, int(found["time_left"])),
     )
 
 
@@ -168,7 +173,7 @@ def enforce(request: HttpRequest, group: str) -> Usage | None:
     return usage
 
 
-def add_headers(request: HttpRequest, response: HttpResponseBase) -> None:
+def add_headers(response: HttpResponseBase) -> None:
     context = request_context.current()
     usage = context.ratelimit if context is not None else None
     if usage is None:

@@ -11,10 +11,10 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
-from portal.http import totals as list_totals
+from portal.fastpaths import shared_reads
 from portal.models import ApiToken, Tenant, hash_token
 from portal.observability import request_context
-from portal.tenancy import tokens as token_cache
+from portal.tenancy import tokens
 
 if TYPE_CHECKING:
     # Imported for types only: rest_framework.views imports this module through its settings.
@@ -56,26 +56,15 @@ def resolve_token(raw: str) -> ApiToken:
     return _resolve(raw, None)
 
 
-def _resolve(raw: str, context: request_context.RequestContext | None) -> ApiToken:
+def _resolve(raw: str, also: tokens.AlsoAsked | None) -> ApiToken:
     key_hash = hash_token(raw)
-    window = context.ratelimit_window if context is not None else None
 
     def load() -> ApiToken | None:
         return ApiToken.objects.select_related("tenant").filter(key_hash=key_hash).first()
 
-    def reads(token: ApiToken) -> list[str]:
-        # What a list will need next, read in the same round trip: the tenant's generations.
-        return list_totals.generation_keys(token.tenant_id)
-
-    token, counted, found = token_cache.cached_and_counted(
-        key_hash, load, window, reads if context is not None else None
-    )
+    token = tokens.cached(key_hash, load, also)
     if token is None or not token.is_usable():
         raise exceptions.AuthenticationFailed("The bearer token is invalid, revoked or expired")
-    if context is not None:
-        if counted is not None:
-            context.ratelimit_prepaid = counted
-        context.count_generations = found
     return token
 
 
@@ -91,7 +80,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         value = value.strip()
         if not value or " " in value or len(value) > 256:
             raise exceptions.AuthenticationFailed("Malformed bearer token")
-        token = _resolve(value, request_context.current())
+        token = _resolve(value, shared_reads.current())
         touch_last_used(token)
         request_context.set_principal(
             tenant=token.tenant.slug, token_prefix=token.prefix, traffic=token.tenant.traffic

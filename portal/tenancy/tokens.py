@@ -6,12 +6,11 @@ tokens. The generation is one integer in the shared cache (Redis in production):
 any token or tenant — a save, a delete, a queryset update (the admin's bulk revoke, a rotation)
 — bumps it after commit, and a worker uses a cached token only while the generation it was
 loaded under is still current. Checking costs one cache read per request instead of a database
-query, and the API's rate limit takes its count in that same round trip
-(`cached_and_counted`), as do the reads a request will need next (the tenant's list-total
-generations, portal/http/totals.py). While the shared cache's breaker is not closed, a
-generation cannot be trusted (another worker's revocation may not have reached this one) and
-tokens are looked up in the database.
-Entries also expire after TOKEN_CACHE_SECONDS, a bound for changes made behind Django's back.
+query; what else the request needs from the shared cache can ride in that round trip
+(`cached(..., also=...)`, portal/fastpaths/shared_reads.py). While the shared cache's breaker is
+not closed, a generation cannot be trusted (another worker's revocation may not have reached
+this one) and tokens are looked up in the database. Entries also expire after
+TOKEN_CACHE_SECONDS, a bound for changes made behind Django's back.
 """
 
 from __future__ import annotations
@@ -19,8 +18,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 import pybreaker
 from django.conf import settings
@@ -37,43 +36,51 @@ _entries: OrderedDict[str, tuple[int, float, Any]] = OrderedDict()
 _lock = threading.Lock()
 
 
-def cached_and_counted(
-    key: str,
-    load: Callable[[], T | None],
-    window: Callable[[Any], tuple[str, int] | None] | None,
-    reads: Callable[[Any], Sequence[str]] | None = None,
-) -> tuple[T | None, tuple[str, int] | None, dict[str, Any] | None]:
+class AlsoAsked(Protocol):
+    """What else a request asks of the shared cache in the token check's round trip
+    (`portal.fastpaths.shared_reads.SharedReads`): planned for the token held, delivered once
+    the check has passed."""
+
+    def plan(self, subject: Any) -> tuple[tuple[str, int] | None, list[str]]: ...
+
+    def deliver(
+        self,
+        counter: tuple[str, int] | None,
+        count: int | None,
+        keys: list[str],
+        values: list[Any] | None,
+    ) -> None: ...
+
+
+def cached(key: str, load: Callable[[], T | None], also: AlsoAsked | None = None) -> T | None:
     """The value for `key`, from this process if still current, else `load()` (not kept when
-    it returns None, so unknown tokens are always looked up); and, when the value is this
-    process's and still current, one count in the fixed window `window(value)` names (a key
-    and its expiry) and the shared cache's values under the keys `reads(value)` names, taken
-    in the same round trip as the generation check. Returns (value, (window key, count),
-    {read key: value}); the last two are None when nothing was counted or read (the value was
-    loaded, none was asked for, or the shared cache is not answering). They are taken only
-    after the check passed, so a value that is no longer current is never counted."""
+    it returns None, so unknown tokens are always looked up). When the value is this
+    process's, `also` is planned for it and sent with the generation check: one count in the
+    window it names and the values under its keys, taken only if the check passes (a value no
+    longer current is never counted), and delivered to it."""
     size = settings.TOKEN_CACHE_SIZE
     if not size:
-        return load(), None, None
+        return load()
     _catch_up()
     now = time.monotonic()
     with _lock:
         entry = _entries.get(key)
     held = entry if entry is not None and now - entry[1] < settings.TOKEN_CACHE_SECONDS else None
-    spec = window(held[2]) if held is not None and window is not None else None
-    wanted = list(reads(held[2])) if held is not None and reads is not None else []
+    counter, wanted = also.plan(held[2]) if held is not None and also is not None else (None, [])
     shared: Any = caches["shared"]
     # With nothing current held, expecting -1 (never a generation) just reads the generation.
-    checked = shared.check_and_count(GENERATION_KEY, held[0] if held else -1, spec, wanted)
+    checked = shared.check_and_count(GENERATION_KEY, held[0] if held else -1, counter, wanted)
     if checked is None:
-        return load(), None, None  # no generation every worker shares: the database decides
+        return load()  # no generation every worker shares: the database decides
     generation, count, values = checked
     if held is not None and generation == held[0]:
         with _lock:
             if key in _entries:
                 _entries.move_to_end(key)
-        counted = None if spec is None or count is None else (spec[0], count)
-        found = None if values is None or not wanted else dict(zip(wanted, values, strict=True))
-        return held[2], counted, found
+        if also is not None:
+            also.deliver(counter, count, wanted, values if wanted else None)
+        kept: T = held[2]
+        return kept
     value = load()
     if value is not None:
         with _lock:
@@ -81,7 +88,7 @@ def cached_and_counted(
             _entries.move_to_end(key)
             while len(_entries) > size:
                 _entries.popitem(last=False)
-    return value, None, None
+    return value
 
 
 def auth_changed() -> None:

@@ -28,7 +28,7 @@ from rest_framework.test import APIClient
 from files.models import JobFile
 from files.services import file_clean_name, file_storage_name
 from portal.config.debug import SecretsFilter
-from portal.http.api import clean_text
+from portal.http.serializers import clean_text
 from portal.models import Tenant
 from portal.resilience.breakers import breakers, describe
 from portal.resilience.failures import is_cache_failure, is_database_outage, is_storage_failure

@@ -68,6 +68,7 @@ def checks(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     return seen
 
 
+@pytest.mark.fast_paths
 def test_a_healthy_connection_s_first_read_goes_unchecked(
     reused: None, tenant: Tenant, checks: list[bool]
 ) -> None:
@@ -79,6 +80,7 @@ def test_a_healthy_connection_s_first_read_goes_unchecked(
     assert len(queries) == 1
 
 
+@pytest.mark.fast_paths
 def test_a_read_on_a_connection_that_died_between_requests_runs_on_a_new_one(
     reused: None, tenant: Tenant, checks: list[bool]
 ) -> None:

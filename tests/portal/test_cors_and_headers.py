@@ -110,7 +110,7 @@ def test_the_negotiation_shortcut_answers_as_drf_would(
 ) -> None:
     from rest_framework.views import APIView
 
-    from portal.http.api import APIPolicyMixin
+    from portal.http.views import APIPolicyMixin
 
     headers: dict[str, Any] = {} if accept is None else {"HTTP_ACCEPT": accept}
     fast = api.get("/v1/contacts", **headers)
@@ -121,6 +121,7 @@ def test_the_negotiation_shortcut_answers_as_drf_would(
     assert (fast.status_code, fast["Content-Type"]) == (full.status_code, full["Content-Type"])
 
 
+@pytest.mark.fast_paths
 def test_policy_objects_are_made_once_per_view_and_follow_its_classes(api: APIClient) -> None:
     from rest_framework.parsers import FormParser
 

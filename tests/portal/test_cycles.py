@@ -22,6 +22,8 @@ from tests.factories import ContactFactory, JobFactory
 # its own, once).
 HANDLER = ClientHandler()
 
+pytestmark = pytest.mark.fast_paths
+
 
 def call(method: str, path: str, token: str | None, body: Any = None) -> int:
     """One request through the whole stack, as a WSGI server makes it; only the status is

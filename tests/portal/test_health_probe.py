@@ -16,8 +16,8 @@ from django.db import OperationalError
 from django.test import RequestFactory
 from rest_framework.test import APIClient
 
-from portal.http import health as health_module
-from portal.http.health import HealthView, forget_probes, is_bare_probe
+from portal.fastpaths.health import is_bare_probe
+from portal.http.health import HealthView, forget_probes
 from portal.resilience.breakers import breakers
 
 pytestmark = pytest.mark.django_db
@@ -120,6 +120,7 @@ def test_anything_else_goes_through_drf(
     assert dispatched == [method.upper()]
 
 
+@pytest.mark.fast_paths
 def test_a_bare_probe_skips_drf_end_to_end(
     anon: APIClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -130,123 +131,3 @@ def test_a_bare_probe_skips_drf_end_to_end(
     assert response.json()["traceId"] == response["X-Trace-Id"]
     assert response["X-Request-Id"]
     assert response["Allow"] == "GET, HEAD, OPTIONS"
-
-
-# --- BareProbeMiddleware: the stack below it skipped once its answer is known ---
-
-
-@pytest.fixture
-def below(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Records each request that reached the middleware below the shortcut (the first of the
-    stack that is skipped: CORS)."""
-    from corsheaders.middleware import CorsMiddleware
-
-    reached: list[str] = []
-    call = CorsMiddleware.__call__
-
-    def counting(self: Any, request: Any) -> Any:
-        reached.append(request.path)
-        return call(self, request)
-
-    monkeypatch.setattr(CorsMiddleware, "__call__", counting)
-    return reached
-
-
-def _seen(response: Any) -> tuple[int, dict[str, str], dict[str, Any]]:
-    status, headers, body = _answer(response)
-    for per_request in ("X-Request-Id", "X-Trace-Id"):
-        assert headers.pop(per_request)
-    return status, headers, body
-
-
-@pytest.mark.parametrize("state", STATES)
-@pytest.mark.parametrize("headers", BARE, ids=["no-accept", "any", "json"])
-def test_once_known_the_stack_is_skipped_with_the_same_answer(
-    state: str,
-    headers: dict[str, Any],
-    anon: APIClient,
-    below: list[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    STATES[state](monkeypatch)
-    first = _seen(anon.get("/v1/health", **headers))
-    assert below == ["/v1/health"]
-    forget_probes()
-    second = _seen(anon.get("/v1/health", **headers))
-    assert second == first
-    assert first[0] == (503 if state == "unhealthy" else 200)
-    # Healthy and degraded answers come from the shortcut; an unhealthy one from the stack.
-    assert len(below) == (2 if state == "unhealthy" else 1)
-
-
-def test_the_shortcut_is_logged_and_measured_as_the_route(
-    anon: APIClient, below: list[str], caplog: pytest.LogCaptureFixture
-) -> None:
-    with caplog.at_level("INFO", logger="portal.request"):
-        anon.get("/v1/health")
-        anon.get("/v1/health")
-    assert len(below) == 1
-    lines = [r for r in caplog.records if r.name == "portal.request"]
-    assert [(r.endpoint, r.status) for r in lines] == [("/v*/health", 200)] * 2  # type: ignore[attr-defined]
-
-
-def test_an_unhealthy_moment_after_a_known_answer_goes_through_the_stack(
-    anon: APIClient, below: list[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    healthy = anon.get("/v1/health")
-    assert healthy.status_code == 200
-    _database_down(monkeypatch)
-    forget_probes()
-    reports: list[int] = []
-    report = health_module.health_report
-
-    def counting() -> Any:
-        reports.append(1)
-        return report()
-
-    monkeypatch.setattr(health_module, "health_report", counting)
-    down = anon.get("/v1/health")
-    assert down.status_code == 503
-    assert down.json()["status"] == "unhealthy"
-    assert len(below) == 2
-    # The stack's view answers with the report the shortcut made: the database is probed once.
-    assert len(reports) == 1
-
-
-@pytest.mark.parametrize(
-    "other",
-    [
-        {"HTTP_HOST": "evil.example"},  # not in ALLOWED_HOSTS: 400, as the stack says
-        {"HTTP_ORIGIN": "https://app.example.com"},  # CORS decides
-        {"HTTP_COOKIE": "sessionid=x"},
-        {"HTTP_USER_AGENT": "another-probe/1.0"},  # DISALLOWED_USER_AGENTS could refuse it
-        {"HTTP_X_FORWARDED_PROTO": "https"},  # the HTTPS redirect and HSTS look at it
-        {"HTTP_ACCEPT": "application/json"},
-    ],
-    ids=["host", "origin", "cookie", "user-agent", "forwarded-proto", "accept"],
-)
-def test_a_probe_that_differs_in_what_the_stack_reads_goes_through_it(
-    anon: APIClient, below: list[str], other: dict[str, Any]
-) -> None:
-    known = anon.get("/v1/health")
-    again = anon.get("/v1/health")
-    assert len(below) == 1
-    different = anon.get("/v1/health", **other)
-    assert len(below) == 2
-    if "HTTP_HOST" in other:
-        assert different.status_code == 400
-    else:
-        assert different.status_code == 200
-        assert _seen(known)[1] == _seen(again)[1]
-
-
-def test_a_settings_change_forgets_the_known_answers(
-    anon: APIClient, below: list[str], settings: Any
-) -> None:
-    assert anon.get("/v1/health")["X-Frame-Options"] == "DENY"
-    assert anon.get("/v1/health")["X-Frame-Options"] == "DENY"
-    assert len(below) == 1
-    settings.X_FRAME_OPTIONS = "SAMEORIGIN"
-    assert anon.get("/v1/health")["X-Frame-Options"] == "SAMEORIGIN"
-    assert anon.get("/v1/health")["X-Frame-Options"] == "SAMEORIGIN"
-    assert len(below) == 2

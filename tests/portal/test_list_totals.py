@@ -87,6 +87,7 @@ def test_a_write_to_another_model_keeps_the_total(
     assert Contact.objects.count() == 1
 
 
+@pytest.mark.fast_paths
 def test_a_kept_total_costs_this_worker_no_read_of_its_own(
     api: APIClient, tenant: Tenant, monkeypatch: Any
 ) -> None:
@@ -125,6 +126,7 @@ def test_a_total_is_kept_no_longer_than_the_cache_time_since_it_was_counted(
     assert total(api, "/v1/contacts?limit=1") == 4  # counted again, in this worker too
 
 
+@pytest.mark.fast_paths
 def test_a_total_another_worker_counted_long_ago_is_not_trusted(
     api: APIClient, tenant: Tenant
 ) -> None:
@@ -146,6 +148,7 @@ def create_one(tenant: Tenant, capture: Any) -> None:
         ContactFactory.create(tenant=tenant)
 
 
+@pytest.mark.fast_paths
 def test_a_restarted_shared_cache_never_brings_back_a_worker_s_old_total(
     api: APIClient, tenant: Tenant, django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -219,6 +222,7 @@ def test_every_interleaving_of_writes_reads_and_restarts_gives_the_exact_total(
             assert got == expected, steps
 
 
+@pytest.mark.fast_paths
 def test_one_request_recounts_a_total_before_it_expires_while_the_rest_use_it(
     api: APIClient, tenant: Tenant, monkeypatch: Any
 ) -> None:

@@ -30,6 +30,7 @@ def own() -> Iterator[Any]:
     wrapper.close()
 
 
+@pytest.mark.fast_paths
 def test_timestamps_are_decoded_by_the_fastest_loader_as_django_would() -> None:
     contact = ContactFactory.create()
     created = Contact.objects.values_list("created_at", flat=True).get(pk=contact.pk)
@@ -40,10 +41,16 @@ def test_timestamps_are_decoded_by_the_fastest_loader_as_django_would() -> None:
             "SELECT %s::timestamptz", [datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)]
         )
         assert cursor.fetchone() == (datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),)
-    loader = connection.connection.adapters.get_loader(
-        psycopg.adapters.types["timestamptz"].oid, psycopg.pq.Format.TEXT
-    )
-    assert loader.timezone is UTC  # what Django compares before registering its own
-    if psycopg.pq.__impl__ == "binary":
-        made = loader(psycopg.adapters.types["timestamptz"].oid, connection.connection)
-        assert type(made).__module__.startswith("psycopg_binary")
+    # A connection made now (the test's own may predate the marker's FAST_PATHS=on).
+    fresh = connections.create_connection("default")
+    fresh.ensure_connection()
+    try:
+        loader = fresh.connection.adapters.get_loader(
+            psycopg.adapters.types["timestamptz"].oid, psycopg.pq.Format.TEXT
+        )
+        assert loader.timezone is UTC  # what Django compares before registering its own
+        if psycopg.pq.__impl__ == "binary":
+            made = loader(psycopg.adapters.types["timestamptz"].oid, fresh.connection)
+            assert type(made).__module__.startswith("psycopg_binary")
+    finally:
+        fresh.close()

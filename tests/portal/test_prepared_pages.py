@@ -100,6 +100,7 @@ def test_every_shape_reads_as_the_orm_reads_it_for_every_tenant(
             assert _plain(prepared.page(queryset.all())) == _plain(list(queryset.all())), name
 
 
+@pytest.mark.fast_paths
 def test_the_cache_compiles_the_usual_shapes_and_leaves_the_rest(
     rows: None, tenant: Tenant
 ) -> None:
@@ -115,6 +116,7 @@ def test_the_cache_compiles_the_usual_shapes_and_leaves_the_rest(
     assert len(compiled) == 10
 
 
+@pytest.mark.fast_paths
 def test_a_page_is_one_query_and_its_shape_is_compiled_once(
     rows: None, tenant: Tenant, other_tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -136,6 +138,7 @@ def test_a_page_is_one_query_and_its_shape_is_compiled_once(
     assert len(compiled) == 1
 
 
+@pytest.mark.fast_paths
 def test_the_kept_shapes_are_bounded(tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(prepared, "PAGE_SHAPES", 3)
     for offset in range(6):

@@ -11,12 +11,12 @@ from contacts.models import Contact
 from files.apis import JobFileSerializer
 from jobs.apis import JobSerializer
 from jobs.models import Job
-from portal.http.api import ModelSerializer
 from portal.http.pagination import as_rows
+from portal.http.serializers import ModelSerializer
 from portal.models import Tenant
 from tests.factories import ContactFactory, JobFactory, JobFileFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.fast_paths]
 
 
 @pytest.mark.parametrize(

@@ -139,6 +139,7 @@ def remaining(api: APIClient) -> int:
     return int(response["X-RateLimit-Remaining"])
 
 
+@pytest.mark.fast_paths
 def test_a_cached_token_is_checked_and_counted_in_one_call(
     api: APIClient, monkeypatch: Any
 ) -> None:
@@ -184,6 +185,7 @@ def test_a_revoked_token_is_refused_even_with_the_count_in_the_same_call(
 
 
 @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="counts round trips to Redis")
+@pytest.mark.fast_paths
 def test_a_list_request_costs_one_redis_round_trip(
     api: APIClient, tenant: Tenant, settings: Any, monkeypatch: Any
 ) -> None:

@@ -77,11 +77,12 @@ def table(results: list[SLOResult]) -> str:
 class Command(BaseCommand):
     help = "Evaluate every active SLO objective and print the results."
 
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        # `--version X` selects a release here, replacing Django's own --version flag.
+        return super().create_parser(prog_name, subcommand, conflict_handler="resolve", **kwargs)
+
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--window", help="e.g. 5m, 15m, 1h (default: each objective's)")
-        # `--version X` selects a release here, replacing Django's own --version flag.
-        parser.conflict_handler = "resolve"
-        parser._optionals.conflict_handler = "resolve"
         parser.add_argument("--version", help="Only this release's traffic.")
         parser.add_argument("--format", choices=["table", "json"], default="table")
         parser.add_argument(

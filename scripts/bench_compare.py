@@ -1,0 +1,139 @@
+"""Side by side, in one run: the same cases against servers started from different trees or
+settings, on one PostgreSQL database and Redis (the `make bench` data), to measure what a
+change costs or buys at the defaults.
+
+    python scripts/bench_compare.py before=/tmp/before after=. after-off=.:FAST_PATHS=off
+
+Each server is `DIR[:NAME=VALUE,...]`: gunicorn started in DIR (its own gunicorn.conf.py and
+WSGI module) with the environment given. Cases run on every server back to back, twice, in
+opposite orders; req/s is the mean of the two runs, p99 the worse. Prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmark import (
+    COOLDOWN,
+    DATABASE_URL,
+    LOGS,
+    REDIS_URL,
+    SEED,
+    WORKERS,
+    Result,
+    combined,
+    fresh_database,
+    manage,
+    result_of,
+    wrk,
+)
+
+from tests.live.server import free_port, wait_healthy
+
+CONTACTS = int(os.environ.get("BENCH_CONTACTS", "1000000"))
+DURATION = int(os.environ.get("BENCH_DURATION", "8"))
+GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
+
+
+def wsgi_of(tree: Path) -> tuple[str, str]:
+    if (tree / "portal" / "config" / "wsgi.py").exists():
+        return "portal.config.wsgi", "portal.config.settings"
+    return "portal.wsgi", "portal.settings"
+
+
+def main(argv: list[str]) -> int:
+    specs = []
+    for arg in argv:
+        label, _, rest = arg.partition("=")
+        where, _, extra = rest.partition(":")
+        overrides = dict(item.split("=", 1) for item in extra.split(",") if item)
+        specs.append((label, Path(where).resolve(), overrides))
+    env = {
+        **os.environ,
+        "DATABASE_URL": DATABASE_URL,
+        "REDIS_URL": REDIS_URL,
+        "LOG_LEVEL": "INFO",
+        "MEDIA_ROOT": str(LOGS / "media"),
+        "WEB_CONCURRENCY": str(WORKERS),
+        "GUNICORN_THREADS": "1",
+    }
+    LOGS.mkdir(parents=True, exist_ok=True)
+    fresh_database()
+    manage(env, "migrate", "--noinput")
+    manage(env, "seed_demo")
+    manage(env, "create_tenant", "bulk")
+    tokens = {
+        slug: manage(env, "create_token", "--tenant", slug, "--name", "bench").splitlines()[-1]
+        for slug in ("acme", "bulk")
+    }
+    seeded = json.loads(
+        manage(
+            {**env, "DB_STATEMENT_TIMEOUT_MS": "600000"},
+            "shell",
+            "-c",
+            f"COUNT = {CONTACTS}\n{SEED}",
+        )
+        .strip()
+        .splitlines()[-1]
+    )
+    cases = [
+        ("health", "/v1/health", None),
+        ("contacts `limit=20`", "/v1/contacts?limit=20", "acme"),
+        ("contacts `limit=100`", "/v1/contacts?limit=100", "acme"),
+        ("contact detail", f"/v1/contacts/{seeded['contact']}", "acme"),
+        ("jobs `limit=20`", "/v1/jobs?limit=20", "acme"),
+        ("contacts, 1M", "/v1/contacts?limit=20", "bulk"),
+    ]
+    servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
+    try:
+        for label, tree, overrides in specs:
+            port = free_port()
+            app, settings = wsgi_of(tree)
+            log = (LOGS / f"compare-{label}.log").open("ab")
+            process = subprocess.Popen(
+                [*GUNICORN, "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS), app],
+                cwd=tree,
+                env={**env, **overrides, "DJANGO_SETTINGS_MODULE": settings, "PORT": str(port)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            servers[label] = (process, f"http://127.0.0.1:{port}")
+            wait_healthy(servers[label][1], 60)
+        labels = [label for label, _, _ in specs]
+        runs: dict[tuple[str, str], list[Result]] = {}
+        for name, path, slug in cases:
+            token = tokens[slug] if slug else None
+            for order in (labels, labels[::-1]):
+                for label in order:
+                    url = servers[label][1] + path
+                    wrk(url, token, 3)
+                    runs.setdefault((name, label), []).append(result_of(wrk(url, token, DURATION)))
+                    time.sleep(COOLDOWN)
+        print(
+            "| case | " + " | ".join(f"{label} req/s | {label} p99 ms" for label in labels) + " |"
+        )
+        print("| --- |" + " ---: | ---: |" * len(labels))
+        for name, _, _ in cases:
+            cells = []
+            for label in labels:
+                result = combined(runs[(name, label)])
+                cells += [f"{result.rps:,.0f}", f"{result.p99_ms:.1f}"]
+                if result.errors:
+                    cells[-1] += f" ({result.errors} errors)"
+            print(f"| {name} | " + " | ".join(cells) + " |")
+    finally:
+        for process, _ in servers.values():
+            process.terminate()
+            process.wait(30)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
