@@ -1,4 +1,4 @@
-"""gunicorn settings, from the environment (see README, "Configuration")."""
+"""gunicorn settings, from the environment (docs/configuration.md)."""
 
 from __future__ import annotations
 

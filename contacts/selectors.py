@@ -1,14 +1,14 @@
 """Reads of contacts.
 
 `?q=` is a case-insensitive substring match on name, email and company. On PostgreSQL the
-trigram GIN index (`contacts/migrations/0002`) serves it, but a GIN scan reads the whole
-posting list of every trigram in the pattern, and a trigram that most rows hold (`con` when
-every email starts `contact`, `com`, `gma`, `ail` in real address books) costs as much as the
-table has rows: `q=contact12345` on a million contacts read 1,753 index pages (~35 ms) to find
-11 rows. So the index is asked only for the pattern's *rare* trigrams (`t12`, `123`, …), and
-the full match is checked on the few rows it returns, with `STRPOS`, which no index serves, so
-the planner cannot fold the common trigrams back into the scan. Same rows, 22 index pages
-(~1 ms).
+trigram GIN index (`contacts/migrations/0002`) serves it, but a GIN scan reads the whole posting
+list of every trigram in the pattern, and a trigram that most rows hold (`con` when every email
+starts `contact`, `com`, `gma`, `ail` in real address books) costs as much as the table has rows
+(BENCHMARKS.md has the pages read for `q=contact12345` on a million contacts, before and after).
+So the index is asked only for the pattern's *rare* trigrams (`t12`, `123`, …), and the full
+match is checked on the few rows it returns, with `STRPOS`, which no index serves, so the
+planner cannot fold the common trigrams back into the scan. Same rows, a small fraction of the
+pages.
 
 Which trigrams are common is read off a sample of the table (`SAMPLE_ROWS` rows, PostgreSQL's
 `TABLESAMPLE SYSTEM`), kept in the shared cache for `STATS_SECONDS` and in each process: it

@@ -23,7 +23,7 @@ class JobStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-# The legal status transitions (README, "Job status"). Completed and cancelled are final.
+# The legal status transitions (docs/api.md, "Job status"). Completed and cancelled are final.
 TRANSITIONS: dict[str, frozenset[str]] = {
     JobStatus.PENDING: frozenset({JobStatus.SCHEDULED, JobStatus.IN_PROGRESS, JobStatus.CANCELLED}),
     JobStatus.SCHEDULED: frozenset({JobStatus.PENDING, JobStatus.IN_PROGRESS, JobStatus.CANCELLED}),

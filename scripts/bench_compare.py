@@ -11,7 +11,6 @@ opposite orders; req/s is the mean of the two runs, p99 the worse. Prints a Mark
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -22,22 +21,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmark import (
     COOLDOWN,
-    DATABASE_URL,
     LOGS,
-    REDIS_URL,
-    SEED,
     WORKERS,
     Result,
     combined,
-    fresh_database,
-    manage,
+    prepare,
     result_of,
     wrk,
 )
 
 from tests.live.server import free_port, wait_healthy
 
-CONTACTS = int(os.environ.get("BENCH_CONTACTS", "1000000"))
 DURATION = int(os.environ.get("BENCH_DURATION", "8"))
 GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
 
@@ -55,34 +49,7 @@ def main(argv: list[str]) -> int:
         where, _, extra = rest.partition(":")
         overrides = dict(item.split("=", 1) for item in extra.split(",") if item)
         specs.append((label, Path(where).resolve(), overrides))
-    env = {
-        **os.environ,
-        "DATABASE_URL": DATABASE_URL,
-        "REDIS_URL": REDIS_URL,
-        "LOG_LEVEL": "INFO",
-        "MEDIA_ROOT": str(LOGS / "media"),
-        "WEB_CONCURRENCY": str(WORKERS),
-        "GUNICORN_THREADS": "1",
-    }
-    LOGS.mkdir(parents=True, exist_ok=True)
-    fresh_database()
-    manage(env, "migrate", "--noinput")
-    manage(env, "seed_demo")
-    manage(env, "create_tenant", "bulk")
-    tokens = {
-        slug: manage(env, "create_token", "--tenant", slug, "--name", "bench").splitlines()[-1]
-        for slug in ("acme", "bulk")
-    }
-    seeded = json.loads(
-        manage(
-            {**env, "DB_STATEMENT_TIMEOUT_MS": "600000"},
-            "shell",
-            "-c",
-            f"COUNT = {CONTACTS}\n{SEED}",
-        )
-        .strip()
-        .splitlines()[-1]
-    )
+    env, tokens, seeded = prepare()
     cases = [
         ("health", "/v1/health", None),
         ("contacts `limit=20`", "/v1/contacts?limit=20", "acme"),

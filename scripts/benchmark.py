@@ -496,13 +496,9 @@ def write_report(
     OUTPUT.write_text("\n".join(lines))
 
 
-def main() -> int:
-    if not Path(WRK).exists():
-        print("make bench needs wrk: apt-get install wrk", file=sys.stderr)
-        return 1
-    started = datetime.now(UTC)
-    speed_before = python_loop_ns()
-    print(f"Preparing {DATABASE_URL} with {CONTACTS:,} contacts…", flush=True)
+def prepare() -> tuple[dict[str, str], dict[str, str], dict[str, Any]]:
+    """A fresh database with the demo data, a `bulk` tenant of CONTACTS contacts and a token
+    for each: the servers' environment, the tokens by tenant, and what the seed reports."""
     fresh_database()
     LOGS.mkdir(parents=True, exist_ok=True)
     env = {
@@ -521,7 +517,6 @@ def main() -> int:
         slug: manage(env, "create_token", "--tenant", slug, "--name", "bench").splitlines()[-1]
         for slug in ("acme", "bulk")
     }
-    seeding = time.monotonic()
     seeded = json.loads(
         # The production statement timeout (5 s) is for requests, not a million-row insert.
         manage(
@@ -533,6 +528,18 @@ def main() -> int:
         .strip()
         .splitlines()[-1]
     )
+    return env, tokens, seeded
+
+
+def main() -> int:
+    if not Path(WRK).exists():
+        print("make bench needs wrk: apt-get install wrk", file=sys.stderr)
+        return 1
+    started = datetime.now(UTC)
+    speed_before = python_loop_ns()
+    print(f"Preparing {DATABASE_URL} with {CONTACTS:,} contacts…", flush=True)
+    seeding = time.monotonic()
+    env, tokens, seeded = prepare()
     print(f"Seeded {seeded['count']:,} contacts in {time.monotonic() - seeding:.0f} s", flush=True)
     size = "1M" if CONTACTS == 1_000_000 else f"{CONTACTS:,}"
     every = dict.fromkeys(APPS)

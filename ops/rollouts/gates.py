@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 from django.conf import settings
+from django.db.models import Max
 from django.utils import timezone
 
 from ops.models import GateResult, Rollout, SLObjective
@@ -57,6 +58,35 @@ class Outcome:
     window_seconds: int | None = None
     # Inconclusive for want of samples: more time (and the controller's probe traffic) helps.
     needs_samples: bool = False
+
+
+def next_attempt(rollout: Rollout, phase_index: int | None = None) -> int:
+    """The number of the next judgement of the rollout's current phase (or `phase_index`)."""
+    phase = rollout.phase_index if phase_index is None else phase_index
+    previous = GateResult.objects.filter(rollout=rollout, phase_index=phase)
+    return int(previous.aggregate(n=Max("attempt"))["n"] or 0) + 1
+
+
+def record_result(
+    rollout: Rollout, kind: str, attempt: int, outcome: Outcome, gate: Any = None
+) -> GateResult:
+    """A gate's outcome as evidence: observed against target, the query, what was seen."""
+    return GateResult.objects.create(
+        rollout=rollout,
+        gate=gate,
+        kind=kind,
+        phase_index=rollout.phase_index,
+        attempt=attempt,
+        verdict=outcome.verdict,
+        observed=outcome.observed[:200],
+        target=outcome.target[:200],
+        window_seconds=outcome.window_seconds,
+        query=outcome.query,
+        evidence=outcome.evidence
+        or outcome.observed
+        or f"{outcome.query} (target {outcome.target})",
+        needs_samples=outcome.needs_samples,
+    )
 
 
 @dataclass

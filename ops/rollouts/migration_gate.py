@@ -22,11 +22,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from ops.models import GateResult, Rollout
 from ops.rollouts import events, lanes, schema
+from ops.rollouts.gates import Outcome, next_attempt, record_result
 from ops.rollouts.notify import notify
 from ops.rollouts.probes import probe_credentials
 from ops.rollouts.services import (
@@ -58,20 +58,16 @@ def start(
     return rollout_start(rollout_id=rollout_id, actor=actor, expected_phase=expected_phase)
 
 
+# What the gate's two results are judged against.
+MIGRATION_TARGET = "safe for stable, applied, stable smoke OK"
+
+
 def _store(
     rollout: Rollout, kind: str, attempt: int, ok: bool, observed: str, query: str, evidence: str
 ) -> GateResult:
-    return GateResult.objects.create(
-        rollout=rollout,
-        kind=kind,
-        phase_index=rollout.phase_index,
-        attempt=attempt,
-        verdict=V.PASS if ok else V.FAIL,
-        observed=observed[:200],
-        target="safe for stable, applied, stable smoke OK",
-        query=query,
-        evidence=evidence or observed,
-    )
+    verdict = V.PASS if ok else V.FAIL
+    found = Outcome(verdict, observed, MIGRATION_TARGET, query, evidence)
+    return record_result(rollout, kind, attempt, found)
 
 
 def _refuse(rollout: Rollout, actor: str, reason: str, details: list[str]) -> None:
@@ -81,10 +77,7 @@ def _refuse(rollout: Rollout, actor: str, reason: str, details: list[str]) -> No
 
 
 def _preflight(rollout: Rollout, actor: str, accept: str) -> None:
-    attempt = 1 + int(
-        GateResult.objects.filter(rollout=rollout, phase_index=0).aggregate(n=Max("attempt"))["n"]
-        or 0
-    )
+    attempt = next_attempt(rollout, phase_index=0)
     found = schema.verdict(rollout.release)
     query = f"Release.migrations of {rollout.release.version} (rollout record-release)"
     _store(rollout, schema.GATE, attempt, found.ok, found.summary, query, "\n".join(found.details))
@@ -178,12 +171,7 @@ def verify_after_rollback(actor: str) -> str | None:
         if not applied:
             continue
         smoke = _smoke()
-        attempt = 1 + int(
-            GateResult.objects.filter(rollout=rollout, phase_index=rollout.phase_index).aggregate(
-                n=Max("attempt")
-            )["n"]
-            or 0
-        )
+        attempt = next_attempt(rollout)
         with transaction.atomic():
             _store(
                 rollout,

@@ -27,7 +27,6 @@ from typing import Any, Literal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from ops.models import ControllerHeartbeat, Gate, GateResult, Rollout, RolloutEvent
@@ -35,6 +34,8 @@ from ops.rollouts import events, lanes
 from ops.rollouts.gates import (
     GateContext,
     Outcome,
+    next_attempt,
+    record_result,
     run_gate,
     sampled_endpoints,
     stable_lane_version,
@@ -148,38 +149,11 @@ def evaluate_phase(rollout: Rollout, gates: list[Gate]) -> list[GateResult]:
                 baseline_version=stable
             )
             rollout.baseline_version = stable
-    attempt = _next_attempt(rollout)
+    attempt = next_attempt(rollout)
     return [
-        _store(rollout, gate.kind, attempt, run_gate(gate.kind, context, gate.params), gate)
+        record_result(rollout, gate.kind, attempt, run_gate(gate.kind, context, gate.params), gate)
         for gate in gates
     ]
-
-
-def _next_attempt(rollout: Rollout) -> int:
-    previous = GateResult.objects.filter(rollout=rollout, phase_index=rollout.phase_index)
-    return int(previous.aggregate(n=Max("attempt"))["n"] or 0) + 1
-
-
-def _store(
-    rollout: Rollout, kind: str, attempt: int, outcome: Outcome, gate: Gate | None = None
-) -> GateResult:
-    """A gate's outcome as evidence: observed against target, the query, what was seen."""
-    return GateResult.objects.create(
-        rollout=rollout,
-        gate=gate,
-        kind=kind,
-        phase_index=rollout.phase_index,
-        attempt=attempt,
-        verdict=outcome.verdict,
-        observed=outcome.observed[:200],
-        target=outcome.target[:200],
-        window_seconds=outcome.window_seconds,
-        query=outcome.query,
-        evidence=outcome.evidence
-        or outcome.observed
-        or f"{outcome.query} (target {outcome.target})",
-        needs_samples=outcome.needs_samples,
-    )
 
 
 def check_gates(*, rollout_id: int, actor: str) -> list[GateResult]:
@@ -246,9 +220,9 @@ def guard(rollout: Rollout, actor: str) -> TickResult | None:
             _set_probe_errors(rollout, 0)
         return None
     # The breach is evidence like any gate's: stored with the phase's results.
-    attempt = _next_attempt(rollout)
+    attempt = next_attempt(rollout)
     for kind, outcome in failed + errors:
-        _store(rollout, kind, attempt, outcome)
+        record_result(rollout, kind, attempt, outcome)
     events.record(
         rollout=rollout,
         actor=actor,
@@ -257,11 +231,7 @@ def guard(rollout: Rollout, actor: str) -> TickResult | None:
         before={"phase": rollout.phase_index, "state": rollout.state},
         after={"phase": rollout.phase_index, "state": rollout.state},
     )
-    try:
-        rollout_rollback(rollout_id=rollout.pk, actor=actor, reason=reason, **seen)
-    except RolloutError as exc:
-        return TickResult(rollout.pk, "idle", str(exc))
-    return TickResult(rollout.pk, "rolled_back", reason)
+    return _acted(rollout.pk, "rolled_back", rollout_rollback, actor=actor, reason=reason, **seen)
 
 
 def _reported_version(health: Outcome) -> str:
@@ -288,17 +258,15 @@ def expire_paused(actor: str) -> TickResult | None:
     if waited < deadline:
         return None
     reason = f"Paused for {waited:.0f}s, past the {deadline}s progress deadline: aborted"
-    try:
-        rollout_abort(
-            rollout_id=paused.pk,
-            actor=actor,
-            reason=reason,
-            expected_phase=paused.phase_index,
-            expected_state=Rollout.State.PAUSED,
-        )
-    except RolloutError as exc:
-        return TickResult(paused.pk, "idle", str(exc))
-    return TickResult(paused.pk, "aborted", reason)
+    return _acted(
+        paused.pk,
+        "aborted",
+        rollout_abort,
+        actor=actor,
+        reason=reason,
+        expected_phase=paused.phase_index,
+        expected_state=Rollout.State.PAUSED,
+    )
 
 
 RETRY_EVENTS = ("rollback_pending", "rollback_retry")
@@ -386,20 +354,9 @@ def tick(*, actor: str = "controller") -> TickResult:
 def _tick(*, actor: str) -> TickResult:
     # The outbox first: notifications of earlier transitions go out, whatever this tick does.
     deliver_notifications()
-    expired = expire_paused(actor)
-    if expired is not None:
-        return expired
-    interrupted = Rollout.objects.live().filter(intent__isnull=False).first()
-    if interrupted is not None and intent_is_stale(interrupted):
-        action = (interrupted.intent or {}).get("action")
-        try:
-            done = resume_intent(interrupted)
-        except RolloutError as exc:
-            return TickResult(interrupted.pk, "idle", f"resuming {action} failed: {exc}")
-        return TickResult(done.pk, "resumed", f"carried out the interrupted {action}")
-    pending = Rollout.objects.filter(state=Rollout.State.ROLLBACK_PENDING).first()
-    if pending is not None:
-        return retry_rollback(pending, actor)
+    unfinished = _finish_what_was_left(actor)
+    if unfinished is not None:
+        return unfinished
     live = Rollout.objects.filter(state__in=[Rollout.State.RUNNING, Rollout.State.PAUSED])
     rollout = live.select_related("plan", "release").first()
     if rollout is None:
@@ -415,19 +372,7 @@ def _tick(*, actor: str) -> TickResult:
     if rollout.state == Rollout.State.PAUSED:
         return TickResult(rollout.pk, "paused", changed or "paused, waiting for a person")
     if changed:
-        # Never judge by, or advance into, phases nobody reviewed for this rollout: a person
-        # restores the plan (the rollout resumes) or aborts; the pause alerts the operators.
-        try:
-            rollout_pause(
-                rollout_id=rollout.pk,
-                actor=actor,
-                reason=changed,
-                expected_phase=rollout.phase_index,
-                expected_state=Rollout.State.RUNNING,
-            )
-        except RolloutError as exc:
-            return TickResult(rollout.pk, "idle", str(exc))
-        return TickResult(rollout.pk, "paused", changed)
+        return _pause_for_plan_change(rollout, actor, changed)
     phase = rollout.plan.phases.filter(order=rollout.phase_index).first()
     if phase is None:
         return TickResult(rollout.pk, "idle", f"phase {rollout.phase_index} not in the plan")
@@ -435,7 +380,58 @@ def _tick(*, actor: str) -> TickResult:
     left = phase.bake_seconds - (timezone.now() - started).total_seconds()
     if left > 0:
         return TickResult(rollout.pk, "waiting", f"phase {phase.order} bakes {left:.0f}s more")
+    return _judge_phase(rollout, phase, started, actor)
 
+
+def _acted(
+    rollout_id: int, result: TickAction, action: Any, *, reason: str, **seen: Any
+) -> TickResult:
+    """`action` (a service: rollback, abort, pause) taken on the rollout, answered as `result`;
+    "idle" when someone else moved the rollout meanwhile (the service's RolloutError), so the
+    next tick sees the new state."""
+    try:
+        action(rollout_id=rollout_id, reason=reason, **seen)
+    except RolloutError as exc:
+        return TickResult(rollout_id, "idle", str(exc))
+    return TickResult(rollout_id, result, reason)
+
+
+def _finish_what_was_left(actor: str) -> TickResult | None:
+    """A pause past its deadline, an action whose process died, a rollback the driver
+    refused: each is finished before anything else is judged."""
+    expired = expire_paused(actor)
+    if expired is not None:
+        return expired
+    interrupted = Rollout.objects.live().filter(intent__isnull=False).first()
+    if interrupted is not None and intent_is_stale(interrupted):
+        action = (interrupted.intent or {}).get("action")
+        try:
+            done = resume_intent(interrupted)
+        except RolloutError as exc:
+            return TickResult(interrupted.pk, "idle", f"resuming {action} failed: {exc}")
+        return TickResult(done.pk, "resumed", f"carried out the interrupted {action}")
+    pending = Rollout.objects.filter(state=Rollout.State.ROLLBACK_PENDING).first()
+    if pending is not None:
+        return retry_rollback(pending, actor)
+    return None
+
+
+def _pause_for_plan_change(rollout: Rollout, actor: str, changed: str) -> TickResult:
+    # Never judge by, or advance into, phases nobody reviewed for this rollout: a person
+    # restores the plan (the rollout resumes) or aborts; the pause alerts the operators.
+    return _acted(
+        rollout.pk,
+        "paused",
+        rollout_pause,
+        actor=actor,
+        reason=changed,
+        expected_phase=rollout.phase_index,
+        expected_state=Rollout.State.RUNNING,
+    )
+
+
+def _judge_phase(rollout: Rollout, phase: Any, started: Any, actor: str) -> TickResult:
+    """The baked phase's gates judged, and the one decision they lead to."""
     gates = list(phase.gates.order_by("order", "id"))
     extension = _extension(rollout)
     if extension is not None:
@@ -447,56 +443,11 @@ def _tick(*, actor: str) -> TickResult:
         ).values_list("gate_id", flat=True)
         gates = [gate for gate in gates if gate.pk not in set(passed)]
     results = evaluate_phase(rollout, gates)
-    failed = [r for r in results if r.verdict == V.FAIL]
-    errors = [r for r in results if r.verdict == V.ERROR]
-    unsure = [r for r in results if r.verdict == V.INCONCLUSIVE]
     # What this tick saw: if a person paused, resumed or moved the rollout while the gates
     # were judged, the decision below acts on nothing.
     seen: dict[str, Any] = {"expected_phase": phase.order, "expected_state": Rollout.State.RUNNING}
     try:
-        if failed:
-            reason = f"Phase {phase.order} gate(s) failed: {_names(failed)}"
-            rollout = _record_failure(rollout.pk, actor, reason)
-            notify("gate_failed", rollout, reason)
-            if rollout.gate_failures >= rollout.plan.max_gate_failures:
-                rollout_rollback(rollout_id=rollout.pk, actor=actor, reason=reason, **seen)
-                return TickResult(rollout.pk, "rolled_back", reason)
-            return TickResult(rollout.pk, "retrying", reason)
-        if errors:
-            attempts_with_errors = (
-                GateResult.objects.filter(
-                    rollout=rollout, phase_index=rollout.phase_index, verdict=V.ERROR
-                )
-                .values("attempt")
-                .distinct()
-                .count()
-            )
-            reason = f"Probe error(s): {_names(errors)}"
-            if attempts_with_errors >= settings.ROLLOUT_MAX_PROBE_ERRORS:
-                # A gate that cannot be judged again and again is a failed gate.
-                reason = f"{reason} ({attempts_with_errors} attempts)"
-                notify("gate_failed", rollout, reason)
-                rollout_rollback(rollout_id=rollout.pk, actor=actor, reason=reason, **seen)
-                return TickResult(rollout.pk, "rolled_back", reason)
-            return TickResult(rollout.pk, "probe_error", reason)
-        if unsure and all(r.needs_samples for r in unsure):
-            waited = (timezone.now() - started).total_seconds() - phase.bake_seconds
-            cap = rollout.plan.max_bake_extension_seconds
-            if waited < cap:
-                return _extend(rollout, actor, unsure, extension, waited, cap)
-        if unsure:
-            # Never a silent pass: a person decides (advance, or abort), and is told so.
-            reason = f"Inconclusive gate(s): {_names(unsure)}"
-            # The pause notifies the operators that a person is needed.
-            rollout_pause(rollout_id=rollout.pk, actor=actor, reason=reason, **seen)
-            return TickResult(rollout.pk, "paused", reason)
-        reason = f"All {len(results)} gate(s) of phase {phase.order} passed"
-        if extension is not None:
-            reason = (
-                f"All {len(phase.gates.all())} gate(s) of phase {phase.order} passed, after "
-                f"extending the bake with probe top-up"
-            )
-        rollout = rollout_advance(rollout_id=rollout.pk, actor=actor, reason=reason, **seen)
+        decided = _decide(rollout, phase, results, extension, started, actor, seen)
     except CommandFailedError as exc:
         # A deploy command of the next phase failed: the rollout must not go on.
         reason = str(exc)
@@ -505,8 +456,73 @@ def _tick(*, actor: str) -> TickResult:
     except RolloutError as exc:
         # Someone else moved the rollout meanwhile; the next tick sees the new state.
         return TickResult(rollout.pk, "idle", str(exc))
-    if rollout.state == Rollout.State.SUCCEEDED:
-        return TickResult(rollout.pk, "succeeded", "every phase passed")
+    if isinstance(decided, TickResult):
+        return decided
+    if decided.state == Rollout.State.SUCCEEDED:
+        return TickResult(decided.pk, "succeeded", "every phase passed")
     return TickResult(
-        rollout.pk, "advanced", f"now phase {rollout.phase_index} at {rollout.weight}%"
+        decided.pk, "advanced", f"now phase {decided.phase_index} at {decided.weight}%"
     )
+
+
+def _decide(
+    rollout: Rollout,
+    phase: Any,
+    results: list[Any],
+    extension: Any,
+    started: Any,
+    actor: str,
+    seen: dict[str, Any],
+) -> TickResult | Rollout:
+    """Fail (retry or roll back), probe error, extend the bake, pause, or advance: a
+    TickResult, or the rollout once advanced."""
+    failed = [r for r in results if r.verdict == V.FAIL]
+    errors = [r for r in results if r.verdict == V.ERROR]
+    unsure = [r for r in results if r.verdict == V.INCONCLUSIVE]
+    if failed:
+        reason = f"Phase {phase.order} gate(s) failed: {_names(failed)}"
+        rollout = _record_failure(rollout.pk, actor, reason)
+        notify("gate_failed", rollout, reason)
+        if rollout.gate_failures >= rollout.plan.max_gate_failures:
+            rollout_rollback(rollout_id=rollout.pk, actor=actor, reason=reason, **seen)
+            return TickResult(rollout.pk, "rolled_back", reason)
+        return TickResult(rollout.pk, "retrying", reason)
+    if errors:
+        return _probe_errors(rollout, errors, actor, seen)
+    if unsure and all(r.needs_samples for r in unsure):
+        waited = (timezone.now() - started).total_seconds() - phase.bake_seconds
+        cap = rollout.plan.max_bake_extension_seconds
+        if waited < cap:
+            return _extend(rollout, actor, unsure, extension, waited, cap)
+    if unsure:
+        # Never a silent pass: a person decides (advance, or abort), and is told so. The
+        # pause notifies the operators that a person is needed.
+        reason = f"Inconclusive gate(s): {_names(unsure)}"
+        rollout_pause(rollout_id=rollout.pk, actor=actor, reason=reason, **seen)
+        return TickResult(rollout.pk, "paused", reason)
+    reason = f"All {len(results)} gate(s) of phase {phase.order} passed"
+    if extension is not None:
+        reason = (
+            f"All {len(phase.gates.all())} gate(s) of phase {phase.order} passed, after "
+            f"extending the bake with probe top-up"
+        )
+    return rollout_advance(rollout_id=rollout.pk, actor=actor, reason=reason, **seen)
+
+
+def _probe_errors(
+    rollout: Rollout, errors: list[Any], actor: str, seen: dict[str, Any]
+) -> TickResult:
+    attempts_with_errors = (
+        GateResult.objects.filter(rollout=rollout, phase_index=rollout.phase_index, verdict=V.ERROR)
+        .values("attempt")
+        .distinct()
+        .count()
+    )
+    reason = f"Probe error(s): {_names(errors)}"
+    if attempts_with_errors >= settings.ROLLOUT_MAX_PROBE_ERRORS:
+        # A gate that cannot be judged again and again is a failed gate.
+        reason = f"{reason} ({attempts_with_errors} attempts)"
+        notify("gate_failed", rollout, reason)
+        rollout_rollback(rollout_id=rollout.pk, actor=actor, reason=reason, **seen)
+        return TickResult(rollout.pk, "rolled_back", reason)
+    return TickResult(rollout.pk, "probe_error", reason)

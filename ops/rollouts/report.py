@@ -172,6 +172,22 @@ def baselines(rollout: Rollout) -> tuple[Window | None, Judgement | None, dict[s
 def render_markdown(rollout: Rollout) -> str:
     data = report_data(rollout)
     events: list[RolloutEvent] = data["events"]
+    lines = _header_lines(rollout, events)
+    for phase in data["phases"]:
+        lines += _phase_lines(phase)
+    lines += _summary_lines(rollout, events)
+    lines += _manual_lines(data["phases"])
+    lines += _migration_lines(rollout)
+    lines += _baseline_lines(rollout)
+    lines += _watch_lines(rollout)
+    cleanup = [e for e in events if e.action in {"complete", "rollback", "abort"} and e.output]
+    if cleanup:
+        lines += ["", "## Cleanup Actions", "", "```bash", cleanup[-1].output, "```"]
+    lines += ["", f"**Deployment Status**: {FINAL.get(str(rollout.state), str(rollout.state))}", ""]
+    return "\n".join(lines)
+
+
+def _header_lines(rollout: Rollout, events: list[RolloutEvent]) -> list[str]:
     release = rollout.release
     lines = [
         f"# Portal API v{release.version} Deployment Execution Log",
@@ -193,66 +209,81 @@ def render_markdown(rollout: Rollout) -> str:
             f"**Reference**: {entry.reference}",
             "",
         ]
-    for phase in data["phases"]:
-        lines += [
-            "---",
-            "",
-            f"## Phase {phase['order']}: {phase['name']} ({phase['weight']}% Traffic)",
-            "",
-        ]
-        entered: RolloutEvent | None = phase["entered"]
-        if entered is None:
-            lines += ["Not reached.", ""]
-            continue
-        if entered.output:
-            lines += ["### Deployment Commands", "```bash", entered.output, "```", ""]
-        gates: list[GateResult] = phase["gates"]
-        if gates:
-            lines += [
-                f"### Phase {phase['order']} Validation Results",
-                f"**Time**: {_time(gates[-1])} (attempt {phase['attempts']})",
-                "",
-                "| Gate | Observed | Target | Window | Result |",
-                "| --- | --- | --- | --- | --- |",
-            ]
-            for result in gates:
-                name = (result.gate.description if result.gate else "") or result.kind
-                window = f"{result.window_seconds // 60} m" if result.window_seconds else "—"
-                lines.append(
-                    f"| {_cell(name)} | {_cell(result.observed)} | {_cell(result.target)} "
-                    f"| {window} | {MARK.get(result.verdict, result.verdict)} |"
-                )
-            lines.append("")
-            failed = [r for r in gates if r.verdict != "pass"]
-            if failed:
-                lines += ["<details><summary>Evidence</summary>", ""]
-                for result in failed:
-                    evidence = result.evidence or f"{result.query} (target {result.target})"
-                    lines += [
-                        f"**{result.kind}** — `{_cell(result.query)}`",
-                        "```",
-                        evidence[:1500],
-                        "```",
-                        "",
-                    ]
-                lines += ["</details>", ""]
-        if phase["unjudged"] and phase["by_hand"] is not None:
-            lines += [f"Not judged before it was left: {', '.join(phase['unjudged'])}.", ""]
-        verdict = PHASE_MARK.get(phase["verdict"], phase["verdict"])
-        by_hand: RolloutEvent | None = phase["by_hand"]
-        left: RolloutEvent | None = phase["left"]
-        if left is not None and by_hand is None and left.reason:
-            verdict += f" — {left.reason}"
-        if by_hand is not None:
-            skipped = phase["skipped"] + [f"{k} (not judged)" for k in phase["unjudged"]]
-            over = "over a failing gate" if phase["verdict"] == "fail" else "by hand"
-            verdict += (
-                f" — advanced {over} by {by_hand.actor} at {_time(by_hand)}"
-                + (f": {by_hand.reason}" if by_hand.reason else "")
-                + (f" (skipped: {', '.join(skipped)})" if skipped else "")
-            )
-        lines += [f"**Phase {phase['order']} Result**: {verdict}", ""]
-    lines += ["---", "", "## Post-Deployment Summary", ""]
+    return lines
+
+
+def _phase_lines(phase: dict[str, Any]) -> list[str]:
+    lines = [
+        "---",
+        "",
+        f"## Phase {phase['order']}: {phase['name']} ({phase['weight']}% Traffic)",
+        "",
+    ]
+    entered: RolloutEvent | None = phase["entered"]
+    if entered is None:
+        return [*lines, "Not reached.", ""]
+    if entered.output:
+        lines += ["### Deployment Commands", "```bash", entered.output, "```", ""]
+    gates: list[GateResult] = phase["gates"]
+    if gates:
+        lines += _gate_lines(phase, gates)
+    if phase["unjudged"] and phase["by_hand"] is not None:
+        lines += [f"Not judged before it was left: {', '.join(phase['unjudged'])}.", ""]
+    return [*lines, f"**Phase {phase['order']} Result**: {_phase_verdict(phase)}", ""]
+
+
+def _gate_lines(phase: dict[str, Any], gates: list[GateResult]) -> list[str]:
+    lines = [
+        f"### Phase {phase['order']} Validation Results",
+        f"**Time**: {_time(gates[-1])} (attempt {phase['attempts']})",
+        "",
+        "| Gate | Observed | Target | Window | Result |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for result in gates:
+        name = (result.gate.description if result.gate else "") or result.kind
+        window = f"{result.window_seconds // 60} m" if result.window_seconds else "—"
+        lines.append(
+            f"| {_cell(name)} | {_cell(result.observed)} | {_cell(result.target)} "
+            f"| {window} | {MARK.get(result.verdict, result.verdict)} |"
+        )
+    lines.append("")
+    failed = [r for r in gates if r.verdict != "pass"]
+    if failed:
+        lines += ["<details><summary>Evidence</summary>", ""]
+        for result in failed:
+            evidence = result.evidence or f"{result.query} (target {result.target})"
+            lines += [f"**{result.kind}** — `{_cell(result.query)}`", "```", evidence[:1500]]
+            lines += ["```", ""]
+        lines += ["</details>", ""]
+    return lines
+
+
+def _phase_verdict(phase: dict[str, Any]) -> str:
+    verdict = str(PHASE_MARK.get(phase["verdict"], phase["verdict"]))
+    by_hand: RolloutEvent | None = phase["by_hand"]
+    left: RolloutEvent | None = phase["left"]
+    if left is not None and by_hand is None and left.reason:
+        verdict += f" — {left.reason}"
+    if by_hand is not None:
+        skipped = phase["skipped"] + [f"{k} (not judged)" for k in phase["unjudged"]]
+        over = "over a failing gate" if phase["verdict"] == "fail" else "by hand"
+        verdict += (
+            f" — advanced {over} by {by_hand.actor} at {_time(by_hand)}"
+            + (f": {by_hand.reason}" if by_hand.reason else "")
+            + (f" (skipped: {', '.join(skipped)})" if skipped else "")
+        )
+    return verdict
+
+
+# The events the summary lists, in order.
+SUMMARY_EVENTS = frozenset(
+    {"rollback", "abort", "pause", "complete", "gate_failed", "guard_failed", "bake_extended"}
+)
+
+
+def _summary_lines(rollout: Rollout, events: list[RolloutEvent]) -> list[str]:
+    lines = ["---", "", "## Post-Deployment Summary", ""]
     end = rollout.finished_at or (events[-1].at if events else rollout.created_at)
     lines.append(f"- **Total Duration**: {_duration((end - rollout.created_at).total_seconds())}")
     lines.append(f"- **Final canary weight**: {rollout.weight}%")
@@ -265,19 +296,15 @@ def render_markdown(rollout: Rollout) -> str:
         else "- **Gate evaluations**: none"
     )
     for event in events:
-        if event.action in {
-            "rollback",
-            "abort",
-            "pause",
-            "complete",
-            "gate_failed",
-            "guard_failed",
-            "bake_extended",
-        }:
+        if event.action in SUMMARY_EVENTS:
             note = f": {event.reason}" if event.reason else ""
             lines.append(f"- {_time(event)} **{event.action}** by {event.actor}{note}")
-    manual = [p for p in data["phases"] if p["by_hand"] is not None]
-    lines += ["", "## Manual Decisions", ""]
+    return lines
+
+
+def _manual_lines(phases: list[dict[str, Any]]) -> list[str]:
+    manual = [p for p in phases if p["by_hand"] is not None]
+    lines = ["", "## Manual Decisions", ""]
     if not manual:
         lines.append("None: every phase was advanced by the controller on its gates.")
     for phase in manual:
@@ -288,14 +315,7 @@ def render_markdown(rollout: Rollout) -> str:
             f"{_time(event)}; reason: {event.reason or 'none given'}; gates skipped: "
             f"{', '.join(skipped) or 'none (all had passed)'}"
         )
-    lines += _migration_lines(rollout)
-    lines += _baseline_lines(rollout)
-    lines += _watch_lines(rollout)
-    cleanup = [e for e in events if e.action in {"complete", "rollback", "abort"} and e.output]
-    if cleanup:
-        lines += ["", "## Cleanup Actions", "", "```bash", cleanup[-1].output, "```"]
-    lines += ["", f"**Deployment Status**: {FINAL.get(str(rollout.state), str(rollout.state))}", ""]
-    return "\n".join(lines)
+    return lines
 
 
 def migration_report(rollout: Rollout) -> dict[str, Any] | None:

@@ -181,71 +181,79 @@ def _charts(
     end: datetime,
     at: datetime,
 ) -> list[Chart]:
-    step_seconds = step.total_seconds()
+    """A panel's charts: request rate, error rate, latency per lane, burn rate, budget."""
+    span = (start, end)
+    return [
+        _rate_chart(panel, step.total_seconds(), span),
+        _error_chart(panel, objectives, span),
+        *(_latency_chart(panel, lane, span) for lane in panel.lanes),
+        *_budget_charts(panel, memo, at, span),
+    ]
+
+
+def _lane_series(panel: Panel, value: Callable[[Counts], float | None]) -> list[Series]:
+    return [
+        Series(f"{lane.role} {lane.version}", f"s-{lane.role}", _per_step(lane.points, value))
+        for lane in panel.lanes
+    ]
+
+
+def _rate_chart(panel: Panel, step_seconds: float, span: tuple[datetime, datetime]) -> Chart:
+    return Chart(
+        title=f"{panel.title}: request rate",
+        unit="req/s",
+        series=_lane_series(panel, lambda c: c.requests / step_seconds),
+        start=span[0],
+        end=span[1],
+    )
+
+
+def _error_chart(
+    panel: Panel, objectives: list[SLObjective], span: tuple[datetime, datetime]
+) -> Chart:
     availability = [
         o
         for o in objectives
         if o.kind == SLObjective.Kind.AVAILABILITY and o.endpoint in ("", panel.endpoint)
     ]
-    charts = [
-        Chart(
-            title=f"{panel.title}: request rate",
-            unit="req/s",
-            series=[
-                Series(
-                    f"{lane.role} {lane.version}",
-                    f"s-{lane.role}",
-                    _per_step(lane.points, lambda c: c.requests / step_seconds),
-                )
-                for lane in panel.lanes
-            ],
-            start=start,
-            end=end,
-        ),
-        Chart(
-            title=f"{panel.title}: error rate (5xx)",
-            unit="%",
-            series=[
-                Series(
-                    f"{lane.role} {lane.version}",
-                    f"s-{lane.role}",
-                    _per_step(
-                        lane.points, lambda c: 100 * c.errors / c.requests if c.requests else None
-                    ),
-                )
-                for lane in panel.lanes
-            ],
-            thresholds=[
-                Threshold(f"{o.name}: {100 * (1 - o.target):g}%", 100 * (1 - o.target))
-                for o in availability
-            ],
-            start=start,
-            end=end,
-        ),
-    ]
-    latency_targets = [
-        Threshold(f"{o.name}", o.threshold_ms)
-        for o in panel.objectives
-        if o.kind == SLObjective.Kind.LATENCY and o.threshold_ms is not None
-    ]
-    for lane in panel.lanes:
-        charts.append(
-            Chart(
-                title=f"{panel.title}: latency, {lane.role} {lane.version}",
-                unit="ms",
-                series=[
-                    Series(
-                        f"p{int(q * 100)}",
-                        f"q-{int(q * 100)} s-{lane.role}",
-                        _per_step(lane.points, partial(_quantile, q)),
-                    )
-                    for q in (0.5, 0.95, 0.99)
-                ],
-                thresholds=latency_targets,
-                start=start,
-                end=end,
+    return Chart(
+        title=f"{panel.title}: error rate (5xx)",
+        unit="%",
+        series=_lane_series(panel, lambda c: 100 * c.errors / c.requests if c.requests else None),
+        thresholds=[
+            Threshold(f"{o.name}: {100 * (1 - o.target):g}%", 100 * (1 - o.target))
+            for o in availability
+        ],
+        start=span[0],
+        end=span[1],
+    )
+
+
+def _latency_chart(panel: Panel, lane: Lane, span: tuple[datetime, datetime]) -> Chart:
+    return Chart(
+        title=f"{panel.title}: latency, {lane.role} {lane.version}",
+        unit="ms",
+        series=[
+            Series(
+                f"p{int(q * 100)}",
+                f"q-{int(q * 100)} s-{lane.role}",
+                _per_step(lane.points, partial(_quantile, q)),
             )
-        )
+            for q in (0.5, 0.95, 0.99)
+        ],
+        thresholds=[
+            Threshold(f"{o.name}", o.threshold_ms)
+            for o in panel.objectives
+            if o.kind == SLObjective.Kind.LATENCY and o.threshold_ms is not None
+        ],
+        start=span[0],
+        end=span[1],
+    )
+
+
+def _budget_charts(
+    panel: Panel, memo: MemoSource, at: datetime, span: tuple[datetime, datetime]
+) -> list[Chart]:
     burn, budget = [], []
     for index, objective in enumerate(panel.objectives):
         for lane in panel.lanes:
@@ -261,28 +269,25 @@ def _charts(
             budget.append(
                 Series(label, css, _budget_series(objective, memo.counts(period), lane.points))
             )
-    charts.append(
+    return [
         Chart(
             title=f"{panel.title}: burn rate per step",
             unit="x",
             series=burn,
             thresholds=list(BURN_LINES),
-            start=start,
-            end=end,
-        )
-    )
-    charts.append(
+            start=span[0],
+            end=span[1],
+        ),
         Chart(
             title=f"{panel.title}: error budget left in the SLO period",
             unit="%",
             series=budget,
             thresholds=[Threshold("Budget exhausted", 0.0)],
-            start=start,
-            end=end,
             floor_max=100.0,
-        )
-    )
-    return charts
+            start=span[0],
+            end=span[1],
+        ),
+    ]
 
 
 def build(

@@ -1,4 +1,4 @@
-"""Django settings for Portal API, read from the environment (see README, "Configuration")."""
+"""Django settings for Portal API, read from the environment (docs/configuration.md)."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ INSTALLED_APPS = [
     "demo",
 ]
 
-# Order matters; the README's "How a request flows" walks through it.
+# Order matters; docs/architecture.md, "How a request flows", walks through it.
 MIDDLEWARE = [
     "portal.observability.request_context.RequestContextMiddleware",
     # High up, so every answer below it (401, 429, a breaker's 503) carries CORS headers.

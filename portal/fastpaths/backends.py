@@ -1,15 +1,15 @@
 """Database backend shortcuts: the PostgreSQL and SQLite backends (`portal.db`) mix these in.
 
 PostgreSQL. Django registers a Python subclass of psycopg's `timestamptz` loader, which psycopg
-cannot swap for its C version: about 2.5 µs per value instead of 0.1 µs, and a page of 20
-contacts has 40 of them. When the connection's time zone is UTC (USE_TZ, as this project runs)
+cannot swap for its C version, and is many times slower per value; every row of every page
+has timestamps. When the connection's time zone is UTC (USE_TZ, as this project runs)
 the C loader returns exactly what Django's would: aware datetimes in UTC.
 
 Django checks a persistent connection before its first use in each request (CONN_HEALTH_CHECKS)
 with a `SELECT 1`: a round trip, and a statement for PostgreSQL to run, on every request, for a
 connection that is nearly always fine. (A poll of the socket instead was measured and refused:
 a connection killed a millisecond before a request still polls clean, and its first query
-fails; 5 errors in 20 kills under load, against 1 with the query.) Here a request's first
+fails, more often than with the query.) Here a request's first
 statement on a reused connection goes without the check when it is a read outside any
 transaction, and if the connection turns out to be dead it is opened again and the read runs
 once more: the caller never sees the dead connection, and a read run twice changes nothing.

@@ -8,10 +8,8 @@ serializer and its bound fields (`field.parent`), a filterset and its filters, a
 bound fields; and Django's View keeps its own bound `get` as `head`. Reference counting
 cannot free a cycle, so each request's view, serializers, input rows and output stayed in
 memory until the cyclic collector ran, and then it freed a dozen requests' worth at once,
-inside whichever request had set it off. Measured in-process on a contacts `limit=100` page
-(PostgreSQL, after `gc.freeze`): 267 cyclic objects per request, the page's rows among them;
-a gen1 collection every 25 requests, 2.3 ms median and 4.7 ms at worst, the size of the
-half-load p99 miss.
+inside whichever request had set it off: a pause in some unlucky request's latency
+(BENCHMARKS.md, "What each shortcut is worth", has the measurement).
 
 Once a response is rendered nothing reads those links again (the body is bytes, and the
 middleware above reads the response's headers and status), so `release` cuts them, and reference

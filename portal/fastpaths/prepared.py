@@ -2,8 +2,8 @@
 
 The ORM builds and compiles a QuerySet's SQL again every time one is evaluated. For the lookup
 every detail request makes (one tenant's row by primary key, `LIMIT 1`), building and compiling
-were about a third of the request's Python calls (3,017 of them, 2,055 without), though only
-the two values ever change.
+are a large share of the request's Python work (BENCHMARKS.md), though only the two values
+ever change.
 
 So the ORM compiles that query once per model and database connection, and each lookup runs
 the same SQL with new values, prepared as the ORM prepares them (the fields' own

@@ -18,6 +18,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from portal.errors import DomainError, ServiceUnavailableError
+from portal.http.routes import is_page
 from portal.observability.request_context import current_trace_id
 from portal.resilience.breakers import breakers, mark_database_outage, retry_after
 from portal.resilience.failures import is_database_outage, is_statement_cancelled
@@ -266,10 +267,6 @@ ANSWERED_DATABASE_ERRORS = (OperationalError, InterfaceError, IntegrityError, Da
 # Django's own error handlers (wired in portal.config.urls), used outside DRF views.
 
 
-# Pages people read in a browser get the same problem as an HTML page; the API keeps JSON.
-HTML_PREFIXES = ("/ops/", "/status", "/admin/")
-
-
 def rate_limited_page(request: HttpRequest, detail: str, *, retry_after: int) -> HttpResponse:
     response = _page_or_problem(request, "RATE_LIMIT_EXCEEDED", detail)
     response["Retry-After"] = str(retry_after)
@@ -277,7 +274,8 @@ def rate_limited_page(request: HttpRequest, detail: str, *, retry_after: int) ->
 
 
 def _page_or_problem(request: HttpRequest, code: str, detail: str) -> HttpResponse:
-    if not request.path.startswith(HTML_PREFIXES) or request.path.endswith(".json"):
+    # Pages people read in a browser get the same problem as an HTML page; the API keeps JSON.
+    if not is_page(request):
         return problem_response(code, detail)
     body = problem_body(code, detail)
     try:

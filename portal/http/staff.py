@@ -18,12 +18,7 @@ from django.core.checks import CheckMessage, Error, Warning
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.module_loading import import_string
 
-# Requests under these paths skip STAFF_MIDDLEWARE.
-TOKEN_API_PREFIXES = ("/v1/", "/metrics")
-
-
-def is_token_api(request: HttpRequest) -> bool:
-    return request.path_info.startswith(TOKEN_API_PREFIXES)
+from portal.http.routes import is_token_api
 
 
 class StaffPagesMiddleware:

@@ -51,8 +51,7 @@ _local_lock = threading.Lock()
 LOCAL_TOTALS = 4096
 # After this share of the cache time one request counts afresh while the others answer with
 # the kept total, so the total never expires under traffic: when it did, every worker counted
-# at once and every request behind them waited (on a million rows, ~100 ms each, once per
-# cache time).
+# at once and every request behind them waited (on a million rows, once per cache time).
 REFRESH_AFTER = 0.8
 # The models whose totals are kept (every tenant-owned one, see `watch`).
 _watched: list[type[Model]] = []

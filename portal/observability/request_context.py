@@ -169,7 +169,7 @@ LOG_MESSAGE_MAX = 1000
 class BoundedLogFilter(logging.Filter):
     """Keeps what one request can write to the logs bounded. Django's security loggers report
     a client's own bad input (a disallowed Host, a suspicious operation) at ERROR with a full
-    traceback, 1.3 KB an anonymous request: here they are one warning line without it. Any
+    traceback, for any anonymous request: here they are one warning line without it. Any
     longer message is cut at LOG_MESSAGE_MAX characters."""
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -68,6 +68,10 @@ def fresh_generation() -> int:
     return secrets.randbits(48)
 
 
+# What `FailoverCache._on_shared` returns when the shared cache did not answer.
+FAILED_OVER: Any = object()
+
+
 class FailoverCache(BaseCache):
     def __init__(self, location: str, params: dict[str, Any]) -> None:
         super().__init__(params)
@@ -75,14 +79,30 @@ class FailoverCache(BaseCache):
         self._primary_alias: str = params.get("OPTIONS", {}).get("PRIMARY", "default")
         self._fallback = LocMemCache(f"portal-failover-{location}", {"TIMEOUT": None})
 
-    def _run(self, operation: str, *args: Any, **kwargs: Any) -> Any:
-        primary = caches[self._primary_alias]
+    @staticmethod
+    def _on_shared(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """`call(*args, **kwargs)` on the shared cache through its breaker; FAILED_OVER when
+        the breaker is open or the call failed (logged), so the caller uses the fallback."""
         try:
-            return breakers.cache.call(getattr(primary, operation), *args, **kwargs)
+            return breakers.cache.call(call, *args, **kwargs)
         except CircuitBreakerError:
-            pass
+            return FAILED_OVER
         except CACHE_ERRORS as exc:
             logger.warning("Shared cache failed (%s); using the process-local fallback", exc)
+            return FAILED_OVER
+
+    def _primary(self) -> Any:
+        return caches[self._primary_alias]
+
+    def _on_redis(self) -> Any:
+        """The shared cache when it is Redis (scripts run there), else None."""
+        primary = self._primary()
+        return primary if hasattr(getattr(primary, "client", None), "get_client") else None
+
+    def _run(self, operation: str, *args: Any, **kwargs: Any) -> Any:
+        found = self._on_shared(getattr(self._primary(), operation), *args, **kwargs)
+        if found is not FAILED_OVER:
+            return found
         return getattr(self._fallback, operation)(*args, **kwargs)
 
     def add(self, key: str, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None) -> Any:
@@ -113,14 +133,8 @@ class FailoverCache(BaseCache):
     def incr_or_start_shared(self, key: str, start: int = 1) -> bool:
         """`incr_or_start`, reporting whether the shared cache itself took it (False: it
         went to this process's fallback, and no other worker saw it)."""
-        primary = caches[self._primary_alias]
-        try:
-            breakers.cache.call(self._incr_or_start_on, primary, key, start)
-        except CircuitBreakerError:
-            pass
-        except CACHE_ERRORS as exc:
-            logger.warning("Shared cache failed (%s); using the process-local fallback", exc)
-        else:
+        taken = self._on_shared(self._incr_or_start_on, self._primary(), key, start)
+        if taken is not FAILED_OVER:
             return True
         self._incr_or_start_on(self._fallback, key, start)
         return False
@@ -136,16 +150,13 @@ class FailoverCache(BaseCache):
     def incr_window(self, key: str, timeout: int) -> int:
         """Counts one more under `key`, which expires `timeout` seconds after its first count;
         returns the count. On Redis one round trip (a Lua script); elsewhere add, then incr."""
-        primary = caches[self._primary_alias]
-        if hasattr(getattr(primary, "client", None), "get_client"):
-            try:
-                return int(breakers.cache.call(self._redis_incr_window, primary, key, timeout))
-            except CircuitBreakerError:
-                pass
-            except CACHE_ERRORS as exc:
-                logger.warning("Shared cache failed (%s); using the process-local fallback", exc)
-            return self._local_incr_window(self._fallback, key, timeout)
-        return self._local_incr_window(self, key, timeout)
+        primary = self._on_redis()
+        if primary is None:
+            return self._local_incr_window(self, key, timeout)
+        count = self._on_shared(self._redis_incr_window, primary, key, timeout)
+        if count is not FAILED_OVER:
+            return int(count)
+        return self._local_incr_window(self._fallback, key, timeout)
 
     @staticmethod
     def _local_incr_window(cache: BaseCache, key: str, timeout: int) -> int:
@@ -184,19 +195,16 @@ class FailoverCache(BaseCache):
         worker shares. On Redis it is one round trip (a Lua script)."""
         if breakers.cache.current_state != pybreaker.STATE_CLOSED:
             return None  # open, or half-open: trial calls are not ones to trust a token on
-        primary = caches[self._primary_alias]
-        if hasattr(getattr(primary, "client", None), "get_client"):
-            try:
-                generation, count, *values = breakers.cache.call(
-                    self._redis_check_and_count, primary, generation_key, expected, window, reads
-                )
-            except CircuitBreakerError:
+        primary = self._on_redis()
+        if primary is not None:
+            answer = self._on_shared(
+                self._redis_check_and_count, primary, generation_key, expected, window, reads
+            )
+            if answer is FAILED_OVER:
                 return None
-            except CACHE_ERRORS as exc:
-                logger.warning("Shared cache failed (%s); using the process-local fallback", exc)
-                return None
+            generation, count, *values = answer
             held = int(generation) == expected
-            decode = primary.client.decode  # type: ignore[attr-defined]
+            decode = primary.client.decode
             return (
                 int(generation),
                 None if count is None else int(count),
@@ -232,14 +240,11 @@ class FailoverCache(BaseCache):
         """The generation counted under `generation_key` (0 when unset) and the value kept
         under `value_key(generation)`, as (generation, value or None). On Redis it is one
         round trip (a Lua script reads both); elsewhere two reads."""
-        primary = caches[self._primary_alias]
-        if hasattr(getattr(primary, "client", None), "get_client"):
-            try:
-                return breakers.cache.call(self._generational, primary, generation_key, value_key)
-            except CircuitBreakerError:
-                pass
-            except CACHE_ERRORS as exc:
-                logger.warning("Shared cache failed (%s); using the process-local fallback", exc)
+        primary = self._on_redis()
+        if primary is not None:
+            found = self._on_shared(self._generational, primary, generation_key, value_key)
+            if found is not FAILED_OVER:
+                return found
             generation = int(self._fallback.get(generation_key, 0) or 0)
             return generation, self._fallback.get(value_key(generation))
         generation = int(self.get(generation_key, 0) or 0)

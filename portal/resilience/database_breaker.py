@@ -13,6 +13,7 @@ from portal.http.problems import (
     database_error_response,
     service_unavailable_response,
 )
+from portal.http.routes import is_tenant_api
 from portal.observability import request_context
 from portal.resilience.breakers import (
     DatabaseFailedError,
@@ -34,7 +35,7 @@ class DatabaseBreakerMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        if not request.path.startswith("/v1/") or request.path == "/v1/health":
+        if not is_tenant_api(request):
             # Health probes the database through the breaker itself; other paths are the
             # admin and docs, which report their own errors.
             return self.get_response(request)

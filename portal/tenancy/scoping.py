@@ -24,7 +24,10 @@ class TenantQuerySet(models.QuerySet[M], Generic[M]):
 
 
 class TenantOwnedModel(models.Model):
-    """Base for every model a tenant owns: the `tenant` column and the scoped manager."""
+    """Base for every model a tenant owns: the `tenant` column. Each model declares its own
+    manager, `objects = TenantQuerySet["Model"].as_manager()`, which `TenantAPIView` always
+    reads through `for_tenant`. Every save or delete of one retires that tenant's cached list
+    totals (`portal.http.totals.watch`, wired in `portal.apps`)."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
 

@@ -153,7 +153,7 @@ def test_the_slo_dashboard_charts_real_traffic(tab: Tab, site: Site) -> None:
         expect(page.locator("#all svg.chart").first).to_be_visible()
     page.get_by_label("15m", exact=True).check()
     expect(page.locator("#all svg.chart circle.pt").first).to_be_visible()
-    tab.screenshot("slo-dashboard", full_page=False)  # the top, for the README
+    tab.screenshot("slo-dashboard", full_page=False)  # the top, for the docs
     tab.screenshot("slo-dashboard-full")
 
 

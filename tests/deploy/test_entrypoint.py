@@ -123,7 +123,7 @@ def test_serve_answers_health_and_static_files_and_logs_json(
 def test_the_readmes_compose_first_steps_work_through_the_entrypoint(
     serving: tuple[str, subprocess.Popen[str]], production: dict[str, str]
 ) -> None:
-    """README, Deployment: a tenant, a token and a staff login created with `manage` inside
+    """docs/deployment.md: a tenant, a token and a staff login created with `manage` inside
     the stack (here the entrypoint with the same production environment as the server)."""
     url, _ = serving
     tenant = run(production, "manage", "create_tenant", "acme", "--name", "Acme Corporation")

@@ -6,7 +6,7 @@ several workers on PostgreSQL, breakers shared through Redis.
 - Anonymous health is never rate limited, even from one address across workers; with a token
   during a database outage, health still answers with its own body.
 - Recovery after a database outage at the default breaker settings, measured with and without
-  kubelet-style health probes (the figures the README quotes).
+  kubelet-style health probes (the figures BENCHMARKS.md quotes).
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ def test_recovery_after_a_database_outage_at_the_default_settings(
     server, postgres = stack
     with_probes = measure_recovery(server, postgres, probe_health=True)
     without = measure_recovery(server, postgres, probe_health=False)
-    print(  # the README's figures (pytest -s shows them)
+    print(  # BENCHMARKS.md's figures (pytest -s shows them)
         f"\nrecovery after a 30 s database outage, default breaker settings: "
         f"{with_probes:.1f} s with health probes every 5 s, {without:.1f} s without"
     )

@@ -108,7 +108,7 @@ def test_a_canary_three_times_slower_on_one_endpoint_is_rolled_back_by_the_judge
         assert "mean ratio " in report
         # The absolute gates passed in the same attempt.
         assert report.count("✅ PASS") >= 2
-        print(report)  # the README's worked example comes from this run
+        print(report)  # docs/operator/rollouts.md's worked example comes from this run
 
 
 def test_at_one_request_a_minute_probes_alone_never_promote_a_person_decides() -> None:

@@ -119,7 +119,7 @@ def stack(
     canary_extra: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
     """`as_shipped`: every setting at its default (request log on, metrics flushed every 5 s,
-    default rate limits), for the rows whose timings the README quotes."""
+    default rate limits), for the rows whose timings docs/operator/rollouts.md quotes."""
     with ExitStack() as exits:
         tmp = Path(exits.enter_context(tempfile.TemporaryDirectory(prefix="portal-e2e-")))
         shared = {

@@ -100,24 +100,16 @@ def test_a_bare_probe_gets_what_drf_would_answer(
 @pytest.mark.parametrize(("method", "query", "headers", "status"), NOT_BARE)
 def test_anything_else_goes_through_drf(
     anon: APIClient,
-    monkeypatch: pytest.MonkeyPatch,
+    health_dispatches: list[str],
     method: str,
     query: str,
     headers: dict[str, str],
     status: int,
 ) -> None:
-    dispatched: list[str] = []
-    dispatch = HealthView.dispatch
-
-    def counting(self: HealthView, request: Any, *args: Any, **kwargs: Any) -> Any:
-        dispatched.append(request.method)
-        return dispatch(self, request, *args, **kwargs)
-
-    monkeypatch.setattr(HealthView, "dispatch", counting)
     path = f"/v1/health?{query}" if query else "/v1/health"
     response = getattr(anon, method)(path, **headers)
     assert response.status_code == status
-    assert dispatched == [method.upper()]
+    assert health_dispatches == [method.upper()]
 
 
 @pytest.mark.fast_paths

@@ -67,162 +67,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--actor", default=None, help="Who acts (default: the OS user).")
         sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-        start = sub.add_parser("start", help="Create a rollout of VERSION and start phase 1.")
-        start.add_argument(
-            "release_version", metavar="VERSION", help="The release to roll out, e.g. 1.0.0."
+        _add_start(sub)
+        _add_record_release(sub)
+        _add_reading(sub)
+        _add_phase_actions(sub)
+        _add_controller(sub)
+        _add_plan_tools(sub)
+        _add_stop(
+            sub,
+            "abort",
+            "Stop and send all traffic back to stable.",
         )
-        start.add_argument("--image", default="", help="Container image, e.g. portal-api:v1.0.0")
-        start.add_argument("--plan", default=None, help="Plan name (default: the default plan).")
-        start.add_argument(
-            "--driver",
-            default="record",
-            choices=sorted(DRIVERS),
-            help="How traffic moves: record (store the weight only), nginx, aws-alb.",
-        )
-        start.add_argument(
-            "--baseline",
-            default="",
-            help="The stable version the judge compares with (default: the last release "
-            "that succeeded, else what the stable lane reports).",
-        )
-        start.add_argument(
-            "--force",
-            default="",
-            metavar="REASON",
-            help="Roll out a release that is the version stable runs, or older than it (a "
-            "downgrade); the reason goes into the event log and the report.",
-        )
-        start.add_argument(
-            "--accept-migration-risk",
-            default="",
-            metavar="REASON",
-            help="Go on although the migration gate refuses the release's migrations; the "
-            "reason goes into the event log and the report. Stable's smoke on the migrated "
-            "database still runs before any traffic moves.",
-        )
-        record = sub.add_parser(
-            "record-release",
-            help="From the release's own code (its image), before its migrations: record the "
-            "migrations it applies on top of this database, their SQL and the migration "
-            "gate's findings. Exit 1 if any is unsafe for the stable code.",
-        )
-        record.add_argument("release_version", metavar="VERSION", help="The release, e.g. 1.1.0.")
-        record.add_argument("--image", default="", help="Container image of the release.")
-        status = sub.add_parser("status", help="Show a rollout and its events.")
-        status.add_argument("id", nargs="?", type=int, help="Rollout id (default: the latest).")
-        status.add_argument("--json", action="store_true", help="Machine-readable output.")
-        for name, text in (
-            ("advance", "Move to the next phase, or finish after the last one."),
-            ("pause", "Hold the rollout at its current weight."),
-            ("resume", "Continue a paused rollout."),
-        ):
-            action = sub.add_parser(name, help=text)
-            action.add_argument(
-                "id", nargs="?", type=int, help="Rollout id (default: the one in flight)."
-            )
-            action.add_argument(
-                "--reason",
-                default="",
-                help="Why (goes into the event log; required to advance over a failing gate).",
-            )
-            if name == "advance":
-                # Advancing skips judgement of whatever phase the rollout is in by then: the
-                # person names the phase they judged, and a tick that moved on meanwhile wins.
-                action.add_argument(
-                    "--expect-phase",
-                    type=int,
-                    required=True,
-                    help="The phase you saw (`rollout status`); nothing happens if the rollout "
-                    "is no longer in it (checked under its lock).",
-                )
-                continue
-            action.add_argument(
-                "--expect-phase",
-                type=int,
-                default=None,
-                help="Act only if the rollout is still in this phase (checked under its lock); "
-                "default: the phase this command reads and prints.",
-            )
-        check = sub.add_parser(
-            "check",
-            help="Judge the current phase's gates now and record the results; moves nothing "
-            "(the console's Check gates button). Exit 1 if any gate did not pass.",
-        )
-        check.add_argument("id", nargs="?", type=int, help="Rollout id (default: the live one).")
-        report = sub.add_parser("report", help="Render the execution log (Markdown or JSON).")
-        report.add_argument("id", nargs="?", type=int, help="Rollout id (default: the latest).")
-        report.add_argument(
-            "--format", choices=["md", "json"], default="md", help="Markdown (default) or JSON."
-        )
-        sub.add_parser("watch", help="Judge the stability watch of the latest success now.")
-        sub.add_parser("tick", help="Run one reconciler step: bake, judge gates, act.")
-        run = sub.add_parser("run", help="Tick until the rollout succeeds, rolls back or pauses.")
-        run.add_argument("--interval", type=float, default=10.0, help="Seconds between ticks.")
-        run.add_argument("--max-seconds", type=float, default=None, help="Give up after this.")
-        run.add_argument(
-            "--controller",
-            action="store_true",
-            help="Keep ticking whatever happens (guarding paused rollouts too) until "
-            "--max-seconds, then exit 0: what the CronJob runs every minute.",
-        )
-        lint = sub.add_parser(
-            "lint",
-            help="Check plans: weights, bakes against gate windows, gate kinds and parameters, "
-            "command placeholders, the end state. Exit 1 on any error.",
-        )
-        lint.add_argument("--plan", default=None, help="One plan by name (default: all).")
-        rehearse = sub.add_parser(
-            "rehearse",
-            help="Run every gate of a plan twice against a canary started with "
-            "FAULT_INJECTION=true (never production): clean, and with a fault that should "
-            "fail it. Exit 1 if any gate cannot fail or does not pass clean.",
-        )
-        rehearse.add_argument("--plan", default=None, help="Plan name (default: the default).")
-        rehearse.add_argument(
-            "--canary-url", default=None, help="Default: the canary lane (CANARY_URL)."
-        )
-        rehearse.add_argument(
-            "--stable-url", default=None, help="Default: the stable lane (STABLE_URL)."
-        )
-        abort = sub.add_parser("abort", help="Stop and send all traffic back to stable.")
-        abort.add_argument(
-            "id", nargs="?", type=int, help="Rollout id (default: the one in flight)."
-        )
-        abort.add_argument("--reason", required=True, help="Why (goes into the event log).")
-        abort.add_argument(
-            "--public-note",
-            default="",
-            help="What the public status page says (default: a neutral sentence); --reason "
-            "stays internal.",
-        )
-        abort.add_argument(
-            "--expect-phase",
-            type=int,
-            default=None,
-            help="Act only if the rollout is still in this phase (checked under its lock); "
-            "default: the phase this command reads and prints.",
-        )
-        rollback = sub.add_parser(
+        rollback = _add_stop(
+            sub,
             "rollback",
-            help="Send all traffic back to stable, run the plan's rollback commands, and mark "
-            "the release rolled back.",
-        )
-        rollback.add_argument(
-            "id", nargs="?", type=int, help="Rollout id (default: the one in flight)."
-        )
-        rollback.add_argument("--reason", required=True, help="Why (goes into the event log).")
-        rollback.add_argument(
-            "--public-note",
-            default="",
-            help="What the public status page says (default: a neutral sentence); --reason "
-            "stays internal.",
-        )
-        rollback.add_argument(
-            "--expect-phase",
-            type=int,
-            default=None,
-            help="Act only if the rollout is still in this phase (checked under its lock); "
-            "default: the phase this command reads and prints.",
+            "Send all traffic back to stable, run the plan's rollback commands, and mark the "
+            "release rolled back.",
         )
         rollback.add_argument(
             "--force",
@@ -525,3 +385,162 @@ def _intent(rollout: Rollout) -> dict[str, Any] | None:
         "weight": intent.get("weight"),
         "since": intent.get("at"),
     }
+
+
+# --- The subcommands' arguments ------------------------------------------------------------
+
+
+def _rollout_id(parser: Any, default: str = "the one in flight") -> None:
+    parser.add_argument("id", nargs="?", type=int, help=f"Rollout id (default: {default}).")
+
+
+def _expect_phase(parser: Any) -> None:
+    parser.add_argument(
+        "--expect-phase",
+        type=int,
+        default=None,
+        help="Act only if the rollout is still in this phase (checked under its lock); "
+        "default: the phase this command reads and prints.",
+    )
+
+
+def _add_start(sub: Any) -> None:
+    start = sub.add_parser("start", help="Create a rollout of VERSION and start phase 1.")
+    start.add_argument(
+        "release_version", metavar="VERSION", help="The release to roll out, e.g. 1.0.0."
+    )
+    start.add_argument("--image", default="", help="Container image, e.g. portal-api:v1.0.0")
+    start.add_argument("--plan", default=None, help="Plan name (default: the default plan).")
+    start.add_argument(
+        "--driver",
+        default="record",
+        choices=sorted(DRIVERS),
+        help="How traffic moves: record (store the weight only), nginx, aws-alb.",
+    )
+    start.add_argument(
+        "--baseline",
+        default="",
+        help="The stable version the judge compares with (default: the last release "
+        "that succeeded, else what the stable lane reports).",
+    )
+    start.add_argument(
+        "--force",
+        default="",
+        metavar="REASON",
+        help="Roll out a release that is the version stable runs, or older than it (a "
+        "downgrade); the reason goes into the event log and the report.",
+    )
+    start.add_argument(
+        "--accept-migration-risk",
+        default="",
+        metavar="REASON",
+        help="Go on although the migration gate refuses the release's migrations; the "
+        "reason goes into the event log and the report. Stable's smoke on the migrated "
+        "database still runs before any traffic moves.",
+    )
+
+
+def _add_record_release(sub: Any) -> None:
+    record = sub.add_parser(
+        "record-release",
+        help="From the release's own code (its image), before its migrations: record the "
+        "migrations it applies on top of this database, their SQL and the migration "
+        "gate's findings. Exit 1 if any is unsafe for the stable code.",
+    )
+    record.add_argument("release_version", metavar="VERSION", help="The release, e.g. 1.1.0.")
+    record.add_argument("--image", default="", help="Container image of the release.")
+
+
+def _add_reading(sub: Any) -> None:
+    status = sub.add_parser("status", help="Show a rollout and its events.")
+    _rollout_id(status, "the latest")
+    status.add_argument("--json", action="store_true", help="Machine-readable output.")
+    check = sub.add_parser(
+        "check",
+        help="Judge the current phase's gates now and record the results; moves nothing "
+        "(the console's Check gates button). Exit 1 if any gate did not pass.",
+    )
+    _rollout_id(check, "the live one")
+    report = sub.add_parser("report", help="Render the execution log (Markdown or JSON).")
+    _rollout_id(report, "the latest")
+    report.add_argument(
+        "--format", choices=["md", "json"], default="md", help="Markdown (default) or JSON."
+    )
+
+
+def _add_phase_actions(sub: Any) -> None:
+    for name, text in (
+        ("advance", "Move to the next phase, or finish after the last one."),
+        ("pause", "Hold the rollout at its current weight."),
+        ("resume", "Continue a paused rollout."),
+    ):
+        action = sub.add_parser(name, help=text)
+        _rollout_id(action)
+        action.add_argument(
+            "--reason",
+            default="",
+            help="Why (goes into the event log; required to advance over a failing gate).",
+        )
+        if name != "advance":
+            _expect_phase(action)
+            continue
+        # Advancing skips judgement of whatever phase the rollout is in by then: the person
+        # names the phase they judged, and a tick that moved on meanwhile wins.
+        action.add_argument(
+            "--expect-phase",
+            type=int,
+            required=True,
+            help="The phase you saw (`rollout status`); nothing happens if the rollout is no "
+            "longer in it (checked under its lock).",
+        )
+
+
+def _add_controller(sub: Any) -> None:
+    sub.add_parser("watch", help="Judge the stability watch of the latest success now.")
+    sub.add_parser("tick", help="Run one reconciler step: bake, judge gates, act.")
+    run = sub.add_parser("run", help="Tick until the rollout succeeds, rolls back or pauses.")
+    run.add_argument("--interval", type=float, default=10.0, help="Seconds between ticks.")
+    run.add_argument("--max-seconds", type=float, default=None, help="Give up after this.")
+    run.add_argument(
+        "--controller",
+        action="store_true",
+        help="Keep ticking whatever happens (guarding paused rollouts too) until "
+        "--max-seconds, then exit 0: what the CronJob runs every minute.",
+    )
+
+
+def _add_plan_tools(sub: Any) -> None:
+    lint = sub.add_parser(
+        "lint",
+        help="Check plans: weights, bakes against gate windows, gate kinds and parameters, "
+        "command placeholders, the end state. Exit 1 on any error.",
+    )
+    lint.add_argument("--plan", default=None, help="One plan by name (default: all).")
+    rehearse = sub.add_parser(
+        "rehearse",
+        help="Run every gate of a plan twice against a canary started with "
+        "FAULT_INJECTION=true (never production): clean, and with a fault that should "
+        "fail it. Exit 1 if any gate cannot fail or does not pass clean.",
+    )
+    rehearse.add_argument("--plan", default=None, help="Plan name (default: the default).")
+    rehearse.add_argument(
+        "--canary-url", default=None, help="Default: the canary lane (CANARY_URL)."
+    )
+    rehearse.add_argument(
+        "--stable-url", default=None, help="Default: the stable lane (STABLE_URL)."
+    )
+
+
+def _add_stop(sub: Any, name: str, text: str) -> Any:
+    """abort and rollback: the rollout, why (internal), what the status page says."""
+    stop = sub.add_parser(name, help=text)
+    _rollout_id(stop)
+    stop.add_argument("--reason", required=True, help="Why (goes into the event log).")
+    stop.add_argument(
+        "--public-note",
+        default="",
+        help="What the public status page says (default: a neutral sentence); --reason "
+        "stays internal.",
+    )
+    _expect_phase(stop)
+    return stop

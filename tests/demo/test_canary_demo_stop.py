@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from ops.management.commands.canary_demo import Children
+from demo.management.commands.canary_demo import Children
 
 # A "server" that ignores SIGTERM and has a "worker" in its group that ignores it too: the
 # worst a gunicorn stuck in its graceful shutdown can do.

@@ -241,6 +241,29 @@ class Traffic:
             self.stop.wait(1 / self.rate)
 
 
+@dataclass(frozen=True)
+class Demo:
+    """One walkthrough's settings, checked."""
+
+    host: str
+    port: int
+    canary_port: int
+    logs: Path
+    stable_version: str
+    canary_version: str
+    token: str
+    migration: str
+    broken: bool
+    rate: float
+    tick: float
+    exit_when_done: bool
+
+    @property
+    def lanes(self) -> dict[str, str]:
+        base = f"http://{self.host}"
+        return {"STABLE_URL": f"{base}:{self.port}", "CANARY_URL": f"{base}:{self.canary_port}"}
+
+
 class Command(BaseCommand):
     help = (
         "make canary: start a stable and a canary server of a newer version, the controller "
@@ -298,29 +321,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if settings.PRODUCTION:
-            raise CommandError("canary_demo is a local walkthrough; it refuses production")
-        host, port = options["host"], options["port"]
-        canary_port = options["canary_port"] or int(os.environ.get("CANARY_PORT", port + 1))
-        if canary_port == port:
-            raise CommandError("The canary needs a port of its own (--canary-port)")
-        logs = Path(options["logs"])
-        logs.mkdir(parents=True, exist_ok=True)
-        stable_version = settings.APP_VERSION
-        for note in clear_the_lane():
-            self.stdout.write(note)
-        plan = demo_plan(options["migration"] or "")
-        errors = [str(f) for f in lint_plan(plan) if f.severity == "error"]
-        if errors:  # the plan above is code: a lint error is a bug here
-            raise CommandError(f"The demo plan does not lint: {errors}")
-        canary_version = next_version(stable_version)
-        token = self._traffic_token()
-
-        base = f"http://{host}"
-        stable_url, canary_url = f"{base}:{port}", f"{base}:{canary_port}"
-        lanes = {"STABLE_URL": stable_url, "CANARY_URL": canary_url}
+        demo = self._prepare(options)
         children = Children()
-        stopping = children.stopping
         interrupted = False
 
         def interrupt(*_: Any) -> None:
@@ -340,58 +342,7 @@ class Command(BaseCommand):
         signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
         previous = {signum: signal.signal(signum, interrupt) for signum in signals}
         try:
-            stable = self._serve("stable", host, port, stable_version, {}, logs, children)
-            canary_env = {"FAULT_INJECTION": "true", "FAULT_ERRORS": BROKEN_FAULTS}
-            release_env = {"DEMO_MIGRATIONS": options["migration"] or ""}
-            canary = self._serve(
-                "canary",
-                host,
-                canary_port,
-                canary_version,
-                {**(canary_env if options["broken"] else {}), **release_env},
-                logs,
-                children,
-            )
-            # The release's own code records what it does to the database, before migrating.
-            recorded = self._manage(
-                "rollout", "record-release", canary_version, env=release_env, check=False
-            )
-            self.stdout.write(recorded.strip())
-            self._seed_traffic_tenant(stable.url, token)
-            traffic = Traffic(token=token, stable=stable, canary=canary, rate=options["rate"])
-            threading.Thread(target=traffic.run, daemon=True, name="traffic").start()
-            controller = threading.Thread(
-                target=self._controller,
-                args=(options["tick"], lanes, logs, children),
-                daemon=True,
-                name="controller",
-            )
-            controller.start()
-            try:
-                started = self._manage(
-                    "rollout", "--actor", ACTOR, "start", canary_version, "--plan", PLAN,
-                    "--driver", "record", "--baseline", stable_version, env=lanes,
-                )  # fmt: skip
-            except CommandError as exc:
-                self.stdout.write(
-                    f"\nThe migration gate stopped {canary_version} before any traffic moved:"
-                    f"\n{exc}\nStable keeps serving every customer; Ctrl-C ends the demo."
-                )
-                stopping.wait()
-                return
-            rollout = Rollout.objects.order_by("-created_at").first()
-            if rollout is None:
-                raise CommandError("The rollout did not start")
-            self.stdout.write(started.strip().splitlines()[0] if started.strip() else "")
-            self._explain(stable, canary, rollout.pk, host, port, options["broken"])
-            final = self._follow(rollout.pk, stopping)
-            counts = {lane: dict(sorted(c.items())) for lane, c in traffic.counts.items()}
-            self.stdout.write(f"Demo traffic so far (status: count): {counts}")
-            if final is not None and options["exit_when_done"]:
-                return
-            self.stdout.write("Still serving: stable, canary and controller. Ctrl-C stops them.")
-            while not stopping.is_set():
-                stopping.wait(1)
+            self._walkthrough(demo, children)
         except KeyboardInterrupt:
             pass
         finally:
@@ -402,9 +353,98 @@ class Command(BaseCommand):
             if killed:
                 self.stdout.write(
                     f"Killed {len(killed)} process group(s) still running {STOP_SECONDS:.0f} s "
-                    f"after the stop (pids {', '.join(map(str, killed))}); see {logs}."
+                    f"after the stop (pids {', '.join(map(str, killed))}); see {demo.logs}."
                 )
             self.stdout.write("Stopped.")
+
+    def _prepare(self, options: dict[str, Any]) -> Demo:
+        """Checks the options, clears the lane of earlier runs, lints the plan."""
+        if settings.PRODUCTION:
+            raise CommandError("canary_demo is a local walkthrough; it refuses production")
+        port = options["port"]
+        canary_port = options["canary_port"] or int(os.environ.get("CANARY_PORT", port + 1))
+        if canary_port == port:
+            raise CommandError("The canary needs a port of its own (--canary-port)")
+        logs = Path(options["logs"])
+        logs.mkdir(parents=True, exist_ok=True)
+        for note in clear_the_lane():
+            self.stdout.write(note)
+        plan = demo_plan(options["migration"] or "")
+        errors = [str(f) for f in lint_plan(plan) if f.severity == "error"]
+        if errors:  # the plan above is code: a lint error is a bug here
+            raise CommandError(f"The demo plan does not lint: {errors}")
+        return Demo(
+            host=options["host"],
+            port=port,
+            canary_port=canary_port,
+            logs=logs,
+            stable_version=settings.APP_VERSION,
+            canary_version=next_version(settings.APP_VERSION),
+            token=self._traffic_token(),
+            migration=options["migration"] or "",
+            broken=bool(options["broken"]),
+            rate=options["rate"],
+            tick=options["tick"],
+            exit_when_done=bool(options["exit_when_done"]),
+        )
+
+    def _walkthrough(self, demo: Demo, children: Children) -> None:
+        """Both servers, the traffic, the controller and the rollout, followed to its end."""
+        stable = self._serve(
+            "stable", demo.host, demo.port, demo.stable_version, {}, demo.logs, children
+        )
+        canary_env = {"FAULT_INJECTION": "true", "FAULT_ERRORS": BROKEN_FAULTS}
+        release_env = {"DEMO_MIGRATIONS": demo.migration}
+        canary = self._serve(
+            "canary",
+            demo.host,
+            demo.canary_port,
+            demo.canary_version,
+            {**(canary_env if demo.broken else {}), **release_env},
+            demo.logs,
+            children,
+        )
+        # The release's own code records what it does to the database, before migrating.
+        recorded = self._manage(
+            "rollout", "record-release", demo.canary_version, env=release_env, check=False
+        )
+        self.stdout.write(recorded.strip())
+        self._seed_traffic_tenant(stable.url, demo.token)
+        traffic = Traffic(token=demo.token, stable=stable, canary=canary, rate=demo.rate)
+        threading.Thread(target=traffic.run, daemon=True, name="traffic").start()
+        controller = threading.Thread(
+            target=self._controller,
+            args=(demo.tick, demo.lanes, demo.logs, children),
+            daemon=True,
+            name="controller",
+        )
+        controller.start()
+        stopping = children.stopping
+        try:
+            started = self._manage(
+                "rollout", "--actor", ACTOR, "start", demo.canary_version, "--plan", PLAN,
+                "--driver", "record", "--baseline", demo.stable_version, env=demo.lanes,
+            )  # fmt: skip
+        except CommandError as exc:
+            self.stdout.write(
+                f"\nThe migration gate stopped {demo.canary_version} before any traffic moved:"
+                f"\n{exc}\nStable keeps serving every customer; Ctrl-C ends the demo."
+            )
+            stopping.wait()
+            return
+        rollout = Rollout.objects.order_by("-created_at").first()
+        if rollout is None:
+            raise CommandError("The rollout did not start")
+        self.stdout.write(started.strip().splitlines()[0] if started.strip() else "")
+        self._explain(stable, canary, rollout.pk, demo.host, demo.port, demo.broken)
+        final = self._follow(rollout.pk, stopping)
+        counts = {lane: dict(sorted(c.items())) for lane, c in traffic.counts.items()}
+        self.stdout.write(f"Demo traffic so far (status: count): {counts}")
+        if final is not None and demo.exit_when_done:
+            return
+        self.stdout.write("Still serving: stable, canary and controller. Ctrl-C stops them.")
+        while not stopping.is_set():
+            stopping.wait(1)
 
     # --- pieces ---------------------------------------------------------------------------
 
