@@ -5,7 +5,8 @@ change costs or buys at the defaults.
     python scripts/bench_compare.py before=/tmp/before after=. after-off=.:FAST_PATHS=off
 
 Each server is `DIR[:NAME=VALUE,...]`: gunicorn started in DIR (its own gunicorn.conf.py and
-WSGI module) with the environment given. Cases run on every server back to back, twice, in
+WSGI module) with the environment given. BENCH_CASES picks cases by the start of their names
+(`BENCH_CASES="health,contact detail"`). Cases run on every server back to back, twice, in
 opposite orders; req/s is the mean of the two runs, p99 the worse. Prints a Markdown table.
 """
 
@@ -58,6 +59,9 @@ def main(argv: list[str]) -> int:
         ("jobs `limit=20`", "/v1/jobs?limit=20", "acme"),
         ("contacts, 1M", "/v1/contacts?limit=20", "bulk"),
     ]
+    wanted = [name.strip() for name in os.environ.get("BENCH_CASES", "").split(",") if name.strip()]
+    if wanted:
+        cases = [case for case in cases if any(case[0].startswith(name) for name in wanted)]
     servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
     try:
         for label, tree, overrides in specs:

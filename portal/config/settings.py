@@ -304,6 +304,14 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 # Every shortcut that reaches into framework internals lives in portal/fastpaths/; off serves
 # every request through the stock Django, DRF, django-filter and django-ratelimit paths.
 FAST_PATHS = env.get_bool("FAST_PATHS", True)
+# Shortcuts kept off by name while the rest stay on (to measure what each is worth).
+FAST_PATH_NAMES = ("prepared", "drf", "cycles", "health", "backends", "ratelimit", "shared_reads")
+FAST_PATHS_EXCEPT = frozenset(env.get_list("FAST_PATHS_EXCEPT", ""))
+if FAST_PATHS_EXCEPT - set(FAST_PATH_NAMES):
+    raise ImproperlyConfigured(
+        f"FAST_PATHS_EXCEPT: unknown {', '.join(sorted(FAST_PATHS_EXCEPT - set(FAST_PATH_NAMES)))}"
+        f" (known: {', '.join(FAST_PATH_NAMES)})"
+    )
 
 # --- API behaviour --------------------------------------------------------------------------
 PROBLEM_BASE_URL = (env.get_str("PROBLEM_BASE_URL") or "https://portal.example.com").rstrip("/")

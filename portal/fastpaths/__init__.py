@@ -2,7 +2,8 @@
 internals (private names of Django, DRF, django-filter, django-ratelimit) to take one.
 
 One switch turns every shortcut off: `FAST_PATHS=off` (`settings.FAST_PATHS`) serves each
-request through the stock framework path instead. It is read each time a shortcut is about to
+request through the stock framework path instead. `FAST_PATHS_EXCEPT` turns chosen ones off
+by name (`make bench` measures each one that way). It is read each time a shortcut is about to
 be taken, so `override_settings(FAST_PATHS=False)` turns them off in a test. CI runs the unit
 suite both ways, so correctness never depends on a shortcut, and
 `tests/architecture/test_fastpaths.py` fails when code outside this package touches a
@@ -30,6 +31,7 @@ from __future__ import annotations
 from django.conf import settings
 
 
-def enabled() -> bool:
-    """Whether the shortcuts are on (FAST_PATHS, default on)."""
-    return bool(settings.FAST_PATHS)
+def enabled(shortcut: str) -> bool:
+    """Whether `shortcut` (one of settings.FAST_PATH_NAMES) is taken: FAST_PATHS is on (the
+    default) and FAST_PATHS_EXCEPT does not name it."""
+    return bool(settings.FAST_PATHS) and shortcut not in settings.FAST_PATHS_EXCEPT

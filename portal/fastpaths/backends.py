@@ -70,7 +70,12 @@ class PostgreSQLShortcuts:
     def get_connection_params(self) -> dict[str, Any]:
         params: dict[str, Any] = super().get_connection_params()  # type: ignore[misc]
         state: Any = self
-        if enabled() and settings.USE_TZ and state.timezone == UTC and "context" in params:
+        if (
+            enabled("backends")
+            and settings.USE_TZ
+            and state.timezone == UTC
+            and "context" in params
+        ):
             params["context"] = _utc_adapters(params["context"])
         return params
 
@@ -84,7 +89,7 @@ class PostgreSQLShortcuts:
     def _cursor(self, name: str | None = None) -> Any:
         state: Any = self  # django-stubs does not type the health-check flags
         if (
-            enabled()
+            enabled("backends")
             and name is None
             and state.connection is not None
             and state.health_check_enabled
@@ -152,7 +157,7 @@ class SQLiteShortcuts:
     """For django-prometheus's SQLite DatabaseWrapper: its cursor class made once."""
 
     def create_cursor(self, name: str | None = None) -> Any:
-        if not enabled():
+        if not enabled("backends"):
             return super().create_cursor(name)  # type: ignore[misc]
         state: Any = self
         factory = _cursor_class(state.CURSOR_CLASS, state.alias, state.vendor)

@@ -47,7 +47,7 @@ def release_after_render(view: Any) -> Callable[[Response], None]:
 
 
 def release(view: Any, response: Any) -> None:
-    if not enabled():
+    if not enabled("cycles"):
         return
     response.renderer_context = {}
     if view is not None:
@@ -67,7 +67,7 @@ def release_filterset(filterset: Any) -> None:
     """Once a filterset has filtered: its filters point back at it (`parent`, which a method
     filter follows to find its method), a method filter's FilterMethod back at the filter,
     its bound form's fields at the form, and a choice field's choices at the field."""
-    if not enabled():
+    if not enabled("cycles"):
         return
     form = filterset.__dict__.get("_form")
     if form is not None:
@@ -96,7 +96,7 @@ def _serialized(data: Any) -> Iterator[Any]:
 def release_serializer(serializer: Any) -> None:
     """Cuts a serializer from its bound fields and a list serializer from its child; the
     fields are bound again if they are asked for."""
-    if not enabled():
+    if not enabled("cycles"):
         return
     child = getattr(serializer, "child", None)
     for each in (serializer, child):

@@ -45,28 +45,28 @@ class ReusedPolicies:
         return made[1]
 
     def get_parsers(self) -> list[Any]:
-        if not enabled():
+        if not enabled("drf"):
             return super().get_parsers()  # type: ignore[misc,no-any-return]
         return self._policy("parsers", self.parser_classes)  # type: ignore[attr-defined]
 
     def get_renderers(self) -> list[Any]:
-        if not enabled():
+        if not enabled("drf"):
             return super().get_renderers()  # type: ignore[misc,no-any-return]
         return self._policy("renderers", self.renderer_classes)  # type: ignore[attr-defined]
 
     def get_authenticators(self) -> list[Any]:
-        if not enabled():
+        if not enabled("drf"):
             return super().get_authenticators()  # type: ignore[misc,no-any-return]
         return self._policy("authenticators", self.authentication_classes)  # type: ignore[attr-defined]
 
     def get_permissions(self) -> list[Any]:
-        if not enabled():
+        if not enabled("drf"):
             return super().get_permissions()  # type: ignore[misc,no-any-return]
         return self._policy("permissions", self.permission_classes)  # type: ignore[attr-defined]
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
         accept = request.META.get("HTTP_ACCEPT", "*/*")
-        if enabled() and accept == "*/*" and getattr(self, "format_kwarg", None) is None:
+        if enabled("drf") and accept == "*/*" and getattr(self, "format_kwarg", None) is None:
             renderer = self.get_renderers()[0]
             return renderer, renderer.media_type
         return super().perform_content_negotiation(request, force)  # type: ignore[misc]
@@ -92,7 +92,7 @@ class PlannedRepresentation:
     _read_plans: ClassVar[dict[type, ReadPlan | None]] = {}
 
     def _read_plan(self) -> ReadPlan | None:
-        if not enabled():
+        if not enabled("drf"):
             return None
         cls = type(self)
         if cls not in PlannedRepresentation._read_plans:
@@ -142,7 +142,7 @@ class OneFormClass:
     _form_classes: ClassVar[dict[type, Any]] = {}
 
     def get_form_class(self) -> Any:
-        if not enabled() or any(
+        if not enabled("drf") or any(
             isinstance(each, django_filters.filters.QuerySetRequestMixin)
             for each in self.filters.values()  # type: ignore[attr-defined]
         ):
@@ -155,7 +155,7 @@ class OneFormClass:
 
 class SkipUnusedFilters:
     def filter_queryset(self, request: Request, queryset: Any, view: Any) -> Any:
-        if enabled():
+        if enabled("drf"):
             filterset_class = self.get_filterset_class(view, queryset)  # type: ignore[attr-defined]
             if filterset_class is not None and not any(
                 name in request.query_params for name in filterset_class.base_filters

@@ -50,7 +50,7 @@ def answer_bare_probes(
     content_type = f"{renderer.media_type}; charset={renderer.charset}"
 
     def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if not enabled() or kwargs or not is_bare_probe(request):
+        if not enabled("health") or kwargs or not is_bare_probe(request):
             return drf_view(request, *args, **kwargs)
         body, status = report()
         response = HttpResponse(renderer.render(body), status=status, content_type=content_type)

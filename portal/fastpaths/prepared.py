@@ -115,7 +115,7 @@ def tenant_row(model: type[M], tenant_id: int, pk: Any) -> M | None:
     using = router.db_for_read(model)
     connection = connections[using]
     lookup = None
-    if enabled():
+    if enabled("prepared"):
         lookups = _compiled.setdefault(connection, {})
         if model not in lookups:
             lookups[model] = _compile(model, using)
@@ -244,7 +244,7 @@ def _compile_page(queryset: models.QuerySet[Any], where_params: tuple[Any, ...])
 def page(queryset: models.QuerySet[Any]) -> list[Any]:
     """`list(queryset)` for a list's page (a sliced queryset of one table, as model instances
     or `values()` dicts), with the statement compiled once per shape."""
-    if not enabled() or queryset._result_cache is not None:
+    if not enabled("prepared") or queryset._result_cache is not None:
         return list(queryset)
     using = queryset.db
     connection = connections[using]

@@ -55,7 +55,7 @@ class SharedReads:
 def begin() -> SharedReads | None:
     """A batch for this request (None with the shortcuts off, or outside a request)."""
     context = request_context.current()
-    if context is None or not enabled():
+    if context is None or not enabled("shared_reads"):
         return None
     context.shared_reads = SharedReads()
     return context.shared_reads

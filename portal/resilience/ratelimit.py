@@ -116,7 +116,7 @@ def consume(request: HttpRequest, group: str) -> Usage | None:
     shortcuts on, the count is one atomic increment-with-expiry (`FailoverCache.incr_window`),
     usually taken already in the round trip that checked the token
     (`portal.fastpaths.shared_reads`); off, it is django-ratelimit's own `get_usage`."""
-    if not fastpaths.enabled():
+    if not fastpaths.enabled("ratelimit"):
         return _stock_usage(request, group)
     current = window(request, group)
     if current is None:

@@ -8,6 +8,10 @@ shortcut is shown to step aside when the switch is off."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +23,7 @@ from rest_framework.test import APIClient
 
 from contacts.apis import ContactListView, ContactSerializer
 from contacts.models import Contact
+from portal import fastpaths
 from portal.fastpaths import cycles, prepared, shared_reads
 from portal.fastpaths.health import is_bare_probe
 from portal.observability import request_context
@@ -186,3 +191,30 @@ def test_off_a_detail_is_still_one_query(api: APIClient, tenant: Any, settings: 
     assert len(queries) <= 2, [q["sql"] for q in queries]
     assert request_context.current() is None
     assert caches["shared"] is not None
+
+
+def test_each_shortcut_has_its_name_and_turns_off_alone(settings: Any) -> None:
+    root = Path(__file__).resolve().parents[2]
+    source = "".join(path.read_text() for path in (root / "portal").rglob("*.py"))
+    for name in settings.FAST_PATH_NAMES:
+        assert f'enabled("{name}")' in source, name
+        settings.FAST_PATHS_EXCEPT = frozenset({name})
+        assert not fastpaths.enabled(name)
+        assert all(fastpaths.enabled(other) for other in settings.FAST_PATH_NAMES if other != name)
+    settings.FAST_PATHS_EXCEPT = frozenset()
+    settings.FAST_PATHS = False
+    assert not any(fastpaths.enabled(name) for name in settings.FAST_PATH_NAMES)
+
+
+def test_an_unknown_shortcut_name_is_refused_at_start() -> None:
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", "import portal.config.settings"],
+        cwd=root,
+        env={**os.environ, "FAST_PATHS_EXCEPT": "prepared,warp-drive"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "FAST_PATHS_EXCEPT: unknown warp-drive" in result.stderr
