@@ -305,7 +305,7 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 # every request through the stock Django, DRF, django-filter and django-ratelimit paths.
 FAST_PATHS = env.get_bool("FAST_PATHS", True)
 # Shortcuts kept off by name while the rest stay on (to measure what each is worth).
-FAST_PATH_NAMES = ("prepared", "drf", "cycles", "health", "backends", "ratelimit", "shared_reads")
+FAST_PATH_NAMES = ("prepared", "drf", "cycles", "backends", "ratelimit", "shared_reads")
 FAST_PATHS_EXCEPT = frozenset(env.get_list("FAST_PATHS_EXCEPT", ""))
 if FAST_PATHS_EXCEPT - set(FAST_PATH_NAMES):
     raise ImproperlyConfigured(

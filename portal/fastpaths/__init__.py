@@ -17,7 +17,6 @@ The shortcuts, each with the stock path it replaces (BENCHMARKS.md says what the
   through a read plan instead of walking bound fields; one filterset form class per filterset
   class; no filterset run for a request that names none of its filters.
 - `cycles`: a request's DRF objects freed when it ends instead of at the next collection.
-- `health`: a bare load-balancer probe answered without DRF's request wrapping.
 - `backends`: PostgreSQL timestamps decoded by psycopg's C loader, the connection reuse check
   folded into a request's first read; django-prometheus's SQLite cursor class made once.
 - `ratelimit`: django-ratelimit's window and key computed directly and counted with one

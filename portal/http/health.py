@@ -26,9 +26,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.fastpaths import health as fast_health
 from portal.formats import utc_now_ms
-from portal.http.views import JSON_CONTENT_SECURITY_POLICY, APIPolicyMixin, JSONRenderer
+from portal.http.views import APIPolicyMixin
 from portal.observability.request_context import current_trace_id
 from portal.resilience.breakers import breakers, not_closed, trial
 from portal.tenancy.auth import OptionalBearerTokenAuthentication
@@ -221,21 +220,6 @@ class HealthView(APIPolicyMixin, APIView):
     def get(self, request: Request) -> Response:
         body, status = health_report()
         return Response(body, status=status)
-
-    @classmethod
-    def as_view(cls, **initkwargs: Any) -> Any:
-        """DRF's view, with a bare load-balancer probe answered in front of it
-        (portal.fastpaths.health)."""
-        return fast_health.answer_bare_probes(
-            super().as_view(**initkwargs),
-            cls(**initkwargs),
-            report=health_report,
-            renderer=JSONRenderer(),
-            headers={
-                "Cache-Control": cls.cache_control,
-                "Content-Security-Policy": JSON_CONTENT_SECURITY_POLICY,
-            },
-        )
 
 
 def health_report() -> tuple[dict[str, Any], int]:

@@ -114,7 +114,7 @@ class APIPolicyMixin(ReusedPolicies):
             # What this request will need from the shared cache, taken in the round trip
             # that checks its token: its rate-limit count and its tenant's list generations.
             if group:
-                batch.count_in = lambda token: ratelimit.token_window(request, group, token)
+                ratelimit.count_with_the_token(batch, request, group)
             if request.method == "GET":
                 batch.reads.append(lambda token: totals.generation_keys(token.tenant_id))
         # Counted whether or not authentication succeeds: a failed token is keyed by address.

@@ -109,7 +109,6 @@ def test_the_fence_holds_what_it_says() -> None:
         "prepared",
         "drf",
         "cycles",
-        "health",
         "backends",
         "ratelimit",
         "shared_reads",

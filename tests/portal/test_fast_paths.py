@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from django.core.cache import caches
 from django.db import connection
-from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
@@ -25,7 +24,6 @@ from contacts.apis import ContactListView, ContactSerializer
 from contacts.models import Contact
 from portal import fastpaths
 from portal.fastpaths import cycles, prepared, shared_reads
-from portal.fastpaths.health import is_bare_probe
 from portal.observability import request_context
 from tests.factories import ContactFactory, JobFactory
 
@@ -142,15 +140,6 @@ def test_off_serializers_walk_their_fields(tenant: Any, settings: Any) -> None:
     assert ContactSerializer(contact).data == planned
 
 
-def test_off_a_bare_probe_goes_through_drf(
-    anon: APIClient, settings: Any, health_dispatches: list[str]
-) -> None:
-    settings.FAST_PATHS = False
-    assert is_bare_probe(RequestFactory().get("/v1/health"))
-    assert anon.get("/v1/health").status_code == 200
-    assert health_dispatches == ["GET"]
-
-
 def test_off_no_batch_rides_on_the_token_check(
     api: APIClient, rows: None, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -167,19 +156,32 @@ def test_off_no_batch_rides_on_the_token_check(
     assert begun == [None]
 
 
-def test_off_the_rate_limit_counts_in_the_same_windows(api: APIClient, settings: Any) -> None:
-    """Switching the shortcuts off (or on) mid-window neither resets nor doubles a count: both
-    paths count under django-ratelimit's own key."""
+# (FAST_PATHS, FAST_PATHS_EXCEPT): every way the rate limiter's count can be taken.
+COUNTING = [
+    (True, frozenset()),
+    (False, frozenset()),
+    (True, frozenset({"ratelimit"})),
+    (True, frozenset({"shared_reads"})),
+    (True, frozenset({"ratelimit", "shared_reads"})),
+]
+
+
+@pytest.mark.parametrize(("first", "then"), [(a, b) for a in COUNTING for b in COUNTING])
+def test_a_request_is_counted_once_in_the_same_window_whatever_the_switches(
+    api: APIClient,
+    settings: Any,
+    first: tuple[bool, frozenset[str]],
+    then: tuple[bool, frozenset[str]],
+) -> None:
+    """Switching shortcuts mid-window neither resets, skips nor doubles a count: every path
+    counts a request once, under django-ratelimit's own key."""
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "default": "50/m"}
-    settings.FAST_PATHS = True
-    first = api.get("/v1/contacts")
-    settings.FAST_PATHS = False
-    second = api.get("/v1/contacts")
-    settings.FAST_PATHS = True
-    third = api.get("/v1/contacts")
-    remaining = [int(r["X-RateLimit-Remaining"]) for r in (first, second, third)]
-    assert remaining == [49, 48, 47]
-    assert first["X-RateLimit-Reset"] == second["X-RateLimit-Reset"] == third["X-RateLimit-Reset"]
+    answers = []
+    for on, kept_off in (first, first, then, then):
+        settings.FAST_PATHS, settings.FAST_PATHS_EXCEPT = on, kept_off
+        answers.append(api.get("/v1/contacts"))
+    assert [int(r["X-RateLimit-Remaining"]) for r in answers] == [49, 48, 47, 46]
+    assert len({r["X-RateLimit-Reset"] for r in answers}) == 1
 
 
 def test_off_a_detail_is_still_one_query(api: APIClient, tenant: Any, settings: Any) -> None:
